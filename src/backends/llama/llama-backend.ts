@@ -1,0 +1,148 @@
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { SpecrouteError } from '../../errors/registry.js';
+import { logSumExp, warp } from '../../sampling/token-dist.js';
+import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../types.js';
+
+let llamaPromise: Promise<Llama> | undefined;
+
+/** One llama.cpp binding per thread, CPU-only unless layers are offloaded. */
+export function sharedLlama(): Promise<Llama> {
+  llamaPromise ??= getLlama({ gpu: 'auto', logLevel: LlamaLogLevel.error, build: 'never', progressLogs: false });
+  return llamaPromise;
+}
+
+/** A GGUF model under node-llama-cpp. */
+export class LlamaBackend implements ModelBackend {
+  readonly info: ModelInfo;
+  private disposed = false;
+
+  private constructor(
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+  ) {
+    const tokens = model.tokens;
+    const meta = model.fileInfo.metadata as { general?: { architecture?: string; name?: string } };
+    this.info = {
+      vocabSize: vocabularySize(model),
+      bos: tokens.bos ?? null,
+      eos: tokens.eos ?? null,
+      contextSize: context.contextSize,
+      trainContextSize: model.trainContextSize,
+      architecture: String(meta.general?.architecture ?? 'unknown'),
+      name: String(meta.general?.name ?? ''),
+    };
+  }
+
+  static async load(options: ModelLoadOptions): Promise<LlamaBackend> {
+    const llama = await sharedLlama();
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: options.gpuLayers });
+    } catch (error) {
+      throw new SpecrouteError('model_load_failed', `cannot load model ${options.modelPath}: ${(error as Error).message}`, {
+        param: 'modelPath',
+        cause: error,
+      });
+    }
+    try {
+      const context = await model.createContext({
+        contextSize: Math.min(options.contextSize, model.trainContextSize),
+        batchSize: options.batchSize,
+        sequences: options.sequences,
+        threads: options.threads,
+        flashAttention: false,
+      });
+      return new LlamaBackend(model, context);
+    } catch (error) {
+      await model.dispose();
+      throw new SpecrouteError('model_load_failed', `cannot create a context for ${options.modelPath}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  tokenize(text: string, specialTokens = false): number[] {
+    return this.model.tokenize(text, specialTokens);
+  }
+
+  detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string {
+    return this.model.detokenize(tokens as Token[], false, lastTokens as Token[] | undefined);
+  }
+
+  openSequence(): BackendSequence {
+    if (this.context.sequencesLeft === 0) throw new SpecrouteError('overloaded', 'no free sequence in the model context');
+    return new LlamaSequence(this.context.getSequence(), this.info.vocabSize);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+class LlamaSequence implements BackendSequence {
+  constructor(
+    private readonly sequence: LlamaContextSequence,
+    private readonly vocabSize: number,
+  ) {}
+
+  get length(): number {
+    return this.sequence.nextTokenIndex;
+  }
+
+  async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
+    const length = this.sequence.nextTokenIndex;
+    if (keep < length) await this.sequence.eraseContextTokenRanges([{ start: keep, end: length }]);
+    else if (keep > length) throw new Error(`evaluate: keep ${keep} is past the sequence length ${length}`);
+    if (tokens.length === 0) return [];
+
+    const greedy = request.sampling.temperature <= 0;
+    const top = Math.max(1, request.topLogprobs ?? 1);
+    const generateNext = greedy
+      ? { token: true, totalLogitWeight: true, logits: { filter: { tokens: [], includeTop: top } }, options: { temperature: 0 } }
+      : { logits: true as const };
+    const firstScored = tokens.length - scoreLast;
+    const input = tokens.map((token, i) => (i >= firstScored ? ([token as Token, { generateNext }] as const) : (token as Token)));
+    const outputs = await this.sequence.controlledEvaluate(input as Parameters<LlamaContextSequence['controlledEvaluate']>[0]);
+
+    const scores: PositionScores[] = [];
+    for (let i = firstScored; i < tokens.length; i++) {
+      const next = outputs[i]?.next;
+      if (next?.logits == null) throw new Error(`evaluate: no logits at position ${i}`);
+      if (greedy) {
+        const logits = next.logits;
+        const [maxToken, maxLogit] = logits.entries().next().value as [number, number];
+        const logZ = maxLogit + Math.log(next.totalLogitWeight ?? 1);
+        const topLogprobs = [...logits.entries()].slice(0, top).map(([token, logit]) => ({ token, logprob: logit - logZ }));
+        scores.push({ kind: 'greedy', token: next.token ?? maxToken, top: topLogprobs });
+      } else {
+        const logits = new Float32Array(this.vocabSize);
+        for (const [token, logit] of next.logits) logits[token] = logit;
+        const dist = warp(logits, request.sampling);
+        const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: this.vocabSize }, (_, t) => (t === dist.token ? 1 : 0));
+        scores.push({ kind: 'dense', probs, logits, logZ: logSumExp(logits) });
+      }
+    }
+    return scores;
+  }
+
+  async dispose(): Promise<void> {
+    if (!this.sequence.disposed) this.sequence.dispose();
+  }
+}
+
+/** Rows of the token embedding: the logit count per position. */
+export function vocabularySize(model: LlamaModel): number {
+  const embedding = model.fileInfo.tensorInfo?.find((tensor) => tensor.name === 'token_embd.weight');
+  const rows = embedding?.dimensions[1];
+  if (rows != null) return Number(rows);
+  const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens;
+  if (tokens != null) return tokens.length;
+  throw new SpecrouteError('unsupported_model', 'cannot tell the vocabulary size of this model');
+}

@@ -1,0 +1,35 @@
+import type { TokenDist } from '../sampling/token-dist.js';
+import type { PositionScores, TokenLogprob } from './types.js';
+
+/** The distribution a token at this position is drawn from (one-hot under greedy decoding). */
+export function distOf(scores: PositionScores): TokenDist {
+  return scores.kind === 'greedy' ? { kind: 'onehot', token: scores.token } : { kind: 'dense', probs: scores.probs };
+}
+
+/** Raw log-probability of `token`; -Infinity when greedy scores did not keep it. */
+export function logprobOf(scores: PositionScores, token: number): number {
+  if (scores.kind === 'dense') return (scores.logits[token] ?? -Infinity) - scores.logZ;
+  return scores.top.find((t) => t.token === token)?.logprob ?? -Infinity;
+}
+
+/** The `n` most likely tokens with their raw log-probabilities, most likely first. */
+export function topLogprobs(scores: PositionScores, n: number): TokenLogprob[] {
+  if (n <= 0) return [];
+  if (scores.kind === 'greedy') return scores.top.slice(0, n);
+  const { logits, logZ } = scores;
+  const best: TokenLogprob[] = [];
+  for (let token = 0; token < logits.length; token++) {
+    const logprob = logits[token]! - logZ;
+    if (best.length < n || logprob > best[best.length - 1]!.logprob) {
+      best.push({ token, logprob });
+      best.sort((a, b) => b.logprob - a.logprob);
+      if (best.length > n) best.pop();
+    }
+  }
+  return best;
+}
+
+/** Raw probability of the most likely token: the verifier's confidence at this position. */
+export function topProbability(scores: PositionScores): number {
+  return Math.exp(topLogprobs(scores, 1)[0]?.logprob ?? -Infinity);
+}

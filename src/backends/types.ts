@@ -1,0 +1,119 @@
+import type { SamplingParams } from '../sampling/params.js';
+
+/** How to load one model. Shared by every backend. */
+export interface ModelLoadOptions {
+  /** Path to the model file (GGUF for the llama backend). */
+  modelPath: string;
+  /**
+   * CPU threads for evaluation. Set it: node-llama-cpp's default oversubscribes small machines, and tiny models
+   * then decode hundreds of times slower. 1 is best for single-token decoding of small models; 2 helps batched
+   * passes of 30–60M-parameter models on a 2-core machine.
+   *
+   * Defaults to `1`.
+   */
+  threads: number;
+  /**
+   * Context size in tokens, shared by all sequences of the context (each sequence gets this many).
+   *
+   * Defaults to `512`, capped at the model's training context.
+   */
+  contextSize: number;
+  /**
+   * Largest number of tokens evaluated in one batch.
+   *
+   * Defaults to `512`.
+   */
+  batchSize: number;
+  /**
+   * How many sequences (concurrent requests) the context holds.
+   *
+   * Defaults to `1`.
+   */
+  sequences: number;
+  /**
+   * Layers offloaded to the GPU. `0` runs on the CPU alone.
+   *
+   * Defaults to `0`.
+   */
+  gpuLayers: number;
+}
+
+export const defaultModelLoadOptions: Omit<ModelLoadOptions, 'modelPath'> = {
+  threads: 1,
+  contextSize: 512,
+  batchSize: 512,
+  sequences: 1,
+  gpuLayers: 0,
+};
+
+/** What a loaded model says about itself. */
+export interface ModelInfo {
+  readonly vocabSize: number;
+  readonly bos: number | null;
+  readonly eos: number | null;
+  /** Context size actually allocated per sequence. */
+  readonly contextSize: number;
+  readonly trainContextSize: number;
+  readonly architecture: string;
+  readonly name: string;
+}
+
+/** log-probability of one token under a model's raw (temperature 1) distribution. */
+export interface TokenLogprob {
+  readonly token: number;
+  readonly logprob: number;
+}
+
+/**
+ * A model's opinion of the next token at one position.
+ * - `greedy`: the argmax only, with raw log-probabilities of the top tokens (cheap: no vocabulary copy).
+ * - `dense`: the sampling distribution (after temperature, top-k, top-p) and the raw logits.
+ */
+export type PositionScores =
+  | { readonly kind: 'greedy'; readonly token: number; readonly top: readonly TokenLogprob[] }
+  | { readonly kind: 'dense'; readonly probs: Float32Array; readonly logits: Float32Array; readonly logZ: number };
+
+/** What to compute for each evaluated position. */
+export interface ScoreRequest {
+  /** Sampling settings that shape the distribution (`temperature: 0` gives `greedy` scores). */
+  readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
+  /**
+   * How many top raw log-probabilities to return with greedy scores (at least 1: the argmax itself).
+   *
+   * Defaults to `1`.
+   */
+  readonly topLogprobs?: number;
+}
+
+/** One sequence (a request's KV cache) in a backend's context. */
+export interface BackendSequence {
+  /** Tokens currently held in this sequence's KV cache. */
+  readonly length: number;
+  /**
+   * Keeps the first `keep` tokens of the cache (rolling back the rest), appends `tokens`, and returns the
+   * scores for the next token after each of the last `scoreLast` appended tokens (one batched pass).
+   */
+  evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]>;
+  dispose(): Promise<void>;
+}
+
+/** Text ↔ tokens for one vocabulary. */
+export interface Tokenizer {
+  readonly vocabSize: number;
+  readonly bos: number | null;
+  readonly eos: number | null;
+  /** Tokens of `text`, without a BOS token. `specialTokens` parses special-token text such as `</s>`. */
+  tokenize(text: string, specialTokens?: boolean): number[];
+  /** Text of `tokens`; `lastTokens` (the tokens before them) decide leading spaces the way the model expects. */
+  detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string;
+}
+
+/** A loaded model: tokenizer, context and sequences. Owned by one worker thread. */
+export interface ModelBackend {
+  readonly info: ModelInfo;
+  tokenize(text: string, specialTokens?: boolean): number[];
+  detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string;
+  /** Takes a free sequence of the context; throws `overloaded` when all are in use. */
+  openSequence(): BackendSequence;
+  dispose(): Promise<void>;
+}

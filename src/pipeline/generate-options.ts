@@ -1,0 +1,55 @@
+import type { SamplingParams } from '../sampling/params.js';
+import type { DraftLengthOptions } from './adaptive-draft-length.js';
+
+/** Speculation settings: the draft length schedule and the per-position cut-off. */
+export interface SpeculationOptions extends DraftLengthOptions {
+  /**
+   * Stop drafting a block when the draft's probability of its next token is below this (llama.cpp's
+   * `--draft-p-min`): a cheap per-position guard against drafting tokens that will be rejected. `0` disables it.
+   *
+   * Defaults to `0`.
+   */
+  pMin: number;
+}
+
+export const defaultSpeculation: SpeculationOptions = { min: 1, max: 8, initial: 4, adaptive: true, pMin: 0 };
+
+/** One generation request, after the transport has parsed and validated it. */
+export interface GenerateOptions {
+  /** The prompt as tokens, BOS included where the model wants one. */
+  promptTokens: readonly number[];
+  /**
+   * Most tokens to generate.
+   *
+   * Defaults to `256`.
+   */
+  maxTokens?: number;
+  /** Sampling settings. Defaults to greedy with a random seed. */
+  sampling?: Partial<SamplingParams>;
+  /**
+   * Strings that end the generation; the text stops before the first one.
+   *
+   * Defaults to `[]`.
+   */
+  stop?: readonly string[];
+  /**
+   * Keep generating after the end-of-sequence token (for fixed-length benchmarks).
+   *
+   * Defaults to `false`.
+   */
+  ignoreEos?: boolean;
+  /**
+   * How many top alternatives (raw log-probabilities under the verifier) to attach to each token.
+   *
+   * Defaults to `0`.
+   */
+  topLogprobs?: number;
+  /**
+   * `false` decodes with the verifier alone (the baseline); an object overrides parts of the engine's settings.
+   *
+   * Defaults to the engine's speculation settings.
+   */
+  speculation?: Partial<SpeculationOptions> | false;
+  /** Aborts the generation: client disconnect, deadline or shutdown. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,76 @@
+/** What one generation measured about speculation. Reported in the final event of every stream. */
+export interface SpeculationStats {
+  /** `speculative`, or `verifier-only` for plain decoding. */
+  readonly mode: 'speculative' | 'verifier-only';
+  /** Draft tokens proposed. */
+  readonly drafted: number;
+  /** Draft tokens the verifier accepted. */
+  readonly accepted: number;
+  /** accepted / drafted (0 when nothing was drafted). */
+  readonly acceptanceRate: number;
+  /** Mean number of draft tokens accepted per verifier pass. */
+  readonly meanAcceptedLength: number;
+  /** Mean number of tokens emitted per verifier pass (accepted + the correction or bonus): E in DESIGN.md. */
+  readonly tokensPerPass: number;
+  /** For each draft position i (0-based): how many blocks had a token there, and how many of those were accepted. */
+  readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number; readonly rate: number }>;
+  /** Verifier evaluations after the prompt: one per speculative block, or one per token in plain decoding. */
+  readonly verifierPasses: number;
+  /** Tokens emitted (completion tokens, before any truncation by a stop sequence). */
+  readonly generatedTokens: number;
+  /** generatedTokens / wall time after the first token's prefill. */
+  readonly tokensPerSecond: number;
+  /** Milliseconds spent waiting on the draft, on the verifier, and elsewhere (acceptance, detokenizing, streaming). */
+  readonly timeMs: { readonly total: number; readonly prefill: number; readonly draft: number; readonly verify: number; readonly other: number };
+}
+
+/** Collects the stats of one generation as it runs. */
+export class StatsRecorder {
+  drafted = 0;
+  accepted = 0;
+  passes = 0;
+  generated = 0;
+  draftMs = 0;
+  verifyMs = 0;
+  prefillMs = 0;
+  private readonly positions: Array<{ drafted: number; accepted: number }> = [];
+  private readonly start = performance.now();
+
+  constructor(private readonly mode: SpeculationStats['mode']) {}
+
+  /** Records one verified block: `drafted` proposed, the first `accepted` kept. */
+  block(drafted: number, accepted: number): void {
+    this.passes++;
+    this.drafted += drafted;
+    this.accepted += accepted;
+    for (let i = 0; i < drafted; i++) {
+      const slot = (this.positions[i] ??= { drafted: 0, accepted: 0 });
+      slot.drafted++;
+      if (i < accepted) slot.accepted++;
+    }
+  }
+
+  finish(): SpeculationStats {
+    const total = performance.now() - this.start;
+    const decodeMs = Math.max(1e-9, total - this.prefillMs);
+    return {
+      mode: this.mode,
+      drafted: this.drafted,
+      accepted: this.accepted,
+      acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
+      meanAcceptedLength: this.passes > 0 ? this.accepted / this.passes : 0,
+      tokensPerPass: this.passes > 0 ? this.generated / this.passes : 0,
+      byPosition: this.positions.map((p) => ({ ...p, rate: p.drafted > 0 ? p.accepted / p.drafted : 0 })),
+      verifierPasses: this.passes,
+      generatedTokens: this.generated,
+      tokensPerSecond: this.generated > 1 ? ((this.generated - 1) * 1000) / decodeMs : 0,
+      timeMs: {
+        total,
+        prefill: this.prefillMs,
+        draft: this.draftMs,
+        verify: this.verifyMs,
+        other: Math.max(0, total - this.prefillMs - this.draftMs - this.verifyMs),
+      },
+    };
+  }
+}

@@ -1,0 +1,102 @@
+import type { Rng } from './rng.js';
+import type { SamplingParams } from './params.js';
+
+/**
+ * A distribution over the vocabulary: either all mass on one token (greedy decoding), or dense probabilities
+ * after temperature, top-k and top-p. The acceptance rule works on both shapes.
+ */
+export type TokenDist = { readonly kind: 'onehot'; readonly token: number } | { readonly kind: 'dense'; readonly probs: Float32Array };
+
+export function probOf(dist: TokenDist, token: number): number {
+  return dist.kind === 'onehot' ? (dist.token === token ? 1 : 0) : (dist.probs[token] ?? 0);
+}
+
+/** Draws a token from `dist` by inverse CDF with one uniform from `rng`. */
+export function sampleFrom(dist: TokenDist, rng: Rng): number {
+  if (dist.kind === 'onehot') return dist.token;
+  return sampleDense(dist.probs, rng.next());
+}
+
+/** Inverse-CDF draw from unnormalised non-negative weights with the uniform `u` in [0, 1). */
+export function sampleDense(weights: Float32Array, u: number): number {
+  let total = 0;
+  for (let i = 0; i < weights.length; i++) total += weights[i]!;
+  let target = u * total;
+  let last = -1;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i]!;
+    if (w <= 0) continue;
+    last = i;
+    target -= w;
+    if (target < 0) return i;
+  }
+  if (last < 0) throw new Error('sampleDense: all weights are zero');
+  return last; // rounding left a sliver of mass at the end
+}
+
+/** Index of the largest value; the lowest index wins ties, as llama.cpp's greedy sampler does. */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v > bestValue) {
+      bestValue = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** log Σ exp(logits): the log-softmax normaliser of raw logits. */
+export function logSumExp(logits: Float32Array): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * Raw logits → the sampling distribution: temperature first, then top-k, then top-p (the order of vLLM and
+ * Hugging Face). Greedy parameters give a one-hot distribution on the argmax.
+ */
+export function warp(logits: Float32Array, params: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>): TokenDist {
+  if (params.temperature <= 0) return { kind: 'onehot', token: argmax(logits) };
+  const n = logits.length;
+  const invT = 1 / params.temperature;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
+  const probs = new Float32Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const e = Math.exp((logits[i]! - max) * invT);
+    probs[i] = e;
+    sum += e;
+  }
+  const needsTopK = params.topK > 0 && params.topK < n;
+  const needsTopP = params.topP < 1;
+  if (needsTopK || needsTopP) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
+    let keep = needsTopK ? params.topK : n;
+    if (needsTopP) {
+      let cumulative = 0;
+      for (let r = 0; r < keep; r++) {
+        cumulative += probs[order[r]!]! / sum;
+        if (cumulative >= params.topP) {
+          keep = r + 1;
+          break;
+        }
+      }
+    }
+    sum = 0;
+    for (let r = 0; r < n; r++) {
+      const i = order[r]!;
+      if (r < keep) sum += probs[i]!;
+      else probs[i] = 0;
+    }
+  }
+  const inv = 1 / sum;
+  for (let i = 0; i < n; i++) probs[i] = probs[i]! * inv;
+  return { kind: 'dense', probs };
+}

@@ -1,0 +1,179 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type TransferListItem } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
+import { SpecrouteError } from '../errors/registry.js';
+import { decodeWorkerError } from './worker-errors.js';
+import type { DecodeBatch, DraftResult, DraftTask, WorkerResults, WorkerTask } from './protocol.js';
+
+/** The compiled worker entry. Under vitest (sources run as .ts) the build in dist/ is used. */
+function workerFilename(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const beside = join(here, 'model-worker.js');
+  if (existsSync(beside)) return beside;
+  const built = resolve(here, '../../dist/src/workers/model-worker.js');
+  if (existsSync(built)) return built;
+  throw new Error(`model worker entry not found (looked for ${beside} and ${built}); run \`npm run build\``);
+}
+
+/**
+ * One model in its own worker thread (a piscina pool of exactly one thread that never idles out).
+ * Requests open sequences on it; several sequences' tasks run concurrently so their evaluations batch.
+ */
+export class ModelWorker {
+  private disposed = false;
+
+  private constructor(
+    private readonly pool: Piscina,
+    private readonly flags: Int32Array,
+    readonly info: ModelInfo,
+    /** A label for errors and logs, such as `draft` or `verifier`. */
+    readonly role: string,
+  ) {}
+
+  static async start(options: ModelLoadOptions, role: string): Promise<ModelWorker> {
+    const pool = new Piscina({
+      filename: workerFilename(),
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      atomics: 'disabled',
+      // Every open sequence may have a task in flight, plus open/close traffic.
+      concurrentTasksPerWorker: options.sequences + 4,
+    });
+    const buffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * options.sequences);
+    try {
+      const info = (await pool.run({ op: 'load', options, cancelFlags: buffer } satisfies WorkerTask)) as ModelInfo;
+      return new ModelWorker(pool, new Int32Array(buffer), info, role);
+    } catch (error) {
+      await pool.destroy();
+      throw rethrow(error, role);
+    }
+  }
+
+  private async call<K extends WorkerTask['op']>(task: Extract<WorkerTask, { op: K }>, transferList?: TransferListItem[]): Promise<WorkerResults[K]> {
+    if (this.disposed) throw new SpecrouteError('shutting_down', `${this.role} model is disposed`);
+    try {
+      return (await this.pool.run(task, transferList ? { transferList: transferList } : {})) as WorkerResults[K];
+    } catch (error) {
+      throw rethrow(error, this.role);
+    }
+  }
+
+  /** Takes a sequence for one request. Close it when the request ends. */
+  async open(): Promise<WorkerSequence> {
+    const { slot } = await this.call<'open'>({ op: 'open' });
+    return new WorkerSequence(this, slot);
+  }
+
+  /** @internal */
+  setCancelled(slot: number, value: boolean): void {
+    Atomics.store(this.flags, slot, value ? 1 : 0);
+  }
+
+  /** @internal */
+  run<K extends WorkerTask['op']>(task: Extract<WorkerTask, { op: K }>, transferList?: TransferListItem[]): Promise<WorkerResults[K]> {
+    return this.call(task, transferList);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.pool.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/** A request's sequence on one model worker. */
+export class WorkerSequence {
+  private closed = false;
+  /** Tokens held in this sequence's cache, as far as the main thread knows. */
+  length = 0;
+
+  constructor(
+    private readonly worker: ModelWorker,
+    readonly slot: number,
+  ) {}
+
+  async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
+    const scores = await this.worker.run<'evaluate'>({ op: 'evaluate', slot: this.slot, keep, tokens, scoreLast, request });
+    this.length = keep + tokens.length;
+    return scores;
+  }
+
+  async draft(task: Omit<DraftTask, 'op' | 'slot'>): Promise<DraftResult> {
+    const result = await this.worker.run<'draft'>({ op: 'draft', slot: this.slot, ...task });
+    // The last drafted token is proposed but not evaluated.
+    this.length = task.keep + task.tokens.length + Math.max(0, result.tokens.length - 1);
+    return result;
+  }
+
+  /**
+   * Plain decoding in the worker: yields token batches as the worker streams them over a MessagePort.
+   * Stopping early (break, or `cancel()`) ends the worker's loop at its next step.
+   */
+  async *decode(task: { keep: number; tokens: readonly number[]; maxTokens: number; sampling: DraftTask['sampling']; seed: number; topLogprobs: number; stopTokens: readonly number[] }): AsyncGenerator<DecodeBatch> {
+    const { port1, port2 } = new MessageChannel();
+    const queue: DecodeBatch[] = [];
+    let wake: (() => void) | undefined;
+    let ended = false;
+    port1.on('message', (batch: DecodeBatch) => {
+      queue.push(batch);
+      wake?.();
+    });
+    port1.on('close', () => {
+      ended = true;
+      wake?.();
+    });
+    const done = this.worker.run<'decode'>({ op: 'decode', slot: this.slot, port: port2, ...task }, [port2]);
+    done.catch(() => undefined).finally(() => {
+      ended = true;
+      wake?.();
+    });
+    let generated = 0;
+    try {
+      while (true) {
+        const batch = queue.shift();
+        if (batch) {
+          generated += batch.tokens.length;
+          yield batch;
+          continue;
+        }
+        if (ended) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      await done; // surface a worker error
+    } finally {
+      this.worker.setCancelled(this.slot, true);
+      await done.catch(() => undefined);
+      this.worker.setCancelled(this.slot, false);
+      port1.close();
+      this.length = task.keep + task.tokens.length + Math.max(0, generated - 1);
+    }
+  }
+
+  /** Asks the worker to stop this sequence's running loop at its next step. */
+  cancel(): void {
+    if (!this.closed) this.worker.setCancelled(this.slot, true);
+  }
+
+  /** Frees the sequence (its KV cache) for another request. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.worker.setCancelled(this.slot, true);
+    await this.worker.run<'close'>({ op: 'close', slot: this.slot });
+  }
+}
+
+/** Errors cross the thread boundary as plain Errors; registry errors come back typed (see encodeWorkerError). */
+function rethrow(error: unknown, role: string): Error {
+  if (error instanceof SpecrouteError) return error;
+  return decodeWorkerError(error) ?? new SpecrouteError('worker_failed', `${role} worker failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}

@@ -1,0 +1,128 @@
+/**
+ * Entry point of a model worker thread (run by piscina). It owns one model backend and its sequences, and
+ * serves the tasks of protocol.ts. Tasks for different sequences run concurrently, so node-llama-cpp batches
+ * their evaluations together.
+ */
+import { LlamaBackend } from '../backends/llama/llama-backend.js';
+import type { BackendSequence, ModelBackend, PositionScores } from '../backends/types.js';
+import { SpecrouteError } from '../errors/registry.js';
+import { Rng } from '../sampling/rng.js';
+import { sampleFrom, type TokenDist } from '../sampling/token-dist.js';
+import { distOf } from '../backends/scores.js';
+import { encodeWorkerError } from './worker-errors.js';
+import type { DecodeTask, DraftResult, DraftTask, LoadTask, WorkerResults, WorkerTask } from './protocol.js';
+
+let backend: ModelBackend | undefined;
+let cancelFlags: Int32Array | undefined;
+const sequences = new Map<number, BackendSequence>();
+
+export default async function handle(task: WorkerTask): Promise<WorkerResults[WorkerTask['op']]> {
+  try {
+    return await dispatch(task);
+  } catch (error) {
+    throw encodeWorkerError(error);
+  }
+}
+
+async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op']]> {
+  switch (task.op) {
+    case 'load':
+      return load(task);
+    case 'open':
+      return open();
+    case 'close':
+      return close(task.slot);
+    case 'evaluate':
+      return sequence(task.slot).evaluate(task.keep, task.tokens, task.scoreLast, task.request);
+    case 'draft':
+      return draft(task);
+    case 'decode':
+      return decode(task);
+  }
+}
+
+async function load(task: LoadTask): Promise<WorkerResults['load']> {
+  if (backend) throw new Error('model worker: already loaded');
+  backend = await LlamaBackend.load(task.options);
+  cancelFlags = new Int32Array(task.cancelFlags);
+  return backend.info;
+}
+
+function open(): WorkerResults['open'] {
+  if (!backend || !cancelFlags) throw new Error('model worker: not loaded');
+  const seq = backend.openSequence();
+  let slot = 0;
+  while (sequences.has(slot)) slot++;
+  if (slot >= cancelFlags.length) {
+    void seq.dispose();
+    throw new SpecrouteError('overloaded', 'no free sequence slot');
+  }
+  Atomics.store(cancelFlags, slot, 0);
+  sequences.set(slot, seq);
+  return { slot };
+}
+
+async function close(slot: number): Promise<void> {
+  const seq = sequences.get(slot);
+  sequences.delete(slot);
+  await seq?.dispose();
+}
+
+function sequence(slot: number): BackendSequence {
+  const seq = sequences.get(slot);
+  if (!seq) throw new Error(`model worker: no open sequence in slot ${slot}`);
+  return seq;
+}
+
+function cancelled(slot: number): boolean {
+  return cancelFlags !== undefined && Atomics.load(cancelFlags, slot) !== 0;
+}
+
+/** The draft's confidence in its next token: its raw top probability (greedy) or q(x) (sampling). */
+function confidence(scores: PositionScores, token: number): number {
+  return scores.kind === 'greedy' ? Math.exp(scores.top[0]?.logprob ?? 0) : (scores.probs[token] ?? 0);
+}
+
+async function draft(task: DraftTask): Promise<DraftResult> {
+  const seq = sequence(task.slot);
+  const rng = new Rng(task.seed);
+  const request = { sampling: task.sampling };
+  const tokens: number[] = [];
+  const q: TokenDist[] = [];
+  if (task.maxTokens <= 0) {
+    // Nothing to propose, but the cache must still catch up with the committed tokens.
+    await seq.evaluate(task.keep, task.tokens, 0, request);
+    return { tokens, q };
+  }
+  let [scores] = await seq.evaluate(task.keep, task.tokens, 1, request);
+  while (scores && tokens.length < task.maxTokens) {
+    const dist = distOf(scores);
+    const token = sampleFrom(dist, rng);
+    if (task.pMin > 0 && confidence(scores, token) < task.pMin) break;
+    tokens.push(token);
+    q.push(dist);
+    if (tokens.length >= task.maxTokens || task.stopTokens.includes(token) || cancelled(task.slot)) break;
+    [scores] = await seq.evaluate(seq.length, [token], 1, request);
+  }
+  return { tokens, q };
+}
+
+async function decode(task: DecodeTask): Promise<WorkerResults['decode']> {
+  const seq = sequence(task.slot);
+  const rng = new Rng(task.seed);
+  const request = { sampling: task.sampling, topLogprobs: task.topLogprobs };
+  let generated = 0;
+  try {
+    let [scores] = await seq.evaluate(task.keep, task.tokens, 1, request);
+    while (scores && generated < task.maxTokens && !cancelled(task.slot)) {
+      const token = sampleFrom(distOf(scores), rng);
+      generated++;
+      task.port.postMessage({ tokens: [token], scores: [scores] });
+      if (generated >= task.maxTokens || task.stopTokens.includes(token)) break;
+      [scores] = await seq.evaluate(seq.length, [token], 1, request);
+    }
+  } finally {
+    task.port.close();
+  }
+  return { generated };
+}

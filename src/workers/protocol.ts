@@ -1,0 +1,94 @@
+/**
+ * The messages between the main thread and a model worker. Every task is a plain object; results come back as
+ * the task's value, except `decode`, which streams token batches over a MessagePort while it runs.
+ *
+ * Cancellation is cooperative: each sequence has a slot in a shared Int32Array of flags. The main thread sets
+ * the flag; the worker checks it between evaluation steps. (Aborting a running piscina task would kill the
+ * thread and the model in it; DESIGN.md.)
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
+import type { SamplingParams } from '../sampling/params.js';
+import type { TokenDist } from '../sampling/token-dist.js';
+
+export interface LoadTask {
+  readonly op: 'load';
+  readonly options: ModelLoadOptions;
+  /** One Int32 flag per sequence slot: non-zero asks the worker to stop that sequence's loop. */
+  readonly cancelFlags: SharedArrayBuffer;
+}
+
+export interface OpenTask {
+  readonly op: 'open';
+}
+
+export interface CloseTask {
+  readonly op: 'close';
+  readonly slot: number;
+}
+
+/** Roll the sequence back to `keep` tokens, append `tokens`, and score the last `scoreLast` of them. */
+export interface EvaluateTask {
+  readonly op: 'evaluate';
+  readonly slot: number;
+  readonly keep: number;
+  readonly tokens: readonly number[];
+  readonly scoreLast: number;
+  readonly request: ScoreRequest;
+}
+
+/** Roll back to `keep`, append `tokens`, then propose up to `maxTokens` tokens, one evaluation each. */
+export interface DraftTask {
+  readonly op: 'draft';
+  readonly slot: number;
+  readonly keep: number;
+  readonly tokens: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
+  /** Seed of this block's random stream (forked from the request's). */
+  readonly seed: number;
+  /**
+   * Stop drafting when the draft's own probability of its next token falls below this (llama.cpp's
+   * `--draft-p-min`). `0` never stops early.
+   */
+  readonly pMin: number;
+  /** Tokens after which drafting stops (end of sequence). */
+  readonly stopTokens: readonly number[];
+}
+
+export interface DraftResult {
+  readonly tokens: number[];
+  /** The draft's distribution at each drafted position: what each token was drawn from. */
+  readonly q: TokenDist[];
+}
+
+/** Plain decoding: roll back to `keep`, append `tokens`, then generate up to `maxTokens`, streaming batches on `port`. */
+export interface DecodeTask {
+  readonly op: 'decode';
+  readonly slot: number;
+  readonly keep: number;
+  readonly tokens: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
+  readonly seed: number;
+  readonly topLogprobs: number;
+  readonly stopTokens: readonly number[];
+  readonly port: MessagePort;
+}
+
+/** One message on a decode port: tokens generated since the last message, with their scores. */
+export interface DecodeBatch {
+  readonly tokens: number[];
+  readonly scores: PositionScores[];
+}
+
+export type WorkerTask = LoadTask | OpenTask | CloseTask | EvaluateTask | DraftTask | DecodeTask;
+
+export interface WorkerResults {
+  load: ModelInfo;
+  open: { slot: number };
+  close: void;
+  evaluate: PositionScores[];
+  draft: DraftResult;
+  decode: { generated: number };
+}
