@@ -130,11 +130,10 @@ export class WorkerSequence {
       ended = true;
       wake?.();
     });
+    // The port closes after the worker's last batch (the worker closes it in a finally, and a dying thread
+    // closes it too); the task's own result can arrive before that last batch, so it does not end the stream.
     const done = this.worker.run<'decode'>({ op: 'decode', slot: this.slot, port: port2, ...task }, [port2]);
-    done.catch(() => undefined).finally(() => {
-      ended = true;
-      wake?.();
-    });
+    done.catch(() => undefined);
     let generated = 0;
     try {
       while (true) {
