@@ -21,12 +21,12 @@ export interface MakeDraftOptions {
   /**
    * Which of the verifier's layers to keep, in the order given: ranges and single indices separated by
    * commas, for example `"0-2"` or `"0,1,4"` (0-based, no duplicates). The kept layers are renumbered
-   * 0..k-1 in that order. Defaults to `all layers` (`"0-(block_count-1)"`).
+   * 0..k-1 in that order. When omitted, every layer is kept. Defaults to `"0-(block_count-1)"`.
    */
   layers?: string;
   /**
-   * Quantize the weight matrices to this type; see `isQuantizable` for which tensors are. Defaults to
-   * `undefined` (every tensor keeps its source type).
+   * Quantize the weight matrices to this type; see `isQuantizable` for which tensors are. When omitted,
+   * every tensor keeps its source type. Defaults to `undefined`.
    */
   quantize?: QuantizationType;
 }

@@ -76,7 +76,11 @@ function invalid(path: string, message: string): SpecrouteError {
   return new SpecrouteError('invalid_model_file', `${path}: ${message}`);
 }
 
-const textDecoder = new TextDecoder('utf-8');
+/**
+ * `ignoreBOM`: a token that *is* U+FEFF (Llama's vocabulary has one) must not be stripped. Invalid UTF-8
+ * decodes to U+FFFD; such entries survive a rewrite only through their raw bytes.
+ */
+const textDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** A bounds-checked little-endian cursor over the bytes read so far. */
 class Cursor {

@@ -35,7 +35,7 @@ export function bitsToFloat32(bits: number): number {
 /**
  * float32 → IEEE-754 binary16 bits, rounding to nearest, ties to even (as F16C's `_cvtss_sh(x, 0)` and
  * ggml's portable `ggml_compute_fp32_to_fp16` do). Overflow gives ±Inf, tiny values give subnormals or
- * ±0, NaN stays a (quiet) NaN.
+ * ±0, any NaN becomes the quiet NaN `0x7e00` with its sign (bit-identical to `ggml_fp32_to_fp16_row`).
  */
 export function float32ToFloat16Bits(x: number): number {
   const w = float32ToBits(x);
@@ -43,8 +43,8 @@ export function float32ToFloat16Bits(x: number): number {
   const exp = (w >>> 23) & 0xff;
   let mant = w & 0x7fffff;
   if (exp === 0xff) {
-    // Inf or NaN: keep the top payload bits and force the quiet bit for NaN.
-    return mant === 0 ? sign | 0x7c00 : sign | 0x7e00 | (mant >>> 13);
+    // Inf, or NaN: the canonical quiet NaN with its sign, as ggml_compute_fp32_to_fp16 writes it.
+    return mant === 0 ? sign | 0x7c00 : sign | 0x7e00;
   }
   const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
