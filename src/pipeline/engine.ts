@@ -108,7 +108,7 @@ export class SpeculativeEngine {
       prompt,
       maxTokens,
       sampling,
-      stopTokens: eos !== null && !options.ignoreEos ? [eos] : [],
+      stopTokens: [...(eos !== null && !options.ignoreEos ? [eos] : []), ...(options.stopTokenIds ?? [])],
       topLogprobs: options.topLogprobs ?? 0,
       speculation,
       stats: new StatsRecorder(speculative ? 'speculative' : 'verifier-only'),
@@ -133,6 +133,7 @@ export class SpeculativeEngine {
             for (const event of assembler.push(this.toEvent(emitted, ctx.topLogprobs))) {
               completionTokens += event.tokenIds.length;
               yield event;
+              throwIfAborted(options.signal); // the consumer may abort while it holds this event
             }
           }
           if (isEos || assembler.hasStopped) {

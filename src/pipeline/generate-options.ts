@@ -33,6 +33,13 @@ export interface GenerateOptions {
    */
   stop?: readonly string[];
   /**
+   * More token ids that end the generation like the end-of-sequence token does (vLLM's `stop_token_ids`). The
+   * stopping token is not emitted.
+   *
+   * Defaults to `[]`.
+   */
+  stopTokenIds?: readonly number[];
+  /**
    * Keep generating after the end-of-sequence token (for fixed-length benchmarks).
    *
    * Defaults to `false`.

@@ -24,6 +24,7 @@ function workerFilename(): string {
  */
 export class ModelWorker {
   private disposed = false;
+  private open_ = 0;
 
   private constructor(
     private readonly pool: Piscina,
@@ -65,7 +66,13 @@ export class ModelWorker {
   /** Takes a sequence for one request. Close it when the request ends. */
   async open(): Promise<WorkerSequence> {
     const { slot } = await this.call<'open'>({ op: 'open' });
-    return new WorkerSequence(this, slot);
+    this.open_++;
+    return new WorkerSequence(this, slot, () => this.open_--);
+  }
+
+  /** Sequences opened and not yet closed. */
+  get openSequences(): number {
+    return this.open_;
   }
 
   /** @internal */
@@ -98,6 +105,7 @@ export class WorkerSequence {
   constructor(
     private readonly worker: ModelWorker,
     readonly slot: number,
+    private readonly onClose: () => void,
   ) {}
 
   async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
@@ -167,7 +175,11 @@ export class WorkerSequence {
     if (this.closed) return;
     this.closed = true;
     this.worker.setCancelled(this.slot, true);
-    await this.worker.run<'close'>({ op: 'close', slot: this.slot });
+    try {
+      await this.worker.run<'close'>({ op: 'close', slot: this.slot });
+    } finally {
+      this.onClose();
+    }
   }
 }
 
