@@ -97,6 +97,21 @@ export interface BackendSequence {
   dispose(): Promise<void>;
 }
 
+export interface ChatTemplateMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** Chat messages rendered by a chat template. */
+export interface ChatPrompt {
+  /** The prompt's tokens, BOS included where the template puts one. */
+  readonly tokens: number[];
+  /** Text the template ends a reply with (stop sequences), besides the end-of-sequence token. */
+  readonly stop: string[];
+  /** Name of the chat template used. */
+  readonly template: string;
+}
+
 /** Text ↔ tokens for one vocabulary. */
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -106,6 +121,8 @@ export interface Tokenizer {
   tokenize(text: string, specialTokens?: boolean): number[];
   /** Text of `tokens`; `lastTokens` (the tokens before them) decide leading spaces the way the model expects. */
   detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string;
+  /** Renders chat messages with the model's chat template. */
+  applyChatTemplate?(messages: readonly ChatTemplateMessage[]): ChatPrompt;
 }
 
 /** A loaded model: tokenizer, context and sequences. Owned by one worker thread. */
@@ -115,5 +132,7 @@ export interface ModelBackend {
   detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string;
   /** Takes a free sequence of the context; throws `overloaded` when all are in use. */
   openSequence(): BackendSequence;
+  /** How many sequences shared each evaluation batch since load: size → batches. */
+  readonly batchSizes: Readonly<Record<number, number>>;
   dispose(): Promise<void>;
 }

@@ -70,6 +70,11 @@ export class ModelWorker {
     return new WorkerSequence(this, slot, () => this.open_--);
   }
 
+  /** What the worker itself counts: its open sequences and how many sequences shared each batch. */
+  stats(): Promise<WorkerResults['stats']> {
+    return this.call<'stats'>({ op: 'stats' });
+  }
+
   /** Sequences opened and not yet closed. */
   get openSequences(): number {
     return this.open_;

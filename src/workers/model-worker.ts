@@ -38,6 +38,8 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
       return draft(task);
     case 'decode':
       return decode(task);
+    case 'stats':
+      return { openSequences: sequences.size, batchSizes: { ...(backend?.batchSizes ?? {}) } };
   }
 }
 

@@ -22,6 +22,10 @@ export interface OpenTask {
   readonly op: 'open';
 }
 
+export interface StatsTask {
+  readonly op: 'stats';
+}
+
 export interface CloseTask {
   readonly op: 'close';
   readonly slot: number;
@@ -82,7 +86,7 @@ export interface DecodeBatch {
   readonly scores: PositionScores[];
 }
 
-export type WorkerTask = LoadTask | OpenTask | CloseTask | EvaluateTask | DraftTask | DecodeTask;
+export type WorkerTask = LoadTask | OpenTask | CloseTask | EvaluateTask | DraftTask | DecodeTask | StatsTask;
 
 export interface WorkerResults {
   load: ModelInfo;
@@ -91,4 +95,5 @@ export interface WorkerResults {
   evaluate: PositionScores[];
   draft: DraftResult;
   decode: { generated: number };
+  stats: { openSequences: number; batchSizes: Record<number, number> };
 }

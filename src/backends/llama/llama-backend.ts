@@ -1,6 +1,7 @@
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { SpecrouteError } from '../../errors/registry.js';
 import { logSumExp, warp } from '../../sampling/token-dist.js';
+import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
 import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../types.js';
 
 let llamaPromise: Promise<Llama> | undefined;
@@ -19,6 +20,8 @@ export class LlamaBackend implements ModelBackend {
   private constructor(
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
+    /** Sequences per evaluation batch since load: size → batches. */
+    readonly batchSizes: BatchSizeCounts,
   ) {
     const tokens = model.tokens;
     const meta = model.fileInfo.metadata as { general?: { architecture?: string; name?: string } };
@@ -45,14 +48,16 @@ export class LlamaBackend implements ModelBackend {
       });
     }
     try {
+      const batchSizes: BatchSizeCounts = {};
       const context = await model.createContext({
         contextSize: Math.min(options.contextSize, model.trainContextSize),
         batchSize: options.batchSize,
         sequences: options.sequences,
         threads: options.threads,
         flashAttention: false,
+        batching: { itemPrioritizationStrategy: countingFairShareStrategy(batchSizes) },
       });
-      return new LlamaBackend(model, context);
+      return new LlamaBackend(model, context, batchSizes);
     } catch (error) {
       await model.dispose();
       throw new SpecrouteError('model_load_failed', `cannot create a context for ${options.modelPath}: ${(error as Error).message}`, {

@@ -1,6 +1,6 @@
-import type { LlamaModel, Token } from 'node-llama-cpp';
+import { GeneralChatWrapper, LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
 import { SpecrouteError } from '../../errors/registry.js';
-import type { Tokenizer } from '../types.js';
+import type { ChatPrompt, ChatTemplateMessage, Tokenizer } from '../types.js';
 import { sharedLlama, vocabularySize } from './llama-backend.js';
 
 /**
@@ -12,6 +12,7 @@ export class LlamaTokenizer implements Tokenizer {
   readonly bos: number | null;
   readonly eos: number | null;
   private disposed = false;
+  private chatWrapper: ChatWrapper | undefined;
 
   private constructor(private readonly model: LlamaModel) {
     this.vocabSize = vocabularySize(model);
@@ -34,6 +35,27 @@ export class LlamaTokenizer implements Tokenizer {
 
   detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string {
     return this.model.detokenize(tokens as Token[], false, lastTokens as Token[] | undefined);
+  }
+
+  /**
+   * Formats chat messages with the model's own chat template: the GGUF's Jinja template when it has one,
+   * otherwise node-llama-cpp's wrapper for the model family (by its name and architecture), otherwise a plain
+   * "### Human / ### Assistant" layout (node-llama-cpp's `GeneralChatWrapper`). The prompt ends where the
+   * assistant's reply begins.
+   */
+  applyChatTemplate(messages: readonly ChatTemplateMessage[]): ChatPrompt {
+    this.chatWrapper ??= resolveChatWrapper(this.model, { fallbackToOtherWrappersOnJinjaError: true }) ?? new GeneralChatWrapper();
+    const history: ChatHistoryItem[] = messages.map((m) =>
+      m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
+    );
+    history.push({ type: 'model', response: [] });
+    const state = this.chatWrapper.generateContextState({ chatHistory: history });
+    const stop = state.stopGenerationTriggers
+      .map((trigger) => LlamaText(trigger))
+      .filter((text) => text.values.every((v) => typeof v === 'string'))
+      .map((text) => text.toString())
+      .filter((text) => text.length > 0);
+    return { tokens: state.contextText.tokenize(this.model.tokenizer), stop: [...new Set(stop)], template: this.chatWrapper.wrapperName };
   }
 
   async dispose(): Promise<void> {

@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { ZodIssue } from 'zod';
+import { SpecrouteError } from '../errors/registry.js';
+import { configSchema, type SpecrouteConfig } from './schema.js';
+
+/** Command-line overrides (`specroute serve` flags). */
+export interface ConfigOverrides {
+  port?: number;
+  grpcPort?: number;
+  host?: string;
+  modelsDir?: string;
+}
+
+/** A validated configuration with every path resolved. */
+export interface ResolvedConfig extends SpecrouteConfig {
+  readonly modelId: string;
+  readonly verifierPath: string;
+  /** The draft file, or what to derive it from. */
+  readonly draftSource: { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'derive'; layers?: string; quantize?: 'q8_0' | 'q4_0'; out: string };
+  /** Where the config came from, for messages. */
+  readonly source: string;
+}
+
+/** Environment shortcuts for the keys people change most. Any key is reachable as SPECROUTE_A__B_C (see below). */
+const ENV_SHORTCUTS: Record<string, string[]> = {
+  SPECROUTE_HOST: ['server', 'host'],
+  SPECROUTE_PORT: ['server', 'port'],
+  SPECROUTE_GRPC_PORT: ['server', 'grpcPort'],
+  SPECROUTE_MODELS_DIR: ['modelsDir'],
+  SPECROUTE_API_KEYS: ['auth', 'apiKeys'],
+};
+
+/**
+ * Loads the YAML file, applies flags, then `SPECROUTE_*` environment variables (which win over both), validates
+ * the result and resolves paths. An error names the offending key.
+ *
+ * Environment variables: the shortcuts above, or any key as `SPECROUTE_` + its path in upper snake case with
+ * `__` between levels: `SPECROUTE_MODEL__VERIFIER__THREADS=2`, `SPECROUTE_LIMITS__MAX_QUEUE=8`. Values are
+ * parsed as YAML scalars (numbers, booleans); `SPECROUTE_API_KEYS` is a comma-separated list.
+ */
+export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  let raw: Record<string, unknown> = {};
+  const source = file ?? '(defaults)';
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new SpecrouteError('invalid_argument', `cannot read the config file ${file}: ${(error as Error).message}`, { param: 'config' });
+    }
+    try {
+      raw = (parseYaml(text) as Record<string, unknown> | null) ?? {};
+    } catch (error) {
+      throw new SpecrouteError('invalid_argument', `${file} is not valid YAML: ${(error as Error).message}`, { param: 'config' });
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new SpecrouteError('invalid_argument', `${file} must hold a mapping`, { param: 'config' });
+  }
+  if (overrides.port !== undefined) setPath(raw, ['server', 'port'], overrides.port);
+  if (overrides.grpcPort !== undefined) setPath(raw, ['server', 'grpcPort'], overrides.grpcPort);
+  if (overrides.host !== undefined) setPath(raw, ['server', 'host'], overrides.host);
+  if (overrides.modelsDir !== undefined) setPath(raw, ['modelsDir'], overrides.modelsDir);
+  applyEnv(raw, env);
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.path.join('.') || '(root)';
+    throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${describe(issue)}`, { param: key });
+  }
+  const config = parsed.data;
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  const modelsDir = resolve(base, config.modelsDir);
+  const inModels = (p: string): string => (isAbsolute(p) ? p : resolve(modelsDir, p));
+  const verifierPath = inModels(config.model.verifier.path);
+  const draft = config.model.draft;
+  const cacheDir = resolve(base, config.cacheDir ?? resolve(tmpdir(), 'specroute-cache'));
+  const stem = basename(verifierPath).replace(/\.gguf$/i, '');
+  let draftSource: ResolvedConfig['draftSource'] = { kind: 'none' };
+  if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path) };
+  else if (draft?.derive) {
+    const { layers, quantize } = draft.derive;
+    const tag = [layers ? `layers-${layers.replace(/[^0-9-]+/g, '_')}` : 'all', quantize ?? 'f'].join('.');
+    draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.draft.${tag}.gguf`) };
+  }
+  return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, source };
+}
+
+function describe(issue: ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.join(', ')}`;
+  return issue.message;
+}
+
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('SPECROUTE_') || value === undefined) continue;
+    const shortcut = ENV_SHORTCUTS[name];
+    if (shortcut) {
+      setPath(raw, shortcut, name === 'SPECROUTE_API_KEYS' ? value.split(',').map((k) => k.trim()).filter(Boolean) : scalar(value));
+      continue;
+    }
+    const path = name
+      .slice('SPECROUTE_'.length)
+      .split('__')
+      .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+    if (path.length > 1 || path[0] !== '') setPath(raw, path, scalar(value));
+  }
+}
+
+function scalar(value: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (value === 'null') return null;
+  return value;
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+}

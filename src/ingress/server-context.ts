@@ -1,0 +1,31 @@
+import type { Metrics } from '../observability/metrics.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+
+/** A served model, as `GET /v1/models` and gRPC `ListModels` describe it. */
+export interface ModelCard {
+  /** The id clients put in `model`. */
+  readonly id: string;
+  /** Unix seconds when the server loaded it. */
+  readonly created: number;
+  readonly ownedBy: string;
+  /** Context size per request, in tokens. */
+  readonly contextSize: number;
+  readonly verifier: string;
+  /** The draft model file, or null when the model is served verifier-only. */
+  readonly draft: string | null;
+}
+
+/** What an ingress (HTTP or gRPC) needs from the rest of the server. Transports hold no other state. */
+export interface ServerContext {
+  readonly scheduler: Scheduler;
+  readonly metrics: Metrics;
+  readonly models: readonly ModelCard[];
+  /** API keys; empty means no authentication. Compare with `checkApiKey` (constant time). */
+  readonly apiKeys: readonly string[];
+  /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Seconds between SSE heartbeat comments on idle streams. */
+  readonly heartbeatSeconds: number;
+  /** True once models are loaded and until shutdown begins. */
+  ready(): boolean;
+}

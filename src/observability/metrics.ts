@@ -1,0 +1,142 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SpeculationStats } from '../pipeline/stats.js';
+import type { Transport } from '../scheduler/generation-request.js';
+
+/** Live values read at scrape time. */
+export interface MetricsSources {
+  queueDepth(): number;
+  activeSequences(): number;
+  /** Sequences per verifier batch since start: size → batches (from the verifier worker). */
+  verifierBatchSizes(): Promise<Record<number, number>>;
+}
+
+/**
+ * The server's Prometheus metrics, in one registry. Speculation counters are named after vLLM's
+ * (`spec_decode_num_drafts`, `…_num_draft_tokens`, `…_num_accepted_tokens`, `…_num_accepted_tokens_per_pos`).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private sources: MetricsSources | undefined;
+
+  readonly requests = new Counter({
+    name: 'specroute_requests_total',
+    help: 'Requests by transport and final status (ok, or the error code).',
+    labelNames: ['transport', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly drafts = new Counter({
+    name: 'specroute_spec_decode_num_drafts_total',
+    help: 'Draft blocks proposed (one per verifier pass that had a draft).',
+    registers: [this.registry],
+  });
+  readonly draftTokens = new Counter({
+    name: 'specroute_spec_decode_num_draft_tokens_total',
+    help: 'Draft tokens proposed.',
+    registers: [this.registry],
+  });
+  readonly acceptedTokens = new Counter({
+    name: 'specroute_spec_decode_num_accepted_tokens_total',
+    help: 'Draft tokens accepted by the verifier.',
+    registers: [this.registry],
+  });
+  readonly acceptedPerPosition = new Counter({
+    name: 'specroute_spec_decode_num_accepted_tokens_per_pos_total',
+    help: 'Draft tokens accepted, by 0-based position in the draft block.',
+    labelNames: ['position'] as const,
+    registers: [this.registry],
+  });
+  readonly draftedPerPosition = new Counter({
+    name: 'specroute_spec_decode_num_draft_tokens_per_pos_total',
+    help: 'Draft tokens proposed, by 0-based position in the draft block.',
+    labelNames: ['position'] as const,
+    registers: [this.registry],
+  });
+  readonly generatedTokens = new Counter({
+    name: 'specroute_generation_tokens_total',
+    help: 'Tokens generated, by source.',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+  readonly promptTokens = new Counter({
+    name: 'specroute_prompt_tokens_total',
+    help: 'Prompt tokens processed.',
+    registers: [this.registry],
+  });
+  readonly timeToFirstToken = new Histogram({
+    name: 'specroute_time_to_first_token_seconds',
+    help: 'From admission to the first token event, queueing included.',
+    labelNames: ['transport'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly interTokenLatency = new Histogram({
+    name: 'specroute_inter_token_latency_seconds',
+    help: 'Between consecutive token events of one stream.',
+    labelNames: ['transport'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'specroute_request_duration_seconds',
+    help: 'From admission to the end of the stream.',
+    labelNames: ['transport'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'specroute_' });
+    const self = this;
+    new Gauge({
+      name: 'specroute_queue_depth',
+      help: 'Requests admitted and waiting for a sequence.',
+      registers: [this.registry],
+      collect() {
+        this.set(self.sources?.queueDepth() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'specroute_active_sequences',
+      help: 'Requests holding a sequence (KV cache) on the models now.',
+      registers: [this.registry],
+      collect() {
+        this.set(self.sources?.activeSequences() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'specroute_verifier_batches_by_sequences',
+      help: 'Verifier evaluation batches since start, by how many sequences (requests) shared the batch.',
+      labelNames: ['sequences'] as const,
+      registers: [this.registry],
+      async collect() {
+        const sizes = (await self.sources?.verifierBatchSizes()) ?? {};
+        for (const [size, count] of Object.entries(sizes)) this.set({ sequences: size }, count);
+      },
+    });
+  }
+
+  /** Connects the live gauges to the running server. */
+  bind(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  /** Records the speculation counters of one finished generation. */
+  recordStats(stats: SpeculationStats): void {
+    const blocksWithDraft = stats.byPosition[0]?.drafted ?? 0;
+    this.drafts.inc(blocksWithDraft);
+    this.draftTokens.inc(stats.drafted);
+    this.acceptedTokens.inc(stats.accepted);
+    stats.byPosition.forEach((p, i) => {
+      this.draftedPerPosition.inc({ position: String(i) }, p.drafted);
+      this.acceptedPerPosition.inc({ position: String(i) }, p.accepted);
+    });
+  }
+
+  requestFinished(transport: Transport, status: string): void {
+    this.requests.inc({ transport, status });
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
