@@ -1,20 +1,33 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build from the npm registry alone. Models are mounted at /models.
+# specroute: multi-stage build from the npm registry alone; runs as a non-root user; models come from a volume.
+#   docker build -t specroute .
+#   docker run -p 8080:8080 -p 50051:50051 -v "$PWD/../shared/models:/models:ro" specroute
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
-RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+COPY proto ./proto
+# npm ci builds dist/ through the package's own prepare script; dependency install scripts stay off (allowScripts).
+RUN npm ci --no-audit --no-fund \
+ && npm prune --omit=dev \
+ # This is a CPU image: drop node-llama-cpp's GPU prebuilds (hundreds of MB).
+ && rm -rf node_modules/@node-llama-cpp/*-cuda* node_modules/@node-llama-cpp/*-vulkan*
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    SPECROUTE_HOST=0.0.0.0 \
+    SPECROUTE_MODELS_DIR=/models
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/bench/prompts ./bench/prompts
-COPY package.json ./
+COPY --from=build /app/proto ./proto
+COPY package.json specroute.yaml ./
+RUN mkdir -p /models /tmp/specroute-cache && chown node:node /tmp/specroute-cache
 USER node
 VOLUME ["/models"]
+EXPOSE 8080 50051
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:8080/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "dist/src/cli/index.js"]
-CMD ["--help"]
+CMD ["serve", "--config", "specroute.yaml"]
