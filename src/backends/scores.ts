@@ -33,3 +33,30 @@ export function topLogprobs(scores: PositionScores, n: number): TokenLogprob[] {
 export function topProbability(scores: PositionScores): number {
   return Math.exp(topLogprobs(scores, 1)[0]?.logprob ?? -Infinity);
 }
+
+/**
+ * The verifier's entropy at this position, in nats. Exact for dense scores; for greedy scores it is estimated
+ * from the top tokens kept, with the remaining mass spread evenly over the rest of the vocabulary (an upper
+ * bound on the tail's share).
+ */
+export function entropyOf(scores: PositionScores, vocabSize: number): number {
+  if (scores.kind === 'dense') {
+    let h = 0;
+    for (let i = 0; i < scores.logits.length; i++) {
+      const lp = scores.logits[i]! - scores.logZ;
+      if (lp > -80) h -= Math.exp(lp) * lp;
+    }
+    return h;
+  }
+  let h = 0;
+  let mass = 0;
+  for (const { logprob } of scores.top) {
+    const p = Math.exp(logprob);
+    mass += p;
+    h -= p * logprob;
+  }
+  const rest = Math.max(0, 1 - mass);
+  const others = vocabSize - scores.top.length;
+  if (rest > 1e-9 && others > 0) h -= rest * Math.log(rest / others);
+  return h;
+}

@@ -1,0 +1,106 @@
+import { GlobalBudget, type BudgetRefusal, RequestBudget, type BudgetOptions } from './budget.js';
+import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { FrontierClient, type ContinuationRequest, type FrontierOptions } from './frontier-client.js';
+import { FrontierError, type FrontierFailure } from './frontier-error.js';
+import { WindowThresholdPolicy, type EscalationPolicy, type EscalationPolicyOptions } from './policy.js';
+
+/** Why an escalation did not splice frontier text in. */
+export type SkipReason = 'breaker_open' | BudgetRefusal | FrontierFailure | 'empty';
+
+export type EscalationOutcome =
+  | { readonly kind: 'spliced'; readonly text: string; readonly frontierTokens: number; readonly latencyMs: number; readonly attempts: number }
+  | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly latencyMs: number; readonly attempts: number; readonly message?: string };
+
+/** Observes the escalator, for metrics. */
+export interface EscalationObserver {
+  breakerChanged?(state: BreakerState): void;
+  outcome?(outcome: EscalationOutcome, cost: { inputTokens: number; outputTokens: number; cost: number }): void;
+}
+
+export interface EscalatorOptions {
+  frontier: FrontierOptions;
+  breaker: CircuitBreakerOptions;
+  budget: BudgetOptions;
+  policy: EscalationPolicyOptions;
+}
+
+/** One request's escalation state: its policy, its share of the budget. */
+export interface EscalationSession {
+  readonly policy: EscalationPolicy;
+  readonly spanTokens: number;
+  escalate(request: Omit<ContinuationRequest, 'maxTokens'> & { approxInputTokens: number }, signal?: AbortSignal): Promise<EscalationOutcome>;
+}
+
+/**
+ * The frontier behind its guards, shared by all requests: the client, the circuit breaker and the global
+ * budget. Whatever the frontier does, an escalation ends in an outcome, never an exception: the request simply
+ * goes on with local tokens.
+ */
+export class Escalator {
+  readonly client: FrontierClient;
+  readonly breaker: CircuitBreaker;
+  readonly budget: GlobalBudget;
+
+  constructor(
+    readonly options: EscalatorOptions,
+    private readonly observer: EscalationObserver = {},
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.client = new FrontierClient(options.frontier, env);
+    this.breaker = new CircuitBreaker(options.breaker, Date.now, (state) => observer.breakerChanged?.(state));
+    this.budget = new GlobalBudget(options.budget);
+  }
+
+  /** A session for one request, with the policy's per-request overrides. */
+  session(overrides: Partial<EscalationPolicyOptions> = {}, policy?: EscalationPolicy): EscalationSession {
+    const policyOptions = { ...this.options.policy, ...overrides };
+    const requestBudget = new RequestBudget(this.options.budget);
+    return {
+      policy: policy ?? new WindowThresholdPolicy(policyOptions),
+      spanTokens: policyOptions.spanTokens,
+      escalate: (request, signal) => this.escalate(request, policyOptions.spanTokens, requestBudget, signal),
+    };
+  }
+
+  private async escalate(request: Omit<ContinuationRequest, 'maxTokens'> & { approxInputTokens: number }, span: number, requestBudget: RequestBudget, signal?: AbortSignal): Promise<EscalationOutcome> {
+    const started = performance.now();
+    const skipped = (reason: SkipReason, attempts = 0, message?: string): EscalationOutcome => {
+      const outcome: EscalationOutcome = { kind: 'skipped', reason, latencyMs: performance.now() - started, attempts, ...(message ? { message } : {}) };
+      this.observer.outcome?.(outcome, { inputTokens: 0, outputTokens: 0, cost: 0 });
+      return outcome;
+    };
+    const share = requestBudget.take(span);
+    if ('refused' in share) return skipped(share.refused);
+    const reservation = this.budget.reserve(request.approxInputTokens, share.maxTokens);
+    if ('refused' in reservation) {
+      requestBudget.refund(share.maxTokens);
+      return skipped(reservation.refused);
+    }
+    const { grant } = reservation;
+    if (!this.breaker.tryAcquire()) {
+      requestBudget.refund(share.maxTokens);
+      grant.settle({ inputTokens: 0, outputTokens: 0 });
+      return skipped('breaker_open');
+    }
+    try {
+      const result = await this.client.continue({ ...request, maxTokens: grant.maxTokens }, signal);
+      this.breaker.success();
+      const outputTokens = result.completionTokens ?? grant.maxTokens;
+      const inputTokens = result.promptTokens ?? request.approxInputTokens;
+      grant.settle({ inputTokens, outputTokens });
+      requestBudget.refund(share.maxTokens - Math.min(outputTokens, grant.maxTokens));
+      if (result.text.length === 0) return skipped('empty', result.attempts);
+      const outcome: EscalationOutcome = { kind: 'spliced', text: result.text, frontierTokens: outputTokens, latencyMs: performance.now() - started, attempts: result.attempts };
+      const cost = (inputTokens * this.options.budget.inputPricePerMillion + outputTokens * this.options.budget.outputPricePerMillion) / 1e6;
+      this.observer.outcome?.(outcome, { inputTokens, outputTokens, cost });
+      return outcome;
+    } catch (error) {
+      const e = error instanceof FrontierError ? error : new FrontierError('network', String(error));
+      if (e.failure === 'cancelled') this.breaker.abandon();
+      else this.breaker.failure();
+      // Unknown how much the frontier produced before failing: the request's tokens stay spent (never under-count).
+      grant.settle({ inputTokens: request.approxInputTokens, outputTokens: grant.maxTokens });
+      return skipped(e.failure, undefined, e.message);
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/** When the verifier is unsure enough to ask the frontier. */
+export interface EscalationPolicyOptions {
+  /**
+   * Escalate at all. Turned off, requests decode locally whatever the thresholds say.
+   *
+   * Defaults to `true` when a frontier is configured.
+   */
+  enabled: boolean;
+  /**
+   * Tokens in the sliding window whose mean is compared with the thresholds (BiLD uses one; a few smooth out
+   * single hard tokens).
+   *
+   * Defaults to `4`.
+   */
+  window: number;
+  /**
+   * Escalate when the mean over the window of the verifier's top probability falls below this (BiLD's fallback
+   * rule). `0` disables this trigger.
+   *
+   * Defaults to `0.35`.
+   */
+  minConfidence: number;
+  /**
+   * Escalate when the mean over the window of the verifier's entropy (nats) rises above this. `0` disables this
+   * trigger.
+   *
+   * Defaults to `0` (off).
+   */
+  maxEntropy: number;
+  /**
+   * Most tokens the frontier writes per escalation (its tokens).
+   *
+   * Defaults to `16`.
+   */
+  spanTokens: number;
+  /**
+   * Local tokens to emit after an escalation (or a skipped one) before the next may trigger.
+   *
+   * Defaults to `16`.
+   */
+  cooldownTokens: number;
+}
+
+export const defaultEscalationPolicy: EscalationPolicyOptions = {
+  enabled: true,
+  window: 4,
+  minConfidence: 0.35,
+  maxEntropy: 0,
+  spanTokens: 16,
+  cooldownTokens: 16,
+};
+
+/** What the verifier said about one position it is about to emit. */
+export interface PositionSignal {
+  /** The verifier's top raw probability at the position. */
+  readonly topProb: number;
+  /** The verifier's entropy at the position, in nats. */
+  readonly entropy: number;
+}
+
+/**
+ * A decision rule over the positions a request is about to emit. Implementations are stateful per request and
+ * pluggable: the engine only calls `observe` before each token and `escalated` after each escalation attempt.
+ */
+export interface EscalationPolicy {
+  /** Sees the next position; true asks to escalate before emitting it. */
+  observe(signal: PositionSignal): boolean;
+  /** Tells the policy an escalation happened (or was skipped) here: start the cool-down. */
+  escalated(): void;
+}
+
+/** Sliding-window thresholds on confidence and entropy, with a cool-down (BiLD-style fallback). */
+export class WindowThresholdPolicy implements EscalationPolicy {
+  private readonly confidences: number[] = [];
+  private readonly entropies: number[] = [];
+  private cooldown: number;
+
+  constructor(private readonly options: EscalationPolicyOptions) {
+    this.cooldown = 0;
+  }
+
+  observe(signal: PositionSignal): boolean {
+    const { window } = this.options;
+    this.confidences.push(signal.topProb);
+    this.entropies.push(signal.entropy);
+    if (this.confidences.length > window) this.confidences.shift();
+    if (this.entropies.length > window) this.entropies.shift();
+    if (this.cooldown > 0) {
+      this.cooldown--;
+      return false;
+    }
+    if (!this.options.enabled || this.confidences.length < window) return false;
+    const meanConfidence = mean(this.confidences);
+    const meanEntropy = mean(this.entropies);
+    return (this.options.minConfidence > 0 && meanConfidence < this.options.minConfidence) || (this.options.maxEntropy > 0 && meanEntropy > this.options.maxEntropy);
+  }
+
+  escalated(): void {
+    this.cooldown = this.options.cooldownTokens;
+    this.confidences.length = 0;
+    this.entropies.length = 0;
+  }
+}
+
+function mean(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+}
