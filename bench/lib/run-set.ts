@@ -48,7 +48,7 @@ export async function runPromptSet(engine: SpeculativeEngine, options: PromptSet
       speculation: options.speculation,
     })) {
       if (event.kind === 'token') ids.push(...event.tokenIds);
-      else done = event.stats;
+      else if (event.kind === 'done') done = event.stats;
     }
     if (!done) throw new Error('the generation ended without a done event');
     stats.push(done);

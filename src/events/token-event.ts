@@ -41,4 +41,23 @@ export interface TokenEventDone {
   readonly stats: SpeculationStats;
 }
 
-export type TokenEvent = TokenEventToken | TokenEventDone;
+/**
+ * The verifier was unsure and the frontier was asked to continue: `spliced` when its text went into the stream
+ * (the token events that follow carry `source: 'frontier'`), `skipped` when it could not be used and local
+ * decoding went on (with the reason).
+ */
+export interface TokenEventEscalation {
+  readonly kind: 'escalation';
+  readonly status: 'spliced' | 'skipped';
+  /** Why it was skipped: `breaker_open`, a budget (`request_tokens`, `request_calls`, `calls_per_minute`, `cost_per_hour`), or a frontier failure (`http_error`, `rate_limited`, `connect_timeout`, `first_byte_timeout`, `total_timeout`, `network`, `malformed`, `empty`). */
+  readonly reason?: string;
+  readonly latencyMs: number;
+  /** Frontier calls made (1 = no retry). */
+  readonly attempts: number;
+  /** Tokens the frontier generated, as it counts them. */
+  readonly frontierTokens: number;
+  /** Local tokens spliced in (after re-tokenizing the frontier's text). */
+  readonly splicedTokens: number;
+}
+
+export type TokenEvent = TokenEventToken | TokenEventEscalation | TokenEventDone;

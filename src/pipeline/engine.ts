@@ -1,15 +1,16 @@
-import type { ModelInfo, ModelLoadOptions, PositionScores, Tokenizer } from '../backends/types.js';
-import { distOf, logprobOf, topLogprobs } from '../backends/scores.js';
+import type { ModelInfo, ModelLoadOptions } from '../backends/types.js';
+import { entropyOf, logprobOf, topLogprobs } from '../backends/scores.js';
 import { LlamaTokenizer } from '../backends/llama/llama-tokenizer.js';
 import { SpecrouteError } from '../errors/registry.js';
-import type { TokenEvent, TokenEventToken, TokenSource } from '../events/token-event.js';
+import type { Escalator, EscalationSession } from '../escalation/escalator.js';
+import type { TokenEvent, TokenEventEscalation, TokenEventToken } from '../events/token-event.js';
 import { defaultSamplingParams, type SamplingParams } from '../sampling/params.js';
-import { randomSeed, Rng } from '../sampling/rng.js';
-import { sampleFrom } from '../sampling/token-dist.js';
+import { randomSeed } from '../sampling/rng.js';
 import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
-import { acceptDraft } from './acceptance.js';
-import { AdaptiveDraftLength } from './adaptive-draft-length.js';
+import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
 import { defaultSpeculation, type GenerateOptions, type SpeculationOptions } from './generate-options.js';
+import { decodePlain } from './plain-loop.js';
+import { speculate } from './speculative-loop.js';
 import { StatsRecorder } from './stats.js';
 import { TextAssembler } from './text-assembler.js';
 
@@ -20,24 +21,8 @@ export interface EngineOptions {
   draft?: ModelLoadOptions;
   /** Default speculation settings for every request. */
   speculation?: Partial<SpeculationOptions>;
-}
-
-/** One token as a decoding loop emits it, before text assembly. */
-interface EmittedToken {
-  token: number;
-  source: TokenSource;
-  scores: PositionScores;
-}
-
-interface LoopContext {
-  prompt: readonly number[];
-  maxTokens: number;
-  sampling: SamplingParams;
-  stopTokens: number[];
-  topLogprobs: number;
-  speculation: SpeculationOptions;
-  stats: StatsRecorder;
-  signal: AbortSignal | undefined;
+  /** The frontier behind its guards. Without one, requests never escalate. */
+  escalator?: Escalator;
 }
 
 /**
@@ -52,6 +37,7 @@ export class SpeculativeEngine {
     readonly verifier: ModelWorker,
     readonly draft: ModelWorker | undefined,
     readonly speculation: SpeculationOptions,
+    readonly escalator: Escalator | undefined,
   ) {}
 
   static async load(options: EngineOptions): Promise<SpeculativeEngine> {
@@ -65,7 +51,7 @@ export class SpeculativeEngine {
         options.draft ? ModelWorker.start(options.draft, 'draft').then((w) => (started.push(w), w)) : undefined,
       ]);
       if (draft) checkCompatible(verifier.info, draft.info);
-      return new SpeculativeEngine(tokenizer, verifier, draft, speculation);
+      return new SpeculativeEngine(tokenizer, verifier, draft, speculation, options.escalator);
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.dispose()));
       throw error;
@@ -104,7 +90,7 @@ export class SpeculativeEngine {
     const speculation = { ...this.speculation, ...(options.speculation || {}) };
     validateSpeculation(speculation, 'speculation');
     const eos = this.tokenizer.eos;
-    const ctx: LoopContext = {
+    const ctx: LoopContext & { topLogprobs: number } = {
       prompt,
       maxTokens,
       sampling,
@@ -115,6 +101,9 @@ export class SpeculativeEngine {
       signal: options.signal,
     };
     const assembler = new TextAssembler(this.tokenizer, options.stop ?? [], prompt);
+    const escalation = this.escalator && options.escalation !== false ? this.escalator.session(options.escalation || {}) : undefined;
+    if (escalation) ctx.topLogprobs = Math.max(ctx.topLogprobs, 8); // enough of the distribution for an entropy estimate
+    const emitted: number[] = [];
     let completionTokens = 0;
     let finishReason: 'stop' | 'length' = 'length';
 
@@ -124,13 +113,29 @@ export class SpeculativeEngine {
     try {
       throwIfAborted(options.signal);
       const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx) : decodePlain(sequences[0]!, ctx);
-      outer: for await (const block of loop) {
+      let command: LoopCommand | undefined;
+      outer: for (;;) {
+        const next = await loop.next(command);
+        command = undefined;
+        if (next.done) break;
         throwIfAborted(options.signal);
-        for (const emitted of block) {
+        const block = next.value;
+        for (const [i, token] of block.entries()) {
+          if (escalation && token.source !== 'frontier' && this.shouldEscalate(escalation, token)) {
+            const outcome = await this.escalate(escalation, prompt, emitted, ctx, options.signal);
+            throwIfAborted(options.signal);
+            yield outcome.event;
+            if (outcome.splice.length > 0) {
+              command = { cut: i, splice: outcome.splice };
+              break;
+            }
+          }
           ctx.stats.generated++;
-          const isEos = ctx.stopTokens.includes(emitted.token);
+          ctx.stats.bySource[token.source]++;
+          emitted.push(token.token);
+          const isEos = ctx.stopTokens.includes(token.token);
           if (!isEos) {
-            for (const event of assembler.push(this.toEvent(emitted, ctx.topLogprobs))) {
+            for (const event of assembler.push(this.toEvent(token, options.topLogprobs ?? 0))) {
               completionTokens += event.tokenIds.length;
               yield event;
               throwIfAborted(options.signal); // the consumer may abort while it holds this event
@@ -138,6 +143,7 @@ export class SpeculativeEngine {
           }
           if (isEos || assembler.hasStopped) {
             finishReason = 'stop';
+            await loop.return();
             break outer;
           }
         }
@@ -157,6 +163,54 @@ export class SpeculativeEngine {
       options.signal?.removeEventListener('abort', onAbort);
       await Promise.allSettled(sequences.map((s) => s.close()));
     }
+  }
+
+  private shouldEscalate(session: EscalationSession, token: EmittedToken): boolean {
+    const topProb = Math.exp(topLogprobs(token.scores, 1)[0]?.logprob ?? 0);
+    return session.policy.observe({ topProb, entropy: entropyOf(token.scores, this.tokenizer.vocabSize) });
+  }
+
+  /**
+   * Asks the frontier to continue the text so far. Returns the event that tells the client what happened and
+   * the span as local tokens (empty when skipped): the frontier's text re-tokenized with the local tokenizer,
+   * in the context of the tokens before it so word boundaries come out as the local model would write them.
+   */
+  private async escalate(
+    session: EscalationSession,
+    prompt: readonly number[],
+    emitted: readonly number[],
+    ctx: LoopContext,
+    signal: AbortSignal | undefined,
+  ): Promise<{ event: TokenEventEscalation; splice: number[] }> {
+    session.policy.escalated();
+    const body = prompt[0] === this.tokenizer.bos ? prompt.slice(1) : prompt;
+    const text = this.tokenizer.detokenize([...body, ...emitted]);
+    const outcome = await session.escalate(
+      { text, temperature: ctx.sampling.temperature, approxInputTokens: prompt.length + emitted.length },
+      signal,
+    );
+    if (outcome.kind === 'skipped') {
+      ctx.stats.skipped[outcome.reason] = (ctx.stats.skipped[outcome.reason] ?? 0) + 1;
+      return {
+        event: { kind: 'escalation', status: 'skipped', reason: outcome.reason, latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens: 0, splicedTokens: 0 },
+        splice: [],
+      };
+    }
+    const splice = this.tokenizeContinuation([...body, ...emitted], outcome.text);
+    ctx.stats.escalations++;
+    return {
+      event: { kind: 'escalation', status: 'spliced', latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens: outcome.frontierTokens, splicedTokens: splice.length },
+      splice,
+    };
+  }
+
+  /** Tokens of `continuation` as they follow `before`: tokenize the tail of `before` with it and drop the tail. */
+  private tokenizeContinuation(before: readonly number[], continuation: string): number[] {
+    const tail = before.slice(-8);
+    const tailText = this.tokenizer.detokenize(tail);
+    const together = this.tokenizer.tokenize(tailText + continuation);
+    const same = tail.every((t, i) => together[i] === t);
+    return same ? together.slice(tail.length) : this.tokenizer.tokenize(continuation);
   }
 
   private async openSequences(speculative: boolean): Promise<WorkerSequence[]> {
@@ -185,98 +239,6 @@ export class SpeculativeEngine {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/**
- * The speculative loop. Each block: the draft proposes up to γ tokens (one worker task), the verifier scores the
- * uncommitted tokens plus the whole draft in one batched pass, the lossless rule keeps a prefix and adds the
- * correction or bonus token, and both caches roll back to what was committed.
- */
-async function* speculate(verifier: WorkerSequence, draft: WorkerSequence, ctx: LoopContext): AsyncGenerator<EmittedToken[]> {
-  const { prompt, sampling, stats } = ctx;
-  const rng = new Rng(sampling.seed);
-  const request = { sampling, topLogprobs: Math.max(1, ctx.topLogprobs) };
-  const gamma = new AdaptiveDraftLength(ctx.speculation);
-
-  // Prefill both models at once; the first token comes from the verifier itself.
-  const started = performance.now();
-  const [[first]] = await Promise.all([verifier.evaluate(0, prompt, 1, request), draft.evaluate(0, prompt, 0, request)]);
-  stats.prefillMs = performance.now() - started;
-  const firstToken = sampleFrom(distOf(first!), rng);
-  const committed = [...prompt, firstToken];
-  let verifierKeep = prompt.length; // tokens the verifier's cache holds that are committed
-  let draftKeep = prompt.length;
-  let generated = 1;
-  yield [{ token: firstToken, source: 'verifier', scores: first! }];
-
-  while (generated < ctx.maxTokens) {
-    throwIfAborted(ctx.signal);
-    const budget = Math.min(gamma.current, ctx.maxTokens - generated - 1);
-    let t = performance.now();
-    const proposal =
-      budget > 0
-        ? await draft.draft({
-            keep: draftKeep,
-            tokens: committed.slice(draftKeep),
-            maxTokens: budget,
-            sampling,
-            seed: rng.fork(),
-            pMin: ctx.speculation.pMin,
-            stopTokens: ctx.stopTokens,
-          })
-        : { tokens: [], q: [] };
-    stats.draftMs += performance.now() - t;
-    throwIfAborted(ctx.signal);
-
-    t = performance.now();
-    const scores = await verifier.evaluate(verifierKeep, [...committed.slice(verifierKeep), ...proposal.tokens], proposal.tokens.length + 1, request);
-    stats.verifyMs += performance.now() - t;
-
-    const verdict = acceptDraft(proposal.tokens, proposal.q, scores.map(distOf), rng);
-    stats.block(proposal.tokens.length, verdict.accepted);
-    gamma.update(proposal.tokens.length, verdict.accepted);
-
-    const block: EmittedToken[] = proposal.tokens.slice(0, verdict.accepted).map((token, i) => ({ token, source: 'draft', scores: scores[i]! }));
-    block.push({ token: verdict.next, source: verdict.nextSource, scores: scores[verdict.accepted]! });
-
-    // Roll back: the verifier holds committed + the whole draft; the draft holds committed + all but its last token.
-    const base = committed.length;
-    verifierKeep = base + verdict.accepted;
-    if (budget > 0) draftKeep = proposal.tokens.length > 0 ? base + Math.min(verdict.accepted, proposal.tokens.length - 1) : base;
-    committed.push(...block.map((b) => b.token));
-    generated += block.length;
-    yield block;
-  }
-}
-
-/** Verifier-only decoding (the baseline): the worker decodes and streams tokens back over a MessagePort. */
-async function* decodePlain(verifier: WorkerSequence, ctx: LoopContext): AsyncGenerator<EmittedToken[]> {
-  const started = performance.now();
-  let first = true;
-  const batches = verifier.decode({
-    keep: 0,
-    tokens: ctx.prompt,
-    maxTokens: ctx.maxTokens,
-    sampling: ctx.sampling,
-    seed: ctx.sampling.seed,
-    topLogprobs: Math.max(1, ctx.topLogprobs),
-    stopTokens: ctx.stopTokens,
-  });
-  for await (const batch of batches) {
-    if (first) {
-      ctx.stats.prefillMs = performance.now() - started;
-      first = false;
-    }
-    for (let i = 0; i < batch.tokens.length; i++) ctx.stats.block(0, 0);
-    yield batch.tokens.map((token, i) => ({ token, source: 'verifier' as const, scores: batch.scores[i]! }));
-  }
-  ctx.stats.verifyMs = performance.now() - started - ctx.stats.prefillMs;
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (!signal?.aborted) return;
-  const reason: unknown = signal.reason;
-  throw reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the request was cancelled', { cause: reason });
 }
 
 function checkCompatible(verifier: ModelInfo, draft: ModelInfo): void {

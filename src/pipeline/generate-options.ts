@@ -1,4 +1,5 @@
 import type { SamplingParams } from '../sampling/params.js';
+import type { EscalationPolicyOptions } from '../escalation/policy.js';
 import type { DraftLengthOptions } from './adaptive-draft-length.js';
 
 /** Speculation settings: the draft length schedule and the per-position cut-off. */
@@ -57,6 +58,13 @@ export interface GenerateOptions {
    * Defaults to the engine's speculation settings.
    */
   speculation?: Partial<SpeculationOptions> | false;
+  /**
+   * Per-request escalation policy overrides, or `false` to never escalate. Has effect only when the engine has
+   * a frontier.
+   *
+   * Defaults to the engine's escalation policy.
+   */
+  escalation?: Partial<EscalationPolicyOptions> | false;
   /** Aborts the generation: client disconnect, deadline or shutdown. */
   signal?: AbortSignal;
 }

@@ -1,3 +1,5 @@
+import type { TokenSource } from '../events/token-event.js';
+
 /** What one generation measured about speculation. Reported in the final event of every stream. */
 export interface SpeculationStats {
   /** `speculative`, or `verifier-only` for plain decoding. */
@@ -16,6 +18,12 @@ export interface SpeculationStats {
   readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number; readonly rate: number }>;
   /** Verifier evaluations after the prompt: one per speculative block, or one per token in plain decoding. */
   readonly verifierPasses: number;
+  /** Tokens emitted by source (draft, verifier, bonus, frontier). */
+  readonly tokensBySource: Readonly<Record<TokenSource, number>>;
+  /** Escalations to the frontier that spliced text in. */
+  readonly escalations: number;
+  /** Escalations that were triggered but skipped (breaker open, budget, frontier failure), by reason. */
+  readonly escalationsSkipped: Readonly<Record<string, number>>;
   /** Tokens emitted (completion tokens, before any truncation by a stop sequence). */
   readonly generatedTokens: number;
   /** generatedTokens / wall time after the first token's prefill. */
@@ -33,6 +41,9 @@ export class StatsRecorder {
   draftMs = 0;
   verifyMs = 0;
   prefillMs = 0;
+  readonly bySource: Record<TokenSource, number> = { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
+  escalations = 0;
+  readonly skipped: Record<string, number> = {};
   private readonly positions: Array<{ drafted: number; accepted: number }> = [];
   private readonly start = performance.now();
 
@@ -59,9 +70,12 @@ export class StatsRecorder {
       accepted: this.accepted,
       acceptanceRate: this.drafted > 0 ? this.accepted / this.drafted : 0,
       meanAcceptedLength: this.passes > 0 ? this.accepted / this.passes : 0,
-      tokensPerPass: this.passes > 0 ? this.generated / this.passes : 0,
+      tokensPerPass: this.passes > 0 ? (this.generated - this.bySource.frontier) / this.passes : 0,
       byPosition: this.positions.map((p) => ({ ...p, rate: p.drafted > 0 ? p.accepted / p.drafted : 0 })),
       verifierPasses: this.passes,
+      tokensBySource: { ...this.bySource },
+      escalations: this.escalations,
+      escalationsSkipped: { ...this.skipped },
       generatedTokens: this.generated,
       tokensPerSecond: this.generated > 1 ? ((this.generated - 1) * 1000) / decodeMs : 0,
       timeMs: {

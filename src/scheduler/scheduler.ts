@@ -149,7 +149,7 @@ export class Scheduler {
           else this.metrics.interTokenLatency.observe({ transport }, (now - last) / 1000);
           last = now;
           this.metrics.generatedTokens.inc({ source: event.source }, event.tokenIds.length);
-        } else {
+        } else if (event.kind === 'done') {
           this.metrics.promptTokens.inc(event.usage.promptTokens);
           this.metrics.recordStats(event.stats);
         }

@@ -91,7 +91,7 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
     })) {
       if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
       else if (event.kind === 'token') process.stdout.write(colorBySource(event.text, event.source, color));
-      else done = event;
+      else if (event.kind === 'done') done = event;
     }
     if (done && !flags.json) process.stderr.write(`\n\n${formatStats(done, useColor(process.stderr))}\n`);
   } finally {

@@ -14,7 +14,7 @@ async function run(events: AsyncIterable<TokenEvent>): Promise<{ tokens: number[
   let accepted = 0;
   for await (const e of events) {
     if (e.kind === 'token') tokens.push(...e.tokenIds);
-    else ({ drafted, accepted } = e.stats);
+    else if (e.kind === 'done') ({ drafted, accepted } = e.stats);
   }
   return { tokens, drafted, accepted };
 }

@@ -19,7 +19,7 @@ async function collect(events: AsyncIterable<TokenEvent>): Promise<Run> {
       run.tokens.push(...event.tokenIds);
       run.text += event.text;
       run.sources.push(event.source);
-    } else run.done = event;
+    } else if (event.kind === 'done') run.done = event;
   }
   return run;
 }

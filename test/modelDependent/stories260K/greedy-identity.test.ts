@@ -63,7 +63,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
           const out: number[] = [];
           for await (const event of engine.generate({ promptTokens: engine.encodePrompt(prompt), maxTokens: TOKENS, ignoreEos: true })) {
             if (event.kind === 'token') out.push(...event.tokenIds);
-            else {
+            else if (event.kind === 'done') {
               drafted += event.stats.drafted;
               accepted += event.stats.accepted;
               expect(event.stats.mode).toBe('speculative');

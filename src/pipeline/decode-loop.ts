@@ -1,0 +1,50 @@
+import type { PositionScores } from '../backends/types.js';
+import { SpecrouteError } from '../errors/registry.js';
+import type { TokenSource } from '../events/token-event.js';
+import type { SamplingParams } from '../sampling/params.js';
+import type { SpeculationOptions } from './generate-options.js';
+import type { StatsRecorder } from './stats.js';
+
+/** One token as a decoding loop emits it, before text assembly. */
+export interface EmittedToken {
+  readonly token: number;
+  readonly source: TokenSource;
+  /** The verifier's scores at the position this token fills. */
+  readonly scores: PositionScores;
+}
+
+/**
+ * Sent back into a decoding loop for the block it just yielded: keep only its first `cut` tokens, append the
+ * `splice` (frontier tokens, re-tokenized locally), and go on from there. The loop then yields the splice
+ * (with the verifier's scores for it) as a block of its own.
+ */
+export interface LoopCommand {
+  readonly cut: number;
+  readonly splice: readonly number[];
+}
+
+/** A decoding loop: yields blocks of tokens; `next(command)` may rewrite the block just yielded. */
+export type DecodeLoop = AsyncGenerator<EmittedToken[], void, LoopCommand | undefined>;
+
+export interface LoopContext {
+  readonly prompt: readonly number[];
+  readonly maxTokens: number;
+  readonly sampling: SamplingParams;
+  readonly stopTokens: readonly number[];
+  topLogprobs: number;
+  readonly speculation: SpeculationOptions;
+  readonly stats: StatsRecorder;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Throws the abort reason as a registry error. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  throw reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the request was cancelled', { cause: reason });
+}
+
+/** Score request shared by the loops: the sampling shape, and enough top tokens for logprobs and entropy. */
+export function scoreRequest(ctx: LoopContext): { sampling: LoopContext['sampling']; topLogprobs: number } {
+  return { sampling: ctx.sampling, topLogprobs: Math.max(1, ctx.topLogprobs) };
+}
