@@ -101,6 +101,82 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    escalation: z
+      .object({
+        /** The frontier: any OpenAI-compatible API. Without it nothing escalates. Defaults to none. */
+        frontier: z
+          .object({
+            /** Base URL with the version path, e.g. `https://api.openai.com/v1`. Required. */
+            baseUrl: z.string().url(),
+            /** The frontier's model id. Required. */
+            model: z.string().min(1),
+            /** Name of the environment variable holding its API key (never the key itself). Defaults to none. */
+            apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+            /** `completions`, `chat`, or `auto` (completions, falling back to chat). Defaults to `auto`. */
+            api: z.enum(['auto', 'completions', 'chat']).default('auto'),
+            /** Connect timeout, ms. Defaults to `1000`. */
+            connectTimeoutMs: z.number().int().min(1).default(1000),
+            /** Time to the first byte of the response body, ms. Defaults to `3000`. */
+            firstByteTimeoutMs: z.number().int().min(1).default(3000),
+            /** A whole escalation, retries included, ms. Defaults to `10000`. */
+            totalTimeoutMs: z.number().int().min(1).default(10_000),
+            /** Retries on 429, 5xx, network errors and timeouts. Defaults to `2`. */
+            retries: z.number().int().min(0).max(10).default(2),
+            /** First backoff (doubling, full jitter; Retry-After wins), ms. Defaults to `100`. */
+            backoffBaseMs: z.number().int().min(0).default(100),
+            /** Longest backoff, ms. Defaults to `2000`. */
+            backoffMaxMs: z.number().int().min(0).default(2000),
+          })
+          .strict()
+          .optional(),
+        policy: z
+          .object({
+            /** Escalate at all (requests may turn it off). Defaults to `true`. */
+            enabled: z.boolean().default(true),
+            /** Sliding window, tokens. Defaults to `4`. */
+            window: z.number().int().min(1).max(256).default(4),
+            /** Escalate when the window's mean verifier top probability is below this; 0 disables. Defaults to `0.35`. */
+            minConfidence: z.number().min(0).max(1).default(0.35),
+            /** Escalate when the window's mean verifier entropy (nats) is above this; 0 disables. Defaults to `0`. */
+            maxEntropy: z.number().min(0).default(0),
+            /** Most frontier tokens per escalation. Defaults to `16`. */
+            spanTokens: z.number().int().min(1).max(4096).default(16),
+            /** Local tokens between escalations. Defaults to `16`. */
+            cooldownTokens: z.number().int().min(0).default(16),
+          })
+          .strict()
+          .default({}),
+        breaker: z
+          .object({
+            /** Consecutive failures that open the breaker. Defaults to `3`. */
+            failureThreshold: z.number().int().min(1).default(3),
+            /** Open time before probing again, ms. Defaults to `10000`. */
+            cooldownMs: z.number().int().min(0).default(10_000),
+            /** Probe calls while half-open. Defaults to `1`. */
+            halfOpenProbes: z.number().int().min(1).default(1),
+          })
+          .strict()
+          .default({}),
+        budget: z
+          .object({
+            /** Frontier tokens per request. Defaults to `64`. */
+            maxTokensPerRequest: z.number().int().min(0).default(64),
+            /** Frontier calls per request. Defaults to `4`. */
+            maxCallsPerRequest: z.number().int().min(0).default(4),
+            /** Frontier calls per minute, all requests. Defaults to `60`. */
+            callsPerMinute: z.number().int().min(0).default(60),
+            /** Spend per hour, all requests; 0 = no cap. Defaults to `0`. */
+            maxCostPerHour: z.number().min(0).default(0),
+            /** Price per million input tokens. Defaults to `0`. */
+            inputPricePerMillion: z.number().min(0).default(0),
+            /** Price per million output tokens. Defaults to `0`. */
+            outputPricePerMillion: z.number().min(0).default(0),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
     auth: z
       .object({
         /** Accepted API keys (Bearer header / `authorization` metadata). Empty disables auth. Defaults to `[]`. */

@@ -90,7 +90,7 @@ export class GlobalBudget {
       const left = this.options.maxCostPerHour - this.spend.reduce((sum, s) => sum + s.cost, 0) - this.cost(inputTokens, 0);
       const perToken = this.options.outputPricePerMillion / 1e6;
       if (left <= 0) return { refused: 'cost_per_hour' };
-      if (perToken > 0) tokens = Math.min(tokens, Math.floor(left / perToken));
+      if (perToken > 0) tokens = Math.min(tokens, Math.floor(left / perToken + 1e-9));
       if (tokens < 1) return { refused: 'cost_per_hour' };
     }
     this.calls.push(now);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EscalationObserver } from '../escalation/escalator.js';
 import type { SpeculationStats } from '../pipeline/stats.js';
 import type { Transport } from '../scheduler/generation-request.js';
 
@@ -84,7 +85,38 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly escalations = new Counter({
+    name: 'specroute_escalations_total',
+    help: 'Escalations to the frontier by outcome (spliced, skipped) and reason (for skipped ones).',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly frontierLatency = new Histogram({
+    name: 'specroute_frontier_latency_seconds',
+    help: 'Time of an escalation that reached the frontier, retries included.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly frontierTokens = new Counter({
+    name: 'specroute_frontier_tokens_total',
+    help: 'Tokens exchanged with the frontier, as it counts them (direction: input, output).',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly frontierCost = new Counter({
+    name: 'specroute_frontier_cost_total',
+    help: 'Spent on the frontier, from the configured prices per million tokens.',
+    registers: [this.registry],
+  });
+  readonly breakerState = new Gauge({
+    name: 'specroute_frontier_breaker_state',
+    help: 'The frontier circuit breaker: 1 for its current state, 0 for the others.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
+    for (const state of ['closed', 'open', 'half-open']) this.breakerState.set({ state }, state === 'closed' ? 1 : 0);
     collectDefaultMetrics({ register: this.registry, prefix: 'specroute_' });
     const self = this;
     new Gauge({
@@ -130,6 +162,22 @@ export class Metrics {
       this.draftedPerPosition.inc({ position: String(i) }, p.drafted);
       this.acceptedPerPosition.inc({ position: String(i) }, p.accepted);
     });
+  }
+
+  /** Wires the escalator's outcomes and breaker changes into the metrics. */
+  escalationObserver(): EscalationObserver {
+    return {
+      breakerChanged: (state) => {
+        for (const s of ['closed', 'open', 'half-open']) this.breakerState.set({ state: s }, s === state ? 1 : 0);
+      },
+      outcome: (outcome, usage) => {
+        this.escalations.inc({ outcome: outcome.kind, reason: outcome.kind === 'skipped' ? outcome.reason : '' });
+        if (outcome.attempts > 0) this.frontierLatency.observe(outcome.latencyMs / 1000);
+        this.frontierTokens.inc({ direction: 'input' }, usage.inputTokens);
+        this.frontierTokens.inc({ direction: 'output' }, usage.outputTokens);
+        this.frontierCost.inc(usage.cost);
+      },
+    };
   }
 
   requestFinished(transport: Transport, status: string): void {

@@ -1,3 +1,4 @@
+import type { EscalationPolicyOptions } from '../escalation/policy.js';
 import type { SpeculationOptions } from '../pipeline/generate-options.js';
 import type { SamplingParams } from '../sampling/params.js';
 
@@ -35,6 +36,8 @@ export interface GenerationRequest {
   readonly topLogprobs?: number;
   /** Per-request speculation overrides, or `false` for verifier-only decoding. */
   readonly speculation?: Partial<SpeculationOptions> | false;
+  /** Per-request escalation policy overrides, or `false` to never escalate. */
+  readonly escalation?: Partial<EscalationPolicyOptions> | false;
   /**
    * Time limit for the whole request in milliseconds, from admission. The tighter of this and the server's
    * `limits.requestTimeoutMs` applies.

@@ -140,6 +140,7 @@ export class Scheduler {
         ...(request.sampling ? { sampling: request.sampling } : {}),
         ...(request.topLogprobs !== undefined ? { topLogprobs: request.topLogprobs } : {}),
         ...(request.speculation !== undefined ? { speculation: request.speculation } : {}),
+        ...(request.escalation !== undefined ? { escalation: request.escalation } : {}),
         ...(request.ignoreEos ? { ignoreEos: true } : {}),
         signal,
       })) {

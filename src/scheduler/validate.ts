@@ -45,6 +45,20 @@ export function validateGenerationRequest(request: GenerationRequest): void {
   if (request.topLogprobs !== undefined && !(Number.isInteger(request.topLogprobs) && request.topLogprobs >= 0 && request.topLogprobs <= MAX_TOP_LOGPROBS)) {
     throw invalidArgument('top_logprobs', `top_logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}`);
   }
+  if (request.escalation) {
+    const e = request.escalation;
+    const unit = (v: number | undefined, key: string, max = 1): void => {
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0 && v <= max)) throw invalidArgument(`escalation.${key}`, `escalation.${key} must be between 0 and ${max}`);
+    };
+    const count = (v: number | undefined, key: string, min: number): void => {
+      if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= 4096)) throw invalidArgument(`escalation.${key}`, `escalation.${key} must be an integer from ${min} to 4096`);
+    };
+    unit(e.minConfidence, 'min_confidence');
+    unit(e.maxEntropy, 'max_entropy', 100);
+    count(e.window, 'window', 1);
+    count(e.spanTokens, 'span_tokens', 1);
+    count(e.cooldownTokens, 'cooldown_tokens', 0);
+  }
   if (request.timeoutMs !== undefined && !(Number.isFinite(request.timeoutMs) && request.timeoutMs > 0)) {
     throw invalidArgument('timeout', 'the timeout must be positive');
   }
