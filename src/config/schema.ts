@@ -137,6 +137,8 @@ export const configSchema = z
             window: z.number().int().min(1).max(256).default(4),
             /** Escalate when the window's mean verifier top probability is below this; 0 disables. Defaults to `0.35`. */
             minConfidence: z.number().min(0).max(1).default(0.35),
+            /** Escalate when the window's mean verifier margin (top − second probability) is below this; 0 disables. Defaults to `0`. */
+            minMargin: z.number().min(0).max(1).default(0),
             /** Escalate when the window's mean verifier entropy (nats) is above this; 0 disables. Defaults to `0`. */
             maxEntropy: z.number().min(0).default(0),
             /** Most frontier tokens per escalation. Defaults to `16`. */

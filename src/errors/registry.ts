@@ -40,7 +40,13 @@ export const errorRegistry = {
   invalid_argument: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, type: 'invalid_request_error', retryable: false },
   unauthenticated: { http: 401, grpc: GrpcCode.UNAUTHENTICATED, type: 'authentication_error', retryable: false },
   model_not_found: { http: 404, grpc: GrpcCode.NOT_FOUND, type: 'invalid_request_error', retryable: false },
+  /** An unknown service name asked of the gRPC health service. */
+  service_not_found: { http: 404, grpc: GrpcCode.NOT_FOUND, type: 'invalid_request_error', retryable: false },
   context_length_exceeded: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, type: 'invalid_request_error', retryable: false },
+  /** HTTP only: a request body that is not JSON (`Content-Type`). */
+  unsupported_media_type: { http: 415, grpc: GrpcCode.INVALID_ARGUMENT, type: 'invalid_request_error', retryable: false },
+  /** HTTP only: no such route. */
+  not_found: { http: 404, grpc: GrpcCode.UNIMPLEMENTED, type: 'invalid_request_error', retryable: false },
   payload_too_large: { http: 413, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'invalid_request_error', retryable: false },
   overloaded: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'rate_limit_error', retryable: true },
   deadline_exceeded: { http: 504, grpc: GrpcCode.DEADLINE_EXCEEDED, type: 'timeout_error', retryable: true },

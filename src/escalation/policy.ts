@@ -21,6 +21,14 @@ export interface EscalationPolicyOptions {
    */
   minConfidence: number;
   /**
+   * Escalate when the mean over the window of the verifier's margin (top probability minus the runner-up's)
+   * falls below this: the near-ties where a weaker model most often picks another token than a stronger one.
+   * `0` disables this trigger.
+   *
+   * Defaults to `0` (off).
+   */
+  minMargin: number;
+  /**
    * Escalate when the mean over the window of the verifier's entropy (nats) rises above this. `0` disables this
    * trigger.
    *
@@ -45,6 +53,7 @@ export const defaultEscalationPolicy: EscalationPolicyOptions = {
   enabled: true,
   window: 4,
   minConfidence: 0.35,
+  minMargin: 0,
   maxEntropy: 0,
   spanTokens: 16,
   cooldownTokens: 16,
@@ -54,6 +63,8 @@ export const defaultEscalationPolicy: EscalationPolicyOptions = {
 export interface PositionSignal {
   /** The verifier's top raw probability at the position. */
   readonly topProb: number;
+  /** The verifier's top probability minus its second highest. */
+  readonly margin: number;
   /** The verifier's entropy at the position, in nats. */
   readonly entropy: number;
 }
@@ -72,6 +83,7 @@ export interface EscalationPolicy {
 /** Sliding-window thresholds on confidence and entropy, with a cool-down (BiLD-style fallback). */
 export class WindowThresholdPolicy implements EscalationPolicy {
   private readonly confidences: number[] = [];
+  private readonly margins: number[] = [];
   private readonly entropies: number[] = [];
   private cooldown: number;
 
@@ -81,23 +93,31 @@ export class WindowThresholdPolicy implements EscalationPolicy {
 
   observe(signal: PositionSignal): boolean {
     const { window } = this.options;
-    this.confidences.push(signal.topProb);
-    this.entropies.push(signal.entropy);
-    if (this.confidences.length > window) this.confidences.shift();
-    if (this.entropies.length > window) this.entropies.shift();
+    for (const [list, value] of [
+      [this.confidences, signal.topProb],
+      [this.margins, signal.margin],
+      [this.entropies, signal.entropy],
+    ] as const) {
+      list.push(value);
+      if (list.length > window) list.shift();
+    }
     if (this.cooldown > 0) {
       this.cooldown--;
       return false;
     }
     if (!this.options.enabled || this.confidences.length < window) return false;
-    const meanConfidence = mean(this.confidences);
-    const meanEntropy = mean(this.entropies);
-    return (this.options.minConfidence > 0 && meanConfidence < this.options.minConfidence) || (this.options.maxEntropy > 0 && meanEntropy > this.options.maxEntropy);
+    const { minConfidence, minMargin, maxEntropy } = this.options;
+    return (
+      (minConfidence > 0 && mean(this.confidences) < minConfidence) ||
+      (minMargin > 0 && mean(this.margins) < minMargin) ||
+      (maxEntropy > 0 && mean(this.entropies) > maxEntropy)
+    );
   }
 
   escalated(): void {
     this.cooldown = this.options.cooldownTokens;
     this.confidences.length = 0;
+    this.margins.length = 0;
     this.entropies.length = 0;
   }
 }

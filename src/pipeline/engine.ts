@@ -166,8 +166,10 @@ export class SpeculativeEngine {
   }
 
   private shouldEscalate(session: EscalationSession, token: EmittedToken): boolean {
-    const topProb = Math.exp(topLogprobs(token.scores, 1)[0]?.logprob ?? 0);
-    return session.policy.observe({ topProb, entropy: entropyOf(token.scores, this.tokenizer.vocabSize) });
+    const [first, second] = topLogprobs(token.scores, 2);
+    const topProb = Math.exp(first?.logprob ?? 0);
+    const margin = topProb - Math.exp(second?.logprob ?? -Infinity);
+    return session.policy.observe({ topProb, margin, entropy: entropyOf(token.scores, this.tokenizer.vocabSize) });
   }
 
   /**
@@ -204,13 +206,19 @@ export class SpeculativeEngine {
     };
   }
 
-  /** Tokens of `continuation` as they follow `before`: tokenize the tail of `before` with it and drop the tail. */
+  /**
+   * Tokens of `continuation` as they follow `before`. SentencePiece-style tokenizers mark word starts and add a
+   * prefix space, so the text cannot be tokenized on its own: it is tokenized together with a tail of `before`
+   * that re-tokenizes to itself (a clean boundary), and the tail's tokens are dropped.
+   */
   private tokenizeContinuation(before: readonly number[], continuation: string): number[] {
-    const tail = before.slice(-8);
-    const tailText = this.tokenizer.detokenize(tail);
-    const together = this.tokenizer.tokenize(tailText + continuation);
-    const same = tail.every((t, i) => together[i] === t);
-    return same ? together.slice(tail.length) : this.tokenizer.tokenize(continuation);
+    for (const size of [8, 16, 32, 64, before.length]) {
+      const tail = before.slice(-size);
+      const together = this.tokenizer.tokenize(this.tokenizer.detokenize(tail) + continuation);
+      if (tail.every((t, i) => together[i] === t)) return together.slice(tail.length);
+      if (size >= before.length) break;
+    }
+    return this.tokenizer.tokenize(continuation);
   }
 
   private async openSequences(speculative: boolean): Promise<WorkerSequence[]> {

@@ -54,6 +54,7 @@ export function validateGenerationRequest(request: GenerationRequest): void {
       if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= 4096)) throw invalidArgument(`escalation.${key}`, `escalation.${key} must be an integer from ${min} to 4096`);
     };
     unit(e.minConfidence, 'min_confidence');
+    unit(e.minMargin, 'min_margin');
     unit(e.maxEntropy, 'max_entropy', 100);
     count(e.window, 'window', 1);
     count(e.spanTokens, 'span_tokens', 1);

@@ -93,8 +93,8 @@ describe('budgets', () => {
 describe('window threshold policy', () => {
   it('triggers on a low-confidence window, then cools down', () => {
     const p = new WindowThresholdPolicy({ ...defaultEscalationPolicy, window: 2, minConfidence: 0.5, cooldownTokens: 3 });
-    const sure = { topProb: 0.9, entropy: 0.1 };
-    const unsure = { topProb: 0.1, entropy: 3 };
+    const sure = { topProb: 0.9, margin: 0.85, entropy: 0.1 };
+    const unsure = { topProb: 0.1, margin: 0.01, entropy: 3 };
     expect(p.observe(sure)).toBe(false);
     expect(p.observe(unsure)).toBe(false); // mean 0.5
     expect(p.observe(unsure)).toBe(true);
@@ -104,6 +104,9 @@ describe('window threshold policy', () => {
     const entropyOnly = new WindowThresholdPolicy({ ...defaultEscalationPolicy, window: 1, minConfidence: 0, maxEntropy: 2 });
     expect(entropyOnly.observe(sure)).toBe(false);
     expect(entropyOnly.observe(unsure)).toBe(true);
+    const marginOnly = new WindowThresholdPolicy({ ...defaultEscalationPolicy, window: 1, minConfidence: 0, minMargin: 0.1 });
+    expect(marginOnly.observe(sure)).toBe(false);
+    expect(marginOnly.observe({ topProb: 0.45, margin: 0.05, entropy: 1 })).toBe(true);
   });
 });
 

@@ -1,0 +1,38 @@
+import * as grpc from '@grpc/grpc-js';
+import { isSpecrouteError } from '../../errors/registry.js';
+
+/** Trailer with the registry's stable error code (`invalid_argument`, `overloaded`…). */
+export const ERROR_CODE_TRAILER = 'specroute-error-code';
+/** Trailer with the offending request field as a path into the proto message (`chat.messages[1].content`). */
+export const PARAM_TRAILER = 'specroute-param';
+/** Trailer saying whether the same call may succeed later (`true` / `false`). */
+export const RETRYABLE_TRAILER = 'specroute-retryable';
+
+/**
+ * The gRPC status for an error: code from the registry, its message (which names the field at fault) as
+ * details, and the code, field and retryability as trailers. Anything that is not a SpecrouteError is a bug and
+ * becomes INTERNAL without details, so internals never leak.
+ */
+export function grpcStatusOf(error: unknown): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (!isSpecrouteError(error)) {
+    metadata.set(ERROR_CODE_TRAILER, 'internal');
+    return { code: grpc.status.INTERNAL, details: 'internal error', metadata };
+  }
+  metadata.set(ERROR_CODE_TRAILER, error.code);
+  metadata.set(RETRYABLE_TRAILER, String(error.retryable));
+  if (error.param !== undefined) metadata.set(PARAM_TRAILER, protoFieldPath(error.param));
+  return { code: error.grpcCode, details: error.message, metadata };
+}
+
+/**
+ * Maps a shared request parameter name (snake_case, as `validateGenerationRequest` and the engine name them) to
+ * the field path in `specroute.v1.GenerateRequest`, where the two differ: chat messages sit under `chat`, the
+ * engine's camelCase `speculation.pMin` is `speculation.p_min`, and the request timeout is the call's deadline.
+ */
+export function protoFieldPath(param: string): string {
+  if (param === 'messages' || param.startsWith('messages[')) return `chat.${param}`;
+  if (param === 'timeout') return 'grpc-timeout';
+  if (param.startsWith('speculation.')) return param.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return param;
+}

@@ -1,0 +1,135 @@
+/**
+ * TokenEvent → `specroute.v1` proto messages: pure functions, the gRPC twin of the OpenAI chunk mapping. Every
+ * event becomes exactly one `GenerateResponse`.
+ */
+import { create } from '@bufbuild/protobuf';
+import type {
+  FinishReason as EventFinishReason,
+  TokenEvent,
+  TokenEventDone,
+  TokenEventEscalation,
+  TokenEventToken,
+  TokenSource as EventTokenSource,
+} from '../events/token-event.js';
+import {
+  EscalationSchema,
+  EscalationStatus,
+  FinalSchema,
+  FinishReason,
+  GenerateResponseSchema,
+  SpeculationMode,
+  SpeculationStatsSchema,
+  TokenChunkSchema,
+  TokenSource,
+  type Escalation,
+  type Final,
+  type GenerateResponse,
+  type SpeculationStats as SpeculationStatsMessage,
+  type TokenChunk,
+} from '../gen/specroute/v1/generate_pb.js';
+import type { SpeculationStats } from '../pipeline/stats.js';
+
+/** What the final message says about the generation besides the event itself. */
+export interface GenerationInfo {
+  readonly id: string;
+  readonly model: string;
+  /** Unix seconds. */
+  readonly created: number;
+}
+
+const sources: Record<EventTokenSource, TokenSource> = {
+  draft: TokenSource.DRAFT,
+  verifier: TokenSource.VERIFIER,
+  bonus: TokenSource.BONUS,
+  frontier: TokenSource.FRONTIER,
+};
+
+const finishReasons: Record<EventFinishReason, FinishReason> = {
+  stop: FinishReason.STOP,
+  length: FinishReason.LENGTH,
+};
+
+const modes: Record<SpeculationStats['mode'], SpeculationMode> = {
+  speculative: SpeculationMode.SPECULATIVE,
+  'verifier-only': SpeculationMode.VERIFIER_ONLY,
+};
+
+/** A token's own text, for `top_logprobs` (the verifier's tokenizer: `ServerContext.tokenizer`). */
+export type TokenText = (tokenId: number) => string;
+
+/** One stream message for one event. */
+export function toGenerateResponse(event: TokenEvent, generation: GenerationInfo, tokenText: TokenText): GenerateResponse {
+  switch (event.kind) {
+    case 'token':
+      return create(GenerateResponseSchema, { event: { case: 'chunk', value: toTokenChunk(event, tokenText) } });
+    case 'escalation':
+      return create(GenerateResponseSchema, { event: { case: 'escalation', value: toEscalation(event) } });
+    case 'done':
+      return create(GenerateResponseSchema, { event: { case: 'final', value: toFinal(event, generation) } });
+  }
+}
+
+export function toTokenChunk(event: TokenEventToken, tokenText: TokenText): TokenChunk {
+  return create(TokenChunkSchema, {
+    text: wellFormed(event.text),
+    tokenIds: [...event.tokenIds],
+    source: sources[event.source],
+    logprob: event.logprob,
+    topLogprobs: (event.topLogprobs ?? []).map((t) => ({ tokenId: t.token, logprob: t.logprob, text: wellFormed(tokenText(t.token)) })),
+  });
+}
+
+export function toEscalation(event: TokenEventEscalation): Escalation {
+  return create(EscalationSchema, {
+    status: event.status === 'spliced' ? EscalationStatus.SPLICED : EscalationStatus.SKIPPED,
+    reason: event.reason ?? '',
+    latencyMs: event.latencyMs,
+    attempts: event.attempts,
+    frontierTokens: event.frontierTokens,
+    splicedTokens: event.splicedTokens,
+  });
+}
+
+export function toFinal(event: TokenEventDone, generation: GenerationInfo): Final {
+  return create(FinalSchema, {
+    id: generation.id,
+    model: generation.model,
+    created: BigInt(generation.created),
+    finishReason: finishReasons[event.finishReason],
+    usage: { promptTokens: event.usage.promptTokens, completionTokens: event.usage.completionTokens, totalTokens: event.usage.totalTokens },
+    stats: toSpeculationStats(event.stats),
+  });
+}
+
+export function toSpeculationStats(stats: SpeculationStats): SpeculationStatsMessage {
+  return create(SpeculationStatsSchema, {
+    mode: modes[stats.mode],
+    drafted: stats.drafted,
+    accepted: stats.accepted,
+    acceptanceRate: stats.acceptanceRate,
+    meanAcceptedLength: stats.meanAcceptedLength,
+    tokensPerPass: stats.tokensPerPass,
+    byPosition: stats.byPosition.map((p) => ({ drafted: p.drafted, accepted: p.accepted, rate: p.rate })),
+    verifierPasses: stats.verifierPasses,
+    tokensBySource: { ...stats.tokensBySource },
+    escalations: stats.escalations,
+    escalationsSkipped: { ...stats.escalationsSkipped },
+    generatedTokens: stats.generatedTokens,
+    tokensPerSecond: stats.tokensPerSecond,
+    time: {
+      totalMs: stats.timeMs.total,
+      prefillMs: stats.timeMs.prefill,
+      draftMs: stats.timeMs.draft,
+      verifyMs: stats.timeMs.verify,
+      otherMs: stats.timeMs.other,
+    },
+  });
+}
+
+/**
+ * Proto strings must be valid UTF-8, and protobuf-es refuses to encode a lone UTF-16 surrogate, which would end
+ * the stream with INTERNAL. Token text should never hold one; if it does, it shows as U+FFFD instead.
+ */
+function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
