@@ -76,6 +76,7 @@ function toEscalation(override: EscalationOverride): Partial<EscalationPolicyOpt
   return overrides<EscalationPolicyOptions>('escalation', override.disable, {
     window: override.window,
     minConfidence: override.minConfidence,
+    minMargin: override.minMargin,
     maxEntropy: override.maxEntropy,
     spanTokens: override.spanTokens,
     cooldownTokens: override.cooldownTokens,
