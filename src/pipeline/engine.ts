@@ -8,7 +8,7 @@ import { defaultSamplingParams, type SamplingParams } from '../sampling/params.j
 import { randomSeed } from '../sampling/rng.js';
 import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
 import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
-import { defaultSpeculation, type GenerateOptions, type SpeculationOptions } from './generate-options.js';
+import { defaultSpeculation, validateSpeculation, type GenerateOptions, type SpeculationOptions } from './generate-options.js';
 import { decodePlain } from './plain-loop.js';
 import { speculate } from './speculative-loop.js';
 import { StatsRecorder } from './stats.js';
@@ -42,7 +42,7 @@ export class SpeculativeEngine {
 
   static async load(options: EngineOptions): Promise<SpeculativeEngine> {
     const speculation = { ...defaultSpeculation, ...options.speculation };
-    validateSpeculation(speculation, 'speculation');
+    validateSpeculation(speculation);
     const started: Array<{ dispose(): Promise<void> }> = [];
     try {
       const [tokenizer, verifier, draft] = await Promise.all([
@@ -88,7 +88,7 @@ export class SpeculativeEngine {
     }
     const speculative = this.draft !== undefined && options.speculation !== false;
     const speculation = { ...this.speculation, ...(options.speculation || {}) };
-    validateSpeculation(speculation, 'speculation');
+    validateSpeculation(speculation);
     const eos = this.tokenizer.eos;
     const ctx: LoopContext & { topLogprobs: number } = {
       prompt,
@@ -257,14 +257,4 @@ function checkCompatible(verifier: ModelInfo, draft: ModelInfo): void {
       { param: 'draft' },
     );
   }
-}
-
-function validateSpeculation(s: SpeculationOptions, param: string): void {
-  const check = (ok: boolean, key: string, rule: string): void => {
-    if (!ok) throw new SpecrouteError('invalid_argument', `${param}.${key} ${rule}`, { param: `${param}.${key}` });
-  };
-  check(Number.isInteger(s.min) && s.min >= 0, 'min', 'must be a non-negative integer');
-  check(Number.isInteger(s.max) && s.max >= s.min && s.max <= 64, 'max', 'must be an integer between min and 64');
-  check(Number.isInteger(s.initial) && s.initial >= 0, 'initial', 'must be a non-negative integer');
-  check(s.pMin >= 0 && s.pMin <= 1, 'pMin', 'must be between 0 and 1');
 }

@@ -1,3 +1,4 @@
+import { SpecrouteError } from '../errors/registry.js';
 import type { SamplingParams } from '../sampling/params.js';
 import type { EscalationPolicyOptions } from '../escalation/policy.js';
 import type { DraftLengthOptions } from './adaptive-draft-length.js';
@@ -67,4 +68,19 @@ export interface GenerateOptions {
   escalation?: Partial<EscalationPolicyOptions> | false;
   /** Aborts the generation: client disconnect, deadline or shutdown. */
   signal?: AbortSignal;
+}
+
+/** Checks speculation settings, naming a bad one by its wire name (`speculation.p_min`, …). */
+export function validateSpeculation(s: Partial<SpeculationOptions>): void {
+  const check = (value: number | undefined, ok: (v: number) => boolean, key: string, rule: string): void => {
+    if (value !== undefined && !ok(value)) throw new SpecrouteError('invalid_argument', `speculation.${key} ${rule}, got ${value}`, { param: `speculation.${key}` });
+  };
+  const count = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 64;
+  check(s.min, count, 'min', 'must be an integer from 0 to 64');
+  check(s.max, count, 'max', 'must be an integer from 0 to 64');
+  check(s.initial, count, 'initial', 'must be an integer from 0 to 64');
+  check(s.pMin, (v) => v >= 0 && v <= 1, 'p_min', 'must be between 0 and 1');
+  if (s.min !== undefined && s.max !== undefined && s.min > s.max) {
+    throw new SpecrouteError('invalid_argument', `speculation.min (${s.min}) must not exceed speculation.max (${s.max})`, { param: 'speculation.min' });
+  }
 }

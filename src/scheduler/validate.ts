@@ -1,4 +1,5 @@
 import { invalidArgument } from '../errors/registry.js';
+import { validateSpeculation } from '../pipeline/generate-options.js';
 import type { GenerationRequest } from './generation-request.js';
 
 /** Most stop sequences per request (OpenAI's limit). */
@@ -45,6 +46,7 @@ export function validateGenerationRequest(request: GenerationRequest): void {
   if (request.topLogprobs !== undefined && !(Number.isInteger(request.topLogprobs) && request.topLogprobs >= 0 && request.topLogprobs <= MAX_TOP_LOGPROBS)) {
     throw invalidArgument('top_logprobs', `top_logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}`);
   }
+  if (request.speculation) validateSpeculation(request.speculation);
   if (request.escalation) {
     const e = request.escalation;
     const unit = (v: number | undefined, key: string, max = 1): void => {
