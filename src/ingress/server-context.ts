@@ -1,3 +1,4 @@
+import type { Tokenizer } from '../backends/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 
@@ -20,6 +21,11 @@ export interface ServerContext {
   readonly scheduler: Scheduler;
   readonly metrics: Metrics;
   readonly models: readonly ModelCard[];
+  /**
+   * The served model's tokenizer (the verifier's: `engine.tokenizer`). HTTP needs each token's own text for
+   * OpenAI `logprobs` (`token`, `top_logprobs[].token`), which token events carry only as assembled text.
+   */
+  readonly tokenizer: Pick<Tokenizer, 'detokenize'>;
   /** API keys; empty means no authentication. Compare with `checkApiKey` (constant time). */
   readonly apiKeys: readonly string[];
   /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. */

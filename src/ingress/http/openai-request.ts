@@ -1,0 +1,182 @@
+import type { EscalationPolicyOptions } from '../../escalation/policy.js';
+import { invalidArgument, SpecrouteError } from '../../errors/registry.js';
+import type { SpeculationOptions } from '../../pipeline/generate-options.js';
+import type { SamplingParams } from '../../sampling/params.js';
+import type { ChatMessage, GenerationRequest } from '../../scheduler/generation-request.js';
+import type { ChatCompletionBody, CommonBody, CompletionBody, EscalationOverride, SpeculationOverride } from './schemas.js';
+
+/** A request body turned into the transport-free request, plus what only the response format needs. */
+export interface ParsedRequest {
+  readonly generation: GenerationRequest;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly logprobs: boolean;
+  readonly topLogprobs: number;
+  /**
+   * Renames the transport-free field names that `validate.ts` and the engine report (`max_tokens`,
+   * `top_logprobs`, `speculation.min`…) to the field this request actually used.
+   */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * OpenAI fields that change the output and that specroute cannot honour are refused with a 400 naming them,
+ * rather than silently ignored: the client would otherwise get something other than what it asked for. Their
+ * neutral values (`n: 1`, `presence_penalty: 0`, `tool_choice: "none"`…) and `null` are accepted.
+ */
+function refuseUnsupported(body: CommonBody): void {
+  if (body.n != null && body.n !== 1) {
+    const hint = Number.isInteger(body.n) && body.n > 1 ? `; send ${body.n} requests instead` : '';
+    throw invalidArgument('n', `n must be 1 (got ${body.n}): specroute returns one choice per request${hint}`);
+  }
+  for (const field of ['presence_penalty', 'frequency_penalty'] as const) {
+    const value = body[field];
+    if (value != null && value !== 0) throw invalidArgument(field, `${field} is not supported (only 0)`);
+  }
+  if (body.logit_bias != null && Object.keys(body.logit_bias).length > 0) throw invalidArgument('logit_bias', 'logit_bias is not supported');
+  if (body.stream_options != null && body.stream !== true) throw invalidArgument('stream_options', 'stream_options is only allowed when stream is true');
+}
+
+function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: Record<string, string> } {
+  refuseUnsupported(body);
+  const params: Record<string, string> = { timeout: 'specroute.timeout_ms' };
+  const sampling: Partial<SamplingParams> = {};
+  if (body.temperature != null) sampling.temperature = body.temperature;
+  if (body.top_p != null) sampling.topP = body.top_p;
+  // vLLM's convention: -1 disables top-k, like 0 does here.
+  if (body.top_k != null) sampling.topK = body.top_k === -1 ? 0 : body.top_k;
+  if (body.seed != null) sampling.seed = body.seed;
+  const stop = body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop;
+  const extension = body.specroute ?? {};
+  const speculation = speculationOverride(extension.speculation, params);
+  const escalation = escalationOverride(extension.escalation, params);
+  return {
+    model: body.model,
+    ...(Object.keys(sampling).length > 0 ? { sampling } : {}),
+    ...(stop !== undefined ? { stop } : {}),
+    ...(speculation !== undefined ? { speculation } : {}),
+    ...(escalation !== undefined ? { escalation } : {}),
+    ...(extension.timeout_ms != null ? { timeoutMs: extension.timeout_ms } : {}),
+    ...(body.ignore_eos ? { ignoreEos: true } : {}),
+    params,
+  };
+}
+
+function speculationOverride(value: boolean | SpeculationOverride | null | undefined, params: Record<string, string>): Partial<SpeculationOptions> | false | undefined {
+  if (value == null || value === true) return undefined;
+  if (value === false) return false;
+  const out: Partial<SpeculationOptions> = {};
+  if (value.min !== undefined) out.min = value.min;
+  if (value.max !== undefined) out.max = value.max;
+  if (value.initial !== undefined) out.initial = value.initial;
+  if (value.adaptive !== undefined) out.adaptive = value.adaptive;
+  if (value.p_min !== undefined) out.pMin = value.p_min;
+  // validate.ts checks the ranges and names the field `speculation.<wire name>`; here it is under `specroute`.
+  for (const key of ['min', 'max', 'initial', 'adaptive', 'p_min']) params[`speculation.${key}`] = `specroute.speculation.${key}`;
+  return out;
+}
+
+function escalationOverride(value: boolean | EscalationOverride | null | undefined, params: Record<string, string>): Partial<EscalationPolicyOptions> | false | undefined {
+  if (value == null || value === true) return undefined;
+  if (value === false) return false;
+  const out: Partial<EscalationPolicyOptions> = {};
+  if (value.window !== undefined) out.window = value.window;
+  if (value.min_confidence !== undefined) out.minConfidence = value.min_confidence;
+  if (value.min_margin !== undefined) out.minMargin = value.min_margin;
+  if (value.max_entropy !== undefined) out.maxEntropy = value.max_entropy;
+  if (value.span_tokens !== undefined) out.spanTokens = value.span_tokens;
+  if (value.cooldown_tokens !== undefined) out.cooldownTokens = value.cooldown_tokens;
+  for (const key of ['window', 'min_confidence', 'min_margin', 'max_entropy', 'span_tokens', 'cooldown_tokens']) params[`escalation.${key}`] = `specroute.escalation.${key}`;
+  return out;
+}
+
+function maxTokens(value: number | null | undefined, field: string, params: Record<string, string>): { maxTokens?: number } {
+  if (value == null) return {};
+  params['max_tokens'] = field;
+  return { maxTokens: value };
+}
+
+/** `POST /v1/chat/completions` → a chat request. Text content parts are joined; other part types are refused. */
+export function parseChatRequest(body: ChatCompletionBody): ParsedRequest {
+  const base = common(body);
+  const params = base.params;
+  if (body.tools != null && body.tools.length > 0) throw invalidArgument('tools', 'tools (function calling) are not supported');
+  if (body.functions != null && body.functions.length > 0) throw invalidArgument('functions', 'functions (function calling) are not supported');
+  if (body.tool_choice != null && body.tool_choice !== 'none' && body.tool_choice !== 'auto') throw invalidArgument('tool_choice', 'tool_choice is not supported');
+  if (body.function_call != null && body.function_call !== 'none' && body.function_call !== 'auto') throw invalidArgument('function_call', 'function_call is not supported');
+  if (body.response_format != null && body.response_format.type !== 'text') {
+    throw invalidArgument('response_format.type', `response_format.type '${body.response_format.type}' is not supported (only 'text')`);
+  }
+  if (body.top_logprobs != null && body.logprobs !== true) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs to be true');
+  const messages: ChatMessage[] = body.messages.map((m, i) => ({
+    // OpenAI's `developer` role is the `system` role of newer models; other roles are checked by validate.ts.
+    role: (m.role === 'developer' ? 'system' : m.role) as ChatMessage['role'],
+    content: messageText(m.content, i),
+  }));
+  const logprobs = body.logprobs === true;
+  const topLogprobs = body.top_logprobs ?? 0;
+  // Prefer the newer name when both are given (as vLLM does).
+  const limit = body.max_completion_tokens != null ? maxTokens(body.max_completion_tokens, 'max_completion_tokens', params) : maxTokens(body.max_tokens, 'max_tokens', params);
+  const { params: _params, ...rest } = base;
+  return {
+    generation: { ...rest, input: { kind: 'chat', messages }, ...limit, ...(body.top_logprobs != null ? { topLogprobs } : {}) },
+    stream: body.stream === true,
+    includeUsage: body.stream_options?.include_usage === true,
+    logprobs,
+    topLogprobs,
+    params,
+  };
+}
+
+function messageText(content: ChatCompletionBody['messages'][number]['content'], i: number): string {
+  if (typeof content === 'string') return content;
+  return content
+    .map((part, j) => {
+      if (part.type !== 'text') {
+        throw invalidArgument(`messages[${i}].content[${j}].type`, `messages[${i}].content[${j}].type '${part.type}' is not supported: only 'text' content parts are`);
+      }
+      if (typeof part.text !== 'string') throw invalidArgument(`messages[${i}].content[${j}].text`, `messages[${i}].content[${j}].text is required`);
+      return part.text;
+    })
+    .join('');
+}
+
+/** `POST /v1/completions` → a text request. One prompt string (or a one-string array); no echo, suffix or best_of. */
+export function parseCompletionRequest(body: CompletionBody): ParsedRequest {
+  const base = common(body);
+  const params = base.params;
+  if (body.echo === true) throw invalidArgument('echo', 'echo is not supported');
+  if (body.suffix != null && body.suffix !== '') throw invalidArgument('suffix', 'suffix (insertion) is not supported');
+  if (body.best_of != null && body.best_of !== 1) throw invalidArgument('best_of', `best_of must be 1 (got ${body.best_of})`);
+  const logprobs = body.logprobs != null;
+  const topLogprobs = body.logprobs ?? 0;
+  params['top_logprobs'] = 'logprobs';
+  const { params: _params, ...rest } = base;
+  return {
+    generation: { ...rest, input: { kind: 'text', text: promptText(body.prompt) }, ...maxTokens(body.max_tokens, 'max_tokens', params), ...(body.logprobs != null ? { topLogprobs } : {}) },
+    stream: body.stream === true,
+    includeUsage: body.stream_options?.include_usage === true,
+    logprobs,
+    topLogprobs,
+    params,
+  };
+}
+
+function promptText(prompt: CompletionBody['prompt']): string {
+  if (typeof prompt === 'string') return prompt;
+  if (prompt.length === 0) throw invalidArgument('prompt', 'prompt must not be empty');
+  if (prompt.some((p) => typeof p !== 'string')) throw invalidArgument('prompt', 'token-id prompts are not supported; send the prompt as a string');
+  if (prompt.length > 1) throw invalidArgument('prompt', `batched prompts are not supported (got ${prompt.length}); send one prompt per request`);
+  return prompt[0] as string;
+}
+
+/** The same error with `param` (and the message's mention of it) renamed to the field the request used. */
+export function renameParam(error: unknown, params: Readonly<Record<string, string>>): unknown {
+  if (!(error instanceof SpecrouteError) || error.param === undefined) return error;
+  const renamed = params[error.param];
+  if (renamed === undefined) return error;
+  // Every renamed field the message mentions (`speculation.min … speculation.max`), as whole names only.
+  const names = Object.keys(params).sort((a, b) => b.length - a.length).map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const message = error.message.replace(new RegExp(`(?<![\\w.])(${names.join('|')})(?![\\w])`, 'g'), (name) => params[name] ?? name);
+  return new SpecrouteError(error.code, message, { param: renamed, cause: error.cause });
+}

@@ -1,0 +1,434 @@
+/**
+ * TokenEvent → OpenAI wire objects: `chat.completion(.chunk)` and `text_completion`, with specroute's
+ * provenance extension. Pure mapping, no I/O: the HTTP routes only frame what these return.
+ *
+ * The `specroute` extension field (snake_case, like the rest of the OpenAI wire format; the official SDKs keep
+ * unknown fields on the objects they return):
+ * - every token chunk: `specroute: {source, logprob, token_ids}`: where the token came from (`draft`,
+ *   `verifier`, `bonus`, `frontier`), its log-probability under the verifier, and its ids;
+ * - the last chunk before `data: [DONE]` (the usage chunk with `stream_options.include_usage`, otherwise the
+ *   chunk carrying `finish_reason`) and every non-streaming response:
+ *   `specroute: {stats, tokens_by_source}`: the request's speculation stats (`stats`, SpeculationStats in
+ *   snake_case; its counts are of generated tokens, before a stop sequence cut the text) and the completion's
+ *   tokens counted by source (`tokens_by_source`, summing to `usage.completion_tokens`). A non-streaming
+ *   response also lists every token's provenance in `specroute.tokens`, and its escalations in
+ *   `specroute.escalations`;
+ * - an escalation to the frontier model: a chunk with an empty delta (`delta: {}` / `text: ""`) and
+ *   `specroute: {escalation: {status, reason?, latency_ms, attempts, frontier_tokens, spliced_tokens}}`; the
+ *   token chunks spliced from it follow with `source: "frontier"`.
+ */
+import type { TokenLogprob } from '../backends/types.js';
+import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
+import type { SpeculationStats } from '../pipeline/stats.js';
+
+/** Identity of one response: every chunk of a stream repeats it. */
+export interface ResponseMeta {
+  /** `chatcmpl-…` or `cmpl-…`. */
+  readonly id: string;
+  /** Unix seconds. */
+  readonly created: number;
+  readonly model: string;
+}
+
+/** A token's own text, rendered after `previous` (which decides a leading space). */
+export type TokenText = (token: number, previous: number | undefined) => string;
+
+export interface MappingOptions {
+  /** Attach OpenAI `logprobs` to each choice. */
+  readonly logprobs: boolean;
+  /** Alternatives per position (`top_logprobs`, or the completions API's integer `logprobs`). */
+  readonly topLogprobs: number;
+  /** `stream_options.include_usage`: a final chunk with `usage` and empty `choices`. */
+  readonly includeUsage: boolean;
+  readonly tokenText: TokenText;
+}
+
+// ---- wire types (the subset of OpenAI's that specroute emits) ----
+
+export interface WireUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface WireStats {
+  mode: SpeculationStats['mode'];
+  drafted: number;
+  accepted: number;
+  acceptance_rate: number;
+  mean_accepted_length: number;
+  tokens_per_pass: number;
+  by_position: Array<{ drafted: number; accepted: number; rate: number }>;
+  verifier_passes: number;
+  tokens_by_source: TokensBySource;
+  escalations: number;
+  escalations_skipped: Record<string, number>;
+  generated_tokens: number;
+  tokens_per_second: number;
+  time_ms: { total: number; prefill: number; draft: number; verify: number; other: number };
+}
+
+export type TokensBySource = Record<TokenSource, number>;
+
+/** Provenance of one token chunk. */
+export interface WireTokenProvenance {
+  source: TokenSource;
+  logprob: number;
+  token_ids: number[];
+}
+
+export interface WireEscalation {
+  status: TokenEventEscalation['status'];
+  reason?: string;
+  latency_ms: number;
+  attempts: number;
+  frontier_tokens: number;
+  spliced_tokens: number;
+}
+
+/** The summary on the last chunk and on non-streaming responses. */
+export interface WireSummary {
+  stats: WireStats;
+  tokens_by_source: TokensBySource;
+}
+
+export interface ChatTopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
+}
+export interface ChatTokenLogprob extends ChatTopLogprob {
+  top_logprobs: ChatTopLogprob[];
+}
+export interface ChatLogprobs {
+  content: ChatTokenLogprob[];
+  refusal: null;
+}
+
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  top_logprobs: Array<Record<string, number>> | null;
+  text_offset: number[];
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: Array<{
+    index: 0;
+    delta: { role?: 'assistant'; content?: string };
+    logprobs: ChatLogprobs | null;
+    finish_reason: FinishReason | null;
+  }>;
+  usage?: WireUsage | null;
+  specroute?: WireTokenProvenance | WireSummary | { escalation: WireEscalation };
+}
+
+export interface CompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: Array<{ index: 0; text: string; logprobs: CompletionLogprobs | null; finish_reason: FinishReason | null }>;
+  usage?: WireUsage | null;
+  specroute?: WireTokenProvenance | WireSummary | { escalation: WireEscalation };
+}
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  choices: Array<{
+    index: 0;
+    message: { role: 'assistant'; content: string; refusal: null };
+    logprobs: ChatLogprobs | null;
+    finish_reason: FinishReason;
+  }>;
+  usage: WireUsage;
+  specroute: WireSummary & { tokens: Array<WireTokenProvenance & { text: string }>; escalations: WireEscalation[] };
+}
+
+export interface TextCompletion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: Array<{ index: 0; text: string; logprobs: CompletionLogprobs | null; finish_reason: FinishReason }>;
+  usage: WireUsage;
+  specroute: WireSummary & { tokens: Array<WireTokenProvenance & { text: string }>; escalations: WireEscalation[] };
+}
+
+/** What a stream of one API emits: the opening chunks, one chunk per token event, the closing chunks. */
+export interface ChunkFormat<Chunk> {
+  opening(): Chunk[];
+  token(event: TokenEventToken): Chunk;
+  escalation(event: TokenEventEscalation): Chunk;
+  closing(done: TokenEventDone): Chunk[];
+}
+
+// ---- shared pieces ----
+
+export function usageToWire(usage: Usage): WireUsage {
+  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
+}
+
+export function statsToWire(stats: SpeculationStats): WireStats {
+  return {
+    mode: stats.mode,
+    drafted: stats.drafted,
+    accepted: stats.accepted,
+    acceptance_rate: stats.acceptanceRate,
+    mean_accepted_length: stats.meanAcceptedLength,
+    tokens_per_pass: stats.tokensPerPass,
+    by_position: stats.byPosition.map((p) => ({ drafted: p.drafted, accepted: p.accepted, rate: p.rate })),
+    verifier_passes: stats.verifierPasses,
+    tokens_by_source: { ...stats.tokensBySource },
+    escalations: stats.escalations,
+    escalations_skipped: { ...stats.escalationsSkipped },
+    generated_tokens: stats.generatedTokens,
+    tokens_per_second: stats.tokensPerSecond,
+    time_ms: { ...stats.timeMs },
+  };
+}
+
+export function escalationToWire(event: TokenEventEscalation): WireEscalation {
+  return {
+    status: event.status,
+    ...(event.reason !== undefined ? { reason: event.reason } : {}),
+    latency_ms: event.latencyMs,
+    attempts: event.attempts,
+    frontier_tokens: event.frontierTokens,
+    spliced_tokens: event.splicedTokens,
+  };
+}
+
+export function provenance(event: TokenEventToken): WireTokenProvenance {
+  return { source: event.source, logprob: event.logprob, token_ids: [...event.tokenIds] };
+}
+
+function emptyCounts(): TokensBySource {
+  return { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
+}
+
+function utf8Bytes(text: string): number[] {
+  return [...Buffer.from(text, 'utf8')];
+}
+
+/**
+ * Per-stream bookkeeping: the previous token (context for each token's text), the completion text's length
+ * so far (`text_offset`) and the tokens counted by source.
+ */
+class Tracker {
+  previous: number | undefined;
+  offset = 0;
+  readonly counts = emptyCounts();
+
+  constructor(private readonly tokenText: TokenText) {}
+
+  /** The event's tokens as one logprob entry: its text, log-probability and alternatives. */
+  entry(event: TokenEventToken): { token: string; logprob: number; top: Array<{ token: string; logprob: number }> } {
+    const ids = event.tokenIds;
+    const before = this.previous;
+    let token = '';
+    let context = before;
+    for (const id of ids) {
+      token += this.tokenText(id, context);
+      context = id;
+    }
+    // The first token of a completion has no previous token here; the assembled text (decoded after the prompt)
+    // gets its leading space right, so prefer it when it is this one token's text.
+    if (before === undefined && ids.length === 1 && event.text !== '') token = event.text;
+    // Alternatives compete with the event's first token, after the same context.
+    const altContext = before ?? ids[0];
+    const top = (event.topLogprobs ?? []).map((alt: TokenLogprob) => ({ token: this.tokenText(alt.token, altContext), logprob: alt.logprob }));
+    return { token, logprob: event.logprob, top };
+  }
+
+  /** Records the event as sent. */
+  advance(event: TokenEventToken): void {
+    this.counts[event.source] += event.tokenIds.length;
+    this.offset += event.text.length;
+    const last = event.tokenIds[event.tokenIds.length - 1];
+    if (last !== undefined) this.previous = last;
+  }
+
+  summary(done: TokenEventDone): WireSummary {
+    return { stats: statsToWire(done.stats), tokens_by_source: { ...this.counts } };
+  }
+}
+
+function chatLogprob(entry: ReturnType<Tracker['entry']>, topN: number): ChatTokenLogprob {
+  return {
+    token: entry.token,
+    logprob: entry.logprob,
+    bytes: utf8Bytes(entry.token),
+    top_logprobs: entry.top.slice(0, topN).map((t) => ({ token: t.token, logprob: t.logprob, bytes: utf8Bytes(t.token) })),
+  };
+}
+
+function completionTop(entry: ReturnType<Tracker['entry']>, topN: number): Record<string, number> {
+  // Like OpenAI's legacy API: the alternatives, plus the chosen token. Two ids with the same text share a key.
+  const top: Record<string, number> = {};
+  for (const t of entry.top.slice(0, topN)) top[t.token] = Math.max(top[t.token] ?? -Infinity, t.logprob);
+  top[entry.token] = Math.max(top[entry.token] ?? -Infinity, entry.logprob);
+  return top;
+}
+
+function emptyCompletionLogprobs(): CompletionLogprobs {
+  return { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+}
+
+function appendCompletionLogprobs(into: CompletionLogprobs, tracker: Tracker, event: TokenEventToken, topN: number): void {
+  const entry = tracker.entry(event);
+  into.tokens.push(entry.token);
+  into.token_logprobs.push(entry.logprob);
+  into.top_logprobs?.push(completionTop(entry, topN));
+  into.text_offset.push(tracker.offset);
+}
+
+// ---- chat completions ----
+
+/** The chunks of a `chat.completion.chunk` stream: a role-first delta, one chunk per token event, the finish. */
+export function chatChunkFormat(meta: ResponseMeta, options: MappingOptions): ChunkFormat<ChatCompletionChunk> {
+  const tracker = new Tracker(options.tokenText);
+  const usageField = options.includeUsage ? { usage: null } : {};
+  const chunk = (choices: ChatCompletionChunk['choices'], extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk => ({
+    id: meta.id,
+    object: 'chat.completion.chunk',
+    created: meta.created,
+    model: meta.model,
+    choices,
+    ...usageField,
+    ...extra,
+  });
+  return {
+    opening: () => [chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }])],
+    token(event) {
+      const logprobs: ChatLogprobs | null = options.logprobs ? { content: [chatLogprob(tracker.entry(event), options.topLogprobs)], refusal: null } : null;
+      tracker.advance(event);
+      return chunk([{ index: 0, delta: { content: event.text }, logprobs, finish_reason: null }], { specroute: provenance(event) });
+    },
+    escalation: (event) => chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: null }], { specroute: { escalation: escalationToWire(event) } }),
+    closing(done) {
+      const summary = tracker.summary(done);
+      const finish = chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: done.finishReason }]);
+      if (!options.includeUsage) return [{ ...finish, specroute: summary }];
+      return [finish, chunk([], { usage: usageToWire(done.usage), specroute: summary })];
+    },
+  };
+}
+
+/** A whole `chat.completion` from the events of a finished generation. */
+export function chatCompletion(meta: ResponseMeta, events: readonly TokenEvent[], options: MappingOptions): ChatCompletion {
+  const tracker = new Tracker(options.tokenText);
+  const content: ChatTokenLogprob[] = [];
+  const tokens: ChatCompletion['specroute']['tokens'] = [];
+  const escalations: WireEscalation[] = [];
+  let text = '';
+  let done: TokenEventDone | undefined;
+  for (const event of events) {
+    if (event.kind === 'done') {
+      done = event;
+      continue;
+    }
+    if (event.kind === 'escalation') {
+      escalations.push(escalationToWire(event));
+      continue;
+    }
+    if (options.logprobs) content.push(chatLogprob(tracker.entry(event), options.topLogprobs));
+    tracker.advance(event);
+    text += event.text;
+    tokens.push({ text: event.text, ...provenance(event) });
+  }
+  if (!done) throw new Error('a generation ended without its done event');
+  return {
+    id: meta.id,
+    object: 'chat.completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text, refusal: null },
+        logprobs: options.logprobs ? { content, refusal: null } : null,
+        finish_reason: done.finishReason,
+      },
+    ],
+    usage: usageToWire(done.usage),
+    specroute: { ...tracker.summary(done), tokens, escalations },
+  };
+}
+
+// ---- completions ----
+
+/** The chunks of a `text_completion` stream: one chunk per token event, then the finish. */
+export function completionChunkFormat(meta: ResponseMeta, options: MappingOptions): ChunkFormat<CompletionChunk> {
+  const tracker = new Tracker(options.tokenText);
+  const usageField = options.includeUsage ? { usage: null } : {};
+  const chunk = (choices: CompletionChunk['choices'], extra: Partial<CompletionChunk> = {}): CompletionChunk => ({
+    id: meta.id,
+    object: 'text_completion',
+    created: meta.created,
+    model: meta.model,
+    choices,
+    ...usageField,
+    ...extra,
+  });
+  return {
+    opening: () => [],
+    token(event) {
+      let logprobs: CompletionLogprobs | null = null;
+      if (options.logprobs) {
+        logprobs = emptyCompletionLogprobs();
+        appendCompletionLogprobs(logprobs, tracker, event, options.topLogprobs);
+      }
+      tracker.advance(event);
+      return chunk([{ index: 0, text: event.text, logprobs, finish_reason: null }], { specroute: provenance(event) });
+    },
+    escalation: (event) => chunk([{ index: 0, text: '', logprobs: null, finish_reason: null }], { specroute: { escalation: escalationToWire(event) } }),
+    closing(done) {
+      const summary = tracker.summary(done);
+      const finish = chunk([{ index: 0, text: '', logprobs: null, finish_reason: done.finishReason }]);
+      if (!options.includeUsage) return [{ ...finish, specroute: summary }];
+      return [finish, chunk([], { usage: usageToWire(done.usage), specroute: summary })];
+    },
+  };
+}
+
+/** A whole `text_completion` from the events of a finished generation. */
+export function textCompletion(meta: ResponseMeta, events: readonly TokenEvent[], options: MappingOptions): TextCompletion {
+  const tracker = new Tracker(options.tokenText);
+  const logprobs = emptyCompletionLogprobs();
+  const tokens: TextCompletion['specroute']['tokens'] = [];
+  const escalations: WireEscalation[] = [];
+  let text = '';
+  let done: TokenEventDone | undefined;
+  for (const event of events) {
+    if (event.kind === 'done') {
+      done = event;
+      continue;
+    }
+    if (event.kind === 'escalation') {
+      escalations.push(escalationToWire(event));
+      continue;
+    }
+    if (options.logprobs) appendCompletionLogprobs(logprobs, tracker, event, options.topLogprobs);
+    tracker.advance(event);
+    text += event.text;
+    tokens.push({ text: event.text, ...provenance(event) });
+  }
+  if (!done) throw new Error('a generation ended without its done event');
+  return {
+    id: meta.id,
+    object: 'text_completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text, logprobs: options.logprobs ? logprobs : null, finish_reason: done.finishReason }],
+    usage: usageToWire(done.usage),
+    specroute: { ...tracker.summary(done), tokens, escalations },
+  };
+}

@@ -1,0 +1,396 @@
+import OpenAI, { APIError } from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningServer } from '../../../src/main.js';
+import { startTestServer } from '../../helpers/server.js';
+import { startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
+import { metricValue, parsePrometheus } from '../../helpers/prometheus.js';
+import { parseSse, postJson, streamedText } from '../../helpers/sse.js';
+
+const MODEL = 'stories260K';
+const KEY = 'sk-test-0123456789';
+const SOURCES = ['draft', 'verifier', 'bonus', 'frontier'];
+
+/** The provenance extension as the SDK hands it through. */
+interface TokenProvenance {
+  source: string;
+  logprob: number;
+  token_ids: number[];
+}
+interface Summary {
+  stats: { mode: string; drafted: number; accepted: number; acceptance_rate: number; by_position: unknown[]; verifier_passes: number; generated_tokens: number };
+  tokens_by_source: Record<string, number>;
+}
+const ext = <T>(object: unknown): T => (object as { specroute: T }).specroute;
+
+describe('the OpenAI API over HTTP, with the official openai client', () => {
+  let server: RunningServer;
+  let client: OpenAI;
+  // A fake OpenAI-compatible frontier on 127.0.0.1. The server's policy never escalates (min confidence 0);
+  // the escalation test turns it on per request.
+  let frontier: FaultyFrontier;
+
+  beforeAll(async () => {
+    frontier = await startFaultyFrontier('ok');
+    frontier.words = [' The', ' dog', ' ran', ' to', ' the', ' park', '.'];
+    server = await startTestServer({
+      SPECROUTE_LIMITS__MAX_CONCURRENT: '4',
+      SPECROUTE_API_KEYS: KEY,
+      SPECROUTE_ESCALATION__FRONTIER__BASE_URL: frontier.baseUrl,
+      SPECROUTE_ESCALATION__FRONTIER__MODEL: 'frontier',
+      SPECROUTE_ESCALATION__POLICY__MIN_CONFIDENCE: '0',
+    });
+    client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: KEY, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await frontier?.close();
+  });
+
+  it('lists and describes the served model', async () => {
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual([MODEL]);
+    const model = await client.models.retrieve(MODEL);
+    expect(model).toMatchObject({ id: MODEL, object: 'model', owned_by: 'specroute' });
+    expect(ext<{ context_size: number }>(model).context_size).toBe(512);
+    await expect(client.models.retrieve('nope')).rejects.toMatchObject({ status: 404, code: 'model_not_found', param: 'model' });
+  });
+
+  it('answers a chat completion whole, with usage and the speculation summary', async () => {
+    const completion = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 24, temperature: 0 });
+    expect(completion.object).toBe('chat.completion');
+    expect(completion.id).toMatch(/^chatcmpl-/);
+    const choice = completion.choices[0]!;
+    expect(choice.message.role).toBe('assistant');
+    expect(choice.message.content!.length).toBeGreaterThan(0);
+    expect(['stop', 'length']).toContain(choice.finish_reason);
+    expect(completion.usage!.total_tokens).toBe(completion.usage!.prompt_tokens + completion.usage!.completion_tokens);
+    const summary = ext<Summary & { tokens: Array<TokenProvenance & { text: string }> }>(completion);
+    expect(summary.stats.mode).toBe('speculative');
+    expect(Object.values(summary.tokens_by_source).reduce((a, b) => a + b, 0)).toBe(completion.usage!.completion_tokens);
+    expect(summary.tokens.map((t) => t.text).join('')).toBe(choice.message.content);
+  });
+
+  it('streams a chat completion: role first, provenance on every token chunk, finish, usage with stats', async () => {
+    const request = { model: MODEL, messages: [{ role: 'system' as const, content: 'You tell stories.' }, { role: 'user' as const, content: [{ type: 'text' as const, text: 'Once upon' }, { type: 'text' as const, text: ' a time' }] }], max_tokens: 40, temperature: 0 };
+    const whole = await client.chat.completions.create(request);
+    const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+
+    expect(chunks[0]!.choices[0]!.delta).toEqual({ role: 'assistant', content: '' });
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === MODEL)).toBe(true);
+    const tokenChunks = chunks.filter((c) => c.choices[0]?.delta.content !== undefined && c.choices[0]?.delta.role === undefined);
+    expect(tokenChunks.length).toBe(whole.usage!.completion_tokens);
+    for (const chunk of tokenChunks) {
+      const p = ext<TokenProvenance>(chunk);
+      expect(SOURCES).toContain(p.source);
+      expect(p.logprob).toBeLessThanOrEqual(0);
+      expect(p.token_ids.length).toBeGreaterThan(0);
+    }
+    const sources = new Set(tokenChunks.map((c) => ext<TokenProvenance>(c).source));
+    expect(sources.has('draft')).toBe(true);
+    expect(sources.has('verifier')).toBe(true);
+
+    const finish = chunks.at(-2)!;
+    expect(finish.choices[0]!.finish_reason).toBe(whole.choices[0]!.finish_reason);
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage).toEqual(whole.usage);
+    const summary = ext<Summary>(last);
+    expect(summary.stats.mode).toBe('speculative');
+    expect(summary.stats.drafted).toBeGreaterThan(0);
+    expect(summary.stats.accepted).toBeLessThanOrEqual(summary.stats.drafted);
+    expect(summary.tokens_by_source['draft']).toBe(tokenChunks.filter((c) => ext<TokenProvenance>(c).source === 'draft').length);
+    // Every chunk but the last carries `usage: null`, as OpenAI's do with include_usage.
+    expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    expect(tokenChunks.map((c) => c.choices[0]!.delta.content).join('')).toBe(whole.choices[0]!.message.content);
+  });
+
+  it('streams and answers text completions alike, and honours max_tokens', async () => {
+    const request = { model: MODEL, prompt: 'Once upon a time', max_tokens: 50, temperature: 0 };
+    const whole = await client.completions.create(request);
+    expect(whole.object).toBe('text_completion');
+    expect(whole.id).toMatch(/^cmpl-/);
+    expect(whole.choices[0]!.text).toMatch(/^, there was a little girl named Lily/);
+    expect(whole.usage!.completion_tokens).toBe(50);
+    expect(whole.choices[0]!.finish_reason).toBe('length');
+
+    const stream = await client.completions.create({ ...request, stream: true });
+    let text = '';
+    let finish: string | null = null;
+    let summary: Summary | undefined;
+    for await (const chunk of stream) {
+      const choice = chunk.choices[0];
+      text += choice?.text ?? '';
+      if (choice?.finish_reason) {
+        finish = choice.finish_reason;
+        summary = ext<Summary>(chunk); // without include_usage, the finish chunk carries the summary
+      } else expect(SOURCES).toContain(ext<TokenProvenance>(chunk).source);
+    }
+    expect(text).toBe(whole.choices[0]!.text);
+    expect(finish).toBe('length');
+    expect(summary!.stats.generated_tokens).toBe(50);
+  });
+
+  it('returns chat log-probabilities in OpenAI chat form', async () => {
+    const completion = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 12, logprobs: true, top_logprobs: 3 });
+    const content = completion.choices[0]!.logprobs!.content!;
+    expect(content).toHaveLength(12);
+    for (const entry of content) {
+      expect(entry.logprob).toBeLessThanOrEqual(0);
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token, 'utf8')]);
+      expect(entry.top_logprobs).toHaveLength(3);
+      // Greedy: the chosen token is the most likely one.
+      expect(entry.top_logprobs[0]!.logprob).toBeCloseTo(entry.logprob, 6);
+    }
+    expect(content.map((c) => c.token).join('')).toBe(completion.choices[0]!.message.content);
+
+    const streamed = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 12, logprobs: true, stream: true });
+    const tokens: string[] = [];
+    for await (const chunk of streamed) for (const entry of chunk.choices[0]?.logprobs?.content ?? []) tokens.push(entry.token);
+    expect(tokens.join('')).toBe(completion.choices[0]!.message.content);
+  });
+
+  it('returns completions log-probabilities in the legacy form', async () => {
+    const completion = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 10, logprobs: 2 });
+    const lp = completion.choices[0]!.logprobs!;
+    expect(lp.tokens).toHaveLength(10);
+    expect(lp.tokens!.join('')).toBe(completion.choices[0]!.text);
+    expect(lp.token_logprobs!.every((l) => l <= 0)).toBe(true);
+    lp.text_offset!.forEach((offset, i) => expect(offset).toBe(lp.tokens!.slice(0, i).join('').length));
+    lp.top_logprobs!.forEach((top, i) => {
+      expect(Object.keys(top).length).toBeGreaterThanOrEqual(1);
+      expect(Object.keys(top).length).toBeLessThanOrEqual(3);
+      expect(top[lp.tokens![i]!]).toBeCloseTo(lp.token_logprobs![i]!, 6);
+    });
+  });
+
+  it('stops at a stop sequence, given as a string or a list', async () => {
+    const free = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 40 });
+    expect(free.choices[0]!.text).toContain(' Lily');
+    const stopped = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 40, stop: [' Lily', 'zzz'] });
+    expect(stopped.choices[0]!.text).toBe(free.choices[0]!.text.slice(0, free.choices[0]!.text.indexOf(' Lily')));
+    expect(stopped.choices[0]!.finish_reason).toBe('stop');
+
+    const chat = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Go' }], max_tokens: 40 });
+    const text = chat.choices[0]!.message.content!;
+    const stop = text.slice(4, 7);
+    const cut = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Go' }], max_tokens: 40, stop, stream: false });
+    expect(cut.choices[0]!.message.content).toBe(text.slice(0, text.indexOf(stop)));
+    expect(cut.choices[0]!.finish_reason).toBe('stop');
+  });
+
+  it('reproduces a sampled completion from its seed, and varies without one', async () => {
+    const topK = { top_k: 40 } as object; // an extension the SDK's types do not know
+    const sample = async (seed: number): Promise<string> =>
+      (await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 40, temperature: 0.8, top_p: 0.95, seed, ...topK })).choices[0]!.text;
+    const first = await sample(42);
+    expect(await sample(42)).toBe(first);
+    const others = await Promise.all([sample(1), sample(2), sample(3)]);
+    expect(new Set([first, ...others]).size).toBeGreaterThan(1);
+    // The same seed through the streaming path.
+    const stream = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 40, temperature: 0.8, top_p: 0.95, seed: 42, stream: true, ...topK });
+    let streamed = '';
+    for await (const chunk of stream) streamed += chunk.choices[0]?.text ?? '';
+    expect(streamed).toBe(first);
+  });
+
+  it('honours max_completion_tokens, per-request speculation settings and harmless OpenAI fields', async () => {
+    const plain = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: 'Hi', name: 'kim' }],
+      max_completion_tokens: 7,
+      user: 'someone',
+      presence_penalty: 0,
+      frequency_penalty: 0,
+      n: 1,
+      logit_bias: {},
+      response_format: { type: 'text' },
+      metadata: { purpose: 'test' },
+      store: false,
+      // Extensions the SDK's types do not know.
+      ...({ specroute: { speculation: false }, some_future_field: { a: 1 } } as object),
+    });
+    expect(plain.usage!.completion_tokens).toBe(7);
+    const summary = ext<Summary>(plain);
+    expect(summary.stats.mode).toBe('verifier-only');
+    expect(summary.tokens_by_source).toEqual({ draft: 0, verifier: 7, bonus: 0, frontier: 0 });
+
+    const fixed = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 30, ...({ specroute: { speculation: { min: 2, max: 2, adaptive: false } } } as object) });
+    expect(ext<Summary>(fixed).stats.by_position.length).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses n > 1 with a 400 naming n, and other errors in the OpenAI shape', async () => {
+    const error = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Hi' }], n: 2 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(APIError);
+    expect(error).toMatchObject({ status: 400, param: 'n', code: 'invalid_argument', type: 'invalid_request_error' });
+    await expect(client.completions.create({ model: 'gpt-4', prompt: 'x' })).rejects.toMatchObject({ status: 404, param: 'model', code: 'model_not_found' });
+    await expect(client.completions.create({ model: MODEL, prompt: 'x', max_tokens: -3 })).rejects.toMatchObject({ status: 400, param: 'max_tokens' });
+    const unauthenticated = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'sk-wrong-key-000', maxRetries: 0 });
+    await expect(unauthenticated.models.list()).rejects.toMatchObject({ status: 401, code: 'unauthenticated' });
+  });
+
+  it('ends a stream that fails after its headers with an error event and no [DONE]', async () => {
+    // A 1 ms deadline expires while the generation runs: the headers (and the role chunk) are already out.
+    const body = { model: MODEL, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 400, ignore_eos: true, stream: true, specroute: { timeout_ms: 1 } };
+    const response = await postJson(`${server.httpUrl}/v1/chat/completions`, body, { authorization: `Bearer ${KEY}` });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const sse = parseSse(await response.text());
+    expect(sse.data).not.toContain('[DONE]');
+    expect(JSON.parse(sse.data.at(-1)!)).toEqual({
+      error: { message: 'the request ran past its deadline', type: 'timeout_error', param: null, code: 'deadline_exceeded' },
+    });
+    // The SDK turns that event into an APIError.
+    const stream = await client.chat.completions.create(body as unknown as OpenAI.Chat.Completions.ChatCompletionCreateParamsStreaming);
+    const failure = await (async () => {
+      for await (const _ of stream);
+    })().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(APIError);
+    expect(failure).toMatchObject({ code: 'deadline_exceeded' });
+  });
+
+  it('serves /health, /ready and Prometheus /metrics without a key', async () => {
+    expect(await (await fetch(`${server.httpUrl}/health`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${server.httpUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+
+    const scrape = async (): Promise<string> => {
+      const response = await fetch(`${server.httpUrl}/metrics`);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      return response.text();
+    };
+    const before = await scrape();
+    await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 30 });
+    await client.completions.create({ model: MODEL, prompt: 'x', n: 3 }).catch(() => undefined);
+    const after = await scrape();
+    const { types } = parsePrometheus(after);
+    expect(types['specroute_spec_decode_num_draft_tokens_total']).toBe('counter');
+    expect(metricValue(after, 'specroute_spec_decode_num_draft_tokens_total')).toBeGreaterThan(metricValue(before, 'specroute_spec_decode_num_draft_tokens_total'));
+    const requests = (text: string, status: string): number => metricValue(text, 'specroute_requests_total', { transport: 'http', status });
+    expect(requests(after, 'ok') - requests(before, 'ok')).toBe(1);
+    expect(requests(after, 'invalid_argument') - requests(before, 'invalid_argument')).toBe(1);
+  });
+
+  it('reports each escalation in its own chunk before the frontier tokens, and counts them in the stats', async () => {
+    // Unsure whenever the verifier's top probability is under 0.9: escalates often on this small model.
+    const escalation = { window: 1, min_confidence: 0.9, span_tokens: 4, cooldown_tokens: 6 };
+    const request = { model: MODEL, prompt: 'Once upon a time', max_tokens: 60, ignore_eos: true, specroute: { escalation } };
+    const stream = await client.completions.create({ ...request, stream: true, stream_options: { include_usage: true } } as OpenAI.Completions.CompletionCreateParamsStreaming);
+    const chunks: OpenAI.Completions.Completion[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const reports = chunks.flatMap((c) => {
+      const report = ext<{ escalation?: { status: string; reason?: string; attempts: number; spliced_tokens: number } } | undefined>(c)?.escalation;
+      return report ? [{ report, chunk: c }] : [];
+    });
+    const spliced = reports.filter((r) => r.report.status === 'spliced');
+    expect(spliced.length).toBeGreaterThan(0);
+    for (const { report, chunk } of reports) {
+      expect(chunk.choices).toEqual([{ index: 0, text: '', logprobs: null, finish_reason: null }]);
+      if (report.status === 'spliced') expect(report.spliced_tokens).toBeGreaterThan(0);
+      else expect(report.reason).toMatch(/^request_(calls|tokens)$/);
+    }
+    const sourceOf = (c: OpenAI.Completions.Completion): string | undefined => ext<{ source?: string } | undefined>(c)?.source;
+    expect(chunks.findIndex((c) => sourceOf(c) === 'frontier')).toBeGreaterThan(chunks.indexOf(spliced[0]!.chunk));
+    const text = chunks.map((c) => c.choices[0]?.text ?? '').join('');
+    expect(text).toContain(' The dog ran to');
+    const summary = ext<Summary & { stats: { escalations: number } }>(chunks.at(-1));
+    expect(summary.stats.escalations).toBe(spliced.length);
+    expect(summary.tokens_by_source['frontier']).toBe(chunks.filter((c) => sourceOf(c) === 'frontier').length);
+
+    const whole = await client.completions.create(request as OpenAI.Completions.CompletionCreateParamsNonStreaming);
+    expect(ext<{ escalations: unknown[] }>(whole).escalations.length).toBeGreaterThan(0);
+    const local = await client.completions.create({ ...request, specroute: { escalation: false } } as OpenAI.Completions.CompletionCreateParamsNonStreaming);
+    expect(ext<{ escalations: unknown[]; stats: { escalations: number } }>(local)).toMatchObject({ escalations: [], stats: { escalations: 0 } });
+  });
+});
+
+describe('SSE heartbeats, queueing and disconnects (one sequence, a queue of one)', () => {
+  let server: RunningServer;
+  const url = (): string => `${server.httpUrl}/v1/completions`;
+  const long = { model: MODEL, prompt: 'Once upon a time', max_tokens: 300, ignore_eos: true, stream: true };
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      SPECROUTE_LIMITS__MAX_CONCURRENT: '1',
+      SPECROUTE_LIMITS__MAX_QUEUE: '1',
+      SPECROUTE_SERVER__HEARTBEAT_SECONDS: '0.02',
+    });
+  });
+  afterAll(async () => server?.close());
+
+  it('sends keep-alive comments to a stream waiting in the queue, and 429 with Retry-After beyond it', async () => {
+    const alone = streamedText(parseSse(await (await postJson(url(), { ...long, max_tokens: 20 })).text()));
+
+    // A holds the only sequence; B waits in the queue (its headers go out at admission); C finds the queue full.
+    const a = await postJson(url(), long);
+    const reader = a.body!.getReader();
+    await reader.read(); // A is generating
+    const aRest = (async () => {
+      let text = '';
+      const decoder = new TextDecoder();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true });
+      return text;
+    })();
+    const b = await postJson(url(), { ...long, max_tokens: 20 });
+    expect(b.status).toBe(200);
+    const c = await postJson(url(), long);
+    expect(c.status).toBe(429);
+    expect(c.headers.get('retry-after')).toBe('1');
+    expect(await c.json()).toMatchObject({ error: { code: 'overloaded', type: 'rate_limit_error', param: null } });
+
+    const bSse = parseSse(await b.text());
+    await aRest;
+    expect(bSse.comments.length).toBeGreaterThan(0);
+    expect(bSse.comments.every((c) => c === ': keep-alive')).toBe(true);
+    // The comments came while B waited: before its first data event.
+    expect(bSse.raw.indexOf(': keep-alive')).toBeLessThan(bSse.raw.indexOf('data: '));
+    expect(streamedText(bSse)).toBe(alone);
+    expect(bSse.data.at(-1)).toBe('[DONE]');
+  });
+
+  it('frees the sequence at once when a client drops a stream, and serves normally afterwards', async () => {
+    const active = async (): Promise<number> => metricValue(await (await fetch(`${server.httpUrl}/metrics`)).text(), 'specroute_active_sequences');
+    const client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+    for (let i = 0; i < 3; i++) {
+      const abort = new AbortController();
+      const stream = await client.completions.create({ ...long, stream: true }, { signal: abort.signal });
+      let seen = 0;
+      await (async () => {
+        for await (const _ of stream) if (++seen === 5) abort.abort();
+      })().catch(() => undefined);
+      expect(seen).toBe(5);
+    }
+    for (let i = 0; i < 50 && (await active()) > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await active()).toBe(0);
+    const after = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 10 });
+    expect(after.choices[0]!.text).toMatch(/^, there was/);
+    const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    expect(metricValue(text, 'specroute_requests_total', { transport: 'http', status: 'cancelled' })).toBe(3);
+  });
+
+  it('on shutdown, reports not ready and refuses new requests with 503 while the stream in flight finishes', async () => {
+    const a = await postJson(url(), long);
+    const reader = a.body!.getReader();
+    await reader.read();
+    const rest = (async () => {
+      let text = '';
+      const decoder = new TextDecoder();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += decoder.decode(r.value, { stream: true });
+      return text;
+    })();
+    const closing = server.close();
+    const ready = await fetch(`${server.httpUrl}/ready`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'not_ready' });
+    const refused = await postJson(url(), { ...long, max_tokens: 5 });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toMatchObject({ error: { code: 'shutting_down', type: 'server_error', param: null } });
+    expect(parseSse(await rest).data.at(-1)).toBe('[DONE]');
+    await closing;
+  });
+});
+
