@@ -3,11 +3,13 @@ import { Command, CommanderError } from 'commander';
 import { isSpecrouteError } from '../errors/registry.js';
 import { draftCommand } from './commands/draft.js';
 import { generateCommand } from './commands/generate.js';
+import { serveCommand } from './commands/serve.js';
 
 const program = new Command('specroute')
   .description('Token-level speculative-routing inference: a draft proposes, a verifier checks, a frontier rescues.')
   .version('0.1.0')
   .showHelpAfterError()
+  .addCommand(serveCommand())
   .addCommand(generateCommand())
   .addCommand(draftCommand());
 

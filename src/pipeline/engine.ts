@@ -110,9 +110,9 @@ export class SpeculativeEngine {
     const sequences = await this.openSequences(speculative);
     const onAbort = (): void => sequences.forEach((s) => s.cancel());
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx) : decodePlain(sequences[0]!, ctx);
     try {
       throwIfAborted(options.signal);
-      const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx) : decodePlain(sequences[0]!, ctx);
       let command: LoopCommand | undefined;
       outer: for (;;) {
         const next = await loop.next(command);
@@ -143,7 +143,6 @@ export class SpeculativeEngine {
           }
           if (isEos || assembler.hasStopped) {
             finishReason = 'stop';
-            await loop.return();
             break outer;
           }
         }
@@ -161,6 +160,8 @@ export class SpeculativeEngine {
       };
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
+      sequences.forEach((s) => s.cancel()); // stop any worker loop still running for this request
+      await loop.return().catch(() => undefined); // let the loop's own cleanup run (a plain decode awaits its worker task)
       await Promise.allSettled(sequences.map((s) => s.close()));
     }
   }

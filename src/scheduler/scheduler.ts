@@ -4,6 +4,7 @@ import type { TokenEvent } from '../events/token-event.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SpeculativeEngine } from '../pipeline/engine.js';
 import type { GenerationRequest, Transport } from './generation-request.js';
+import { validateSpeculation } from '../pipeline/generate-options.js';
 import { validateGenerationRequest } from './validate.js';
 
 export interface SchedulerOptions {
@@ -84,6 +85,8 @@ export class Scheduler {
     try {
       if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
       validateGenerationRequest(request);
+      // The request's speculation overrides, merged with the server's, must make sense together (min ≤ max).
+      if (request.speculation) validateSpeculation({ ...this.engine.speculation, ...request.speculation });
       if (request.model !== this.options.modelId) {
         throw new SpecrouteError('model_not_found', `the model '${request.model}' does not exist; this server serves '${this.options.modelId}'`, { param: 'model' });
       }

@@ -91,9 +91,8 @@ describe('error params as GenerateRequest field paths', () => {
   it('maps the shared names to proto paths where they differ', () => {
     expect(protoFieldPath('messages')).toBe('chat.messages');
     expect(protoFieldPath('messages[2].content')).toBe('chat.messages[2].content');
-    expect(protoFieldPath('speculation.pMin')).toBe('speculation.p_min');
     expect(protoFieldPath('timeout')).toBe('grpc-timeout');
-    for (const same of ['model', 'prompt', 'max_tokens', 'stop[1]', 'escalation.min_confidence', 'specroute.v1.GenerateRequest', 'specroute.v1.GenerateRequest#99']) {
+    for (const same of ['model', 'prompt', 'max_tokens', 'stop[1]', 'escalation.min_confidence', 'speculation.p_min', 'specroute.v1.GenerateRequest', 'specroute.v1.GenerateRequest#99']) {
       expect(protoFieldPath(same)).toBe(same);
     }
   });

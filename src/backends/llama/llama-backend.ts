@@ -137,8 +137,9 @@ class LlamaSequence implements BackendSequence {
     return scores;
   }
 
+  /** Resolves once the context has reclaimed the sequence id (after any batch in flight), so it can be reopened. */
   async dispose(): Promise<void> {
-    if (!this.sequence.disposed) this.sequence.dispose();
+    if (!this.sequence.disposed) await this.sequence.dispose();
   }
 }
 

@@ -26,13 +26,12 @@ export function grpcStatusOf(error: unknown): Partial<grpc.StatusObject> {
 }
 
 /**
- * Maps a shared request parameter name (snake_case, as `validateGenerationRequest` and the engine name them) to
- * the field path in `specroute.v1.GenerateRequest`, where the two differ: chat messages sit under `chat`, the
- * engine's camelCase `speculation.pMin` is `speculation.p_min`, and the request timeout is the call's deadline.
+ * Maps a shared request parameter name (snake_case wire names, as `validateGenerationRequest` gives them) to the
+ * field path in `specroute.v1.GenerateRequest`, where the two differ: chat messages sit under `chat`, and the
+ * request timeout is the call's deadline.
  */
 export function protoFieldPath(param: string): string {
   if (param === 'messages' || param.startsWith('messages[')) return `chat.${param}`;
   if (param === 'timeout') return 'grpc-timeout';
-  if (param.startsWith('speculation.')) return param.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
   return param;
 }

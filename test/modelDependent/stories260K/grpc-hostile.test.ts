@@ -183,7 +183,7 @@ const cases: Case[] = [
   invalid('speculation disabled and configured', typed(ok({ speculation: { disable: true, max: 4 } })), 'speculation.disable', /excludes/),
   invalid('speculation.max 65', typed(ok({ speculation: { max: 65 } })), 'speculation.max', /speculation.max/),
   invalid('speculation.min -1', typed(ok({ speculation: { min: -1 } })), 'speculation.min', /speculation.min/),
-  invalid('speculation.min above max', typed(ok({ speculation: { min: 5, max: 2 } })), 'speculation.max', /between min and 64/),
+  invalid('speculation.min above max', typed(ok({ speculation: { min: 5, max: 2 } })), 'speculation.min', /must not exceed speculation.max/),
   invalid('speculation.initial -1', typed(ok({ speculation: { initial: -1 } })), 'speculation.initial', /speculation.initial/),
   invalid('speculation.p_min 1.5', typed(ok({ speculation: { pMin: 1.5 } })), 'speculation.p_min', /between 0 and 1/),
   invalid('speculation.p_min -0.5', typed(ok({ speculation: { pMin: -0.5 } })), 'speculation.p_min', /between 0 and 1/),

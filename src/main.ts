@@ -1,0 +1,130 @@
+/**
+ * The composition root: config → models → scheduler → ingress (HTTP and gRPC), and graceful shutdown. The only
+ * place that listens on sockets.
+ */
+import { basename } from 'node:path';
+import type { ResolvedConfig } from './config/load-config.js';
+import { buildHttpApp } from './ingress/http/app.js';
+import { startGrpcServer } from './ingress/grpc/server.js';
+import type { ModelCard, ServerContext } from './ingress/server-context.js';
+import { Escalator } from './escalation/escalator.js';
+import { ensureDerivedDraft } from './models/derived-draft.js';
+import { Metrics } from './observability/metrics.js';
+import { SpeculativeEngine } from './pipeline/engine.js';
+import { Scheduler } from './scheduler/scheduler.js';
+
+export interface RunningServer {
+  /** `http://host:port` of the OpenAI-compatible API. */
+  readonly httpUrl: string;
+  readonly httpPort: number;
+  /** The gRPC port, or null when gRPC is disabled. */
+  readonly grpcPort: number | null;
+  readonly engine: SpeculativeEngine;
+  readonly scheduler: Scheduler;
+  readonly metrics: Metrics;
+  /** Graceful shutdown: stop admitting, drain streams in flight (up to `server.shutdownGraceMs`), free the models. */
+  close(): Promise<void>;
+}
+
+export type Log = (message: string) => void;
+
+export async function startServer(config: ResolvedConfig, log: Log = () => undefined): Promise<RunningServer> {
+  const draftPath = await resolveDraft(config, log);
+  const metrics = new Metrics();
+  const { frontier, breaker, budget, policy } = config.escalation;
+  const escalator = frontier ? new Escalator({ frontier, breaker, budget, policy }, metrics.escalationObserver()) : undefined;
+  const sequences = config.limits.maxConcurrent;
+  const { verifier, draft } = config.model;
+  const engine = await SpeculativeEngine.load({
+    verifier: { modelPath: config.verifierPath, threads: verifier.threads, contextSize: verifier.contextSize, batchSize: verifier.batchSize, gpuLayers: verifier.gpuLayers, sequences },
+    ...(draftPath && draft
+      ? { draft: { modelPath: draftPath, threads: draft.threads, contextSize: draft.contextSize, batchSize: draft.batchSize, gpuLayers: draft.gpuLayers, sequences } }
+      : {}),
+    speculation: config.speculation,
+    ...(escalator ? { escalator } : {}),
+  });
+  const cleanup: Array<() => Promise<void>> = [() => engine.dispose()];
+  try {
+    const scheduler = new Scheduler(engine, metrics, {
+      modelId: config.modelId,
+      maxConcurrent: sequences,
+      maxQueue: config.limits.maxQueue,
+      requestTimeoutMs: config.limits.requestTimeoutMs,
+      defaultMaxTokens: config.limits.defaultMaxTokens,
+    });
+    metrics.bind({
+      queueDepth: () => scheduler.queueDepth,
+      activeSequences: () => engine.verifier.openSequences,
+      verifierBatchSizes: async () => (await engine.verifier.stats()).batchSizes,
+    });
+    const card: ModelCard = {
+      id: config.modelId,
+      created: Math.floor(Date.now() / 1000),
+      ownedBy: 'specroute',
+      contextSize: engine.contextSize,
+      verifier: basename(config.verifierPath),
+      draft: draftPath ? basename(draftPath) : null,
+    };
+    let ready = false;
+    const ctx: ServerContext = {
+      scheduler,
+      metrics,
+      models: [card],
+      tokenizer: engine.tokenizer,
+      apiKeys: config.auth.apiKeys,
+      maxBodyBytes: config.server.maxBodyBytes,
+      heartbeatSeconds: config.server.heartbeatSeconds,
+      ready: () => ready,
+    };
+
+    const app = await buildHttpApp(ctx);
+    await app.listen({ host: config.server.host, port: config.server.port });
+    cleanup.unshift(() => app.close());
+    const address = app.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.server.port;
+    const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+
+    let grpcPort: number | null = null;
+    if (config.server.grpcPort >= 0) {
+      const grpc = await startGrpcServer(ctx, { host: config.server.host, port: config.server.grpcPort });
+      grpcPort = grpc.port;
+      cleanup.unshift(() => grpc.close(config.server.shutdownGraceMs));
+    }
+    ready = true;
+    log(`serving ${config.modelId} (verifier ${config.verifierPath}${draftPath ? `, draft ${draftPath}` : ', no draft'}${frontier ? `, frontier ${frontier.model} at ${frontier.baseUrl}` : ''})`);
+    log(`HTTP on http://${host}:${httpPort}${grpcPort !== null ? `, gRPC on ${host}:${grpcPort}` : ''}`);
+
+    let closing: Promise<void> | undefined;
+    return {
+      httpUrl: `http://${host}:${httpPort}`,
+      httpPort,
+      grpcPort,
+      engine,
+      scheduler,
+      metrics,
+      close: () =>
+        (closing ??= (async () => {
+          ready = false;
+          await scheduler.drain(config.server.shutdownGraceMs);
+          for (const step of cleanup) await step().catch((error: unknown) => log(`shutdown: ${(error as Error).message}`));
+        })()),
+    };
+  } catch (error) {
+    for (const step of cleanup) await step().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function resolveDraft(config: ResolvedConfig, log: Log): Promise<string | undefined> {
+  const source = config.draftSource;
+  if (source.kind === 'none') return undefined;
+  if (source.kind === 'file') return source.path;
+  const { path, made } = await ensureDerivedDraft({
+    from: config.verifierPath,
+    out: source.out,
+    ...(source.layers ? { layers: source.layers } : {}),
+    ...(source.quantize ? { quantize: source.quantize } : {}),
+  });
+  if (made) log(`made draft ${path} from ${config.verifierPath}`);
+  return path;
+}
