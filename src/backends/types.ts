@@ -67,7 +67,8 @@ export interface TokenLogprob {
 /**
  * A model's opinion of the next token at one position.
  * - `greedy`: the argmax only, with raw log-probabilities of the top tokens (cheap: no vocabulary copy).
- * - `dense`: the sampling distribution (after temperature, top-k, top-p) and the raw logits.
+ * - `dense`: the sampling distribution (after temperature, top-k, top-p), and the raw distribution as `logits`
+ *   (log-probabilities or logits: any constant shift) with `logZ`, their log-normaliser.
  */
 export type PositionScores =
   | { readonly kind: 'greedy'; readonly token: number; readonly top: readonly TokenLogprob[] }

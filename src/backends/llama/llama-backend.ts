@@ -107,11 +107,12 @@ class LlamaSequence implements BackendSequence {
     else if (keep > length) throw new Error(`evaluate: keep ${keep} is past the sequence length ${length}`);
     if (tokens.length === 0) return [];
 
+    // node-llama-cpp's greedy sampler (temperature 0, its default) reports the raw softmax: the argmax with its
+    // probability, and on request the whole distribution, most likely first. Sampling distributions are built
+    // here from those raw probabilities (log p is the log-softmax of the logits), so warping stays ours.
     const greedy = request.sampling.temperature <= 0;
     const top = Math.max(1, request.topLogprobs ?? 1);
-    const generateNext = greedy
-      ? { token: true, totalLogitWeight: true, logits: { filter: { tokens: [], includeTop: top } }, options: { temperature: 0 } }
-      : { logits: true as const };
+    const generateNext = greedy ? { token: true, confidence: true, probabilities: top > 1 } : { probabilities: true };
     const firstScored = tokens.length - scoreLast;
     const input = tokens.map((token, i) => (i >= firstScored ? ([token as Token, { generateNext }] as const) : (token as Token)));
     const outputs = await this.sequence.controlledEvaluate(input as Parameters<LlamaContextSequence['controlledEvaluate']>[0]);
@@ -119,16 +120,16 @@ class LlamaSequence implements BackendSequence {
     const scores: PositionScores[] = [];
     for (let i = firstScored; i < tokens.length; i++) {
       const next = outputs[i]?.next;
-      if (next?.logits == null) throw new Error(`evaluate: no logits at position ${i}`);
       if (greedy) {
-        const logits = next.logits;
-        const [maxToken, maxLogit] = logits.entries().next().value as [number, number];
-        const logZ = maxLogit + Math.log(next.totalLogitWeight ?? 1);
-        const topLogprobs = [...logits.entries()].slice(0, top).map(([token, logit]) => ({ token, logprob: logit - logZ }));
-        scores.push({ kind: 'greedy', token: next.token ?? maxToken, top: topLogprobs });
+        if (next?.token == null || next.confidence == null) throw new Error(`evaluate: no next token at position ${i}`);
+        const topLogprobs = next.probabilities
+          ? [...take(next.probabilities.entries(), top)].map(([token, p]) => ({ token, logprob: Math.log(p) }))
+          : [{ token: next.token, logprob: Math.log(next.confidence) }];
+        scores.push({ kind: 'greedy', token: next.token, top: topLogprobs });
       } else {
-        const logits = new Float32Array(this.vocabSize);
-        for (const [token, logit] of next.logits) logits[token] = logit;
+        if (next?.probabilities == null) throw new Error(`evaluate: no probabilities at position ${i}`);
+        const logits = new Float32Array(this.vocabSize).fill(-Infinity);
+        for (const [token, p] of next.probabilities) logits[token] = Math.log(p);
         const dist = warp(logits, request.sampling);
         const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: this.vocabSize }, (_, t) => (t === dist.token ? 1 : 0));
         scores.push({ kind: 'dense', probs, logits, logZ: logSumExp(logits) });
@@ -151,4 +152,13 @@ export function vocabularySize(model: LlamaModel): number {
   const tokens = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens;
   if (tokens != null) return tokens.length;
   throw new SpecrouteError('unsupported_model', 'cannot tell the vocabulary size of this model');
+}
+
+function* take<T>(items: Iterable<T>, n: number): Generator<T> {
+  if (n <= 0) return;
+  let i = 0;
+  for (const item of items) {
+    yield item;
+    if (++i >= n) return;
+  }
 }
