@@ -290,21 +290,18 @@ function appendCompletionLogprobs(into: CompletionLogprobs, tracker: Tracker, ev
   into.text_offset.push(tracker.offset);
 }
 
+/** Builds the chunks of one stream: the shared envelope (id, object, created, model, usage slot) around choices. */
+function chunkMaker<C extends { choices: unknown; object: string }>(meta: ResponseMeta, object: C['object'], includeUsage: boolean | undefined) {
+  return (choices: C['choices'], extra: Partial<C> = {}): C =>
+    ({ id: meta.id, object, created: meta.created, model: meta.model, choices, ...(includeUsage ? { usage: null } : {}), ...extra }) as unknown as C;
+}
+
 // ---- chat completions ----
 
 /** The chunks of a `chat.completion.chunk` stream: a role-first delta, one chunk per token event, the finish. */
 export function chatChunkFormat(meta: ResponseMeta, options: MappingOptions): ChunkFormat<ChatCompletionChunk> {
   const tracker = new Tracker(options.tokenText);
-  const usageField = options.includeUsage ? { usage: null } : {};
-  const chunk = (choices: ChatCompletionChunk['choices'], extra: Partial<ChatCompletionChunk> = {}): ChatCompletionChunk => ({
-    id: meta.id,
-    object: 'chat.completion.chunk',
-    created: meta.created,
-    model: meta.model,
-    choices,
-    ...usageField,
-    ...extra,
-  });
+  const chunk = chunkMaker<ChatCompletionChunk>(meta, 'chat.completion.chunk', options.includeUsage);
   return {
     opening: () => [chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }])],
     token(event) {
@@ -368,16 +365,7 @@ export function chatCompletion(meta: ResponseMeta, events: readonly TokenEvent[]
 /** The chunks of a `text_completion` stream: one chunk per token event, then the finish. */
 export function completionChunkFormat(meta: ResponseMeta, options: MappingOptions): ChunkFormat<CompletionChunk> {
   const tracker = new Tracker(options.tokenText);
-  const usageField = options.includeUsage ? { usage: null } : {};
-  const chunk = (choices: CompletionChunk['choices'], extra: Partial<CompletionChunk> = {}): CompletionChunk => ({
-    id: meta.id,
-    object: 'text_completion',
-    created: meta.created,
-    model: meta.model,
-    choices,
-    ...usageField,
-    ...extra,
-  });
+  const chunk = chunkMaker<CompletionChunk>(meta, 'text_completion', options.includeUsage);
   return {
     opening: () => [],
     token(event) {
