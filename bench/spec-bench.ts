@@ -29,6 +29,7 @@ import { runPromptSet } from './lib/run-set.js';
 interface Flags {
   modelsDir: string;
   verifier: string;
+  draftFrom?: string;
   draft: string[];
   gamma: number[];
   adaptive: boolean;
@@ -91,7 +92,8 @@ function program(): Command {
     )
     .addOption(new Option('--models-dir <dir>', 'folder holding the verifier').default(resolve(root, '../shared/models'), '../shared/models from the repository root'))
     .option('--verifier <file>', 'verifier GGUF file name in --models-dir (or a path)', 'stories260K.gguf')
-    .option('--draft <spec>', 'draft made from the verifier, repeatable: q8_0 | q4_0 | L<layers> (e.g. L0-2) | L0-2+q8_0', draftOption, defaultDraftList)
+    .option('--draft-from <file>', 'make the drafts from this GGUF instead of the verifier (e.g. stories260K.gguf for a scaled verifier)')
+    .option('--draft <spec>', 'draft made from the verifier (or --draft-from), repeatable: q8_0 | q4_0 | L<layers> (e.g. L0-2) | L0-2+q8_0', draftOption, defaultDraftList)
     .option('--gamma <list>', 'fixed draft lengths γ to benchmark, comma-separated', gammaList, [4])
     .option('--no-adaptive', 'skip the adaptive-γ row (engine defaults)')
     .option('--prompts <n>', 'prompts taken from the start of the suite', integer(1), 8)
@@ -112,7 +114,9 @@ timed in-process with LlamaBackend before any engine runs.
 Examples:
   $ npm run build && node dist/bench/spec-bench.js
   $ node dist/bench/spec-bench.js --gamma 2,4,8 --json spec-report.json
-  $ node dist/bench/spec-bench.js --draft q4_0 --draft L0-3 --prompts 4 --max-tokens 64 --repeats 5`,
+  $ node dist/bench/spec-bench.js --draft q4_0 --draft L0-3 --prompts 4 --max-tokens 64 --repeats 5
+  $ node dist/bench/fixtures/scale-verifier.js --from ../shared/models/stories260K.gguf --width 16 --out /tmp/x16.gguf
+  $ node dist/bench/spec-bench.js --verifier /tmp/x16.gguf --draft-from stories260K.gguf --draft q8_0 --gamma 8 --prompts 4 --max-tokens 64`,
     );
 }
 
@@ -142,7 +146,7 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'spec-bench-'));
   try {
     log(`making ${specs.length} drafts in ${scratch}`);
-    const drafts = await prepareDrafts(verifierPath, specs, scratch);
+    const drafts = await prepareDrafts(flags.draftFrom ? resolve(flags.modelsDir, flags.draftFrom) : verifierPath, specs, scratch);
 
     // Costs first, while nothing else runs.
     log(`timing in-process: verifier T_step and T_verify(k) for k = 0..${maxDraftLength}, each draft's T_draft`);
