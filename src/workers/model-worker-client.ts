@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { decodeWorkerError } from './worker-errors.js';
-import type { DecodeBatch, DraftResult, DraftTask, WorkerResults, WorkerTask } from './protocol.js';
+import type { DecodeBatch, DecodeTask, DraftResult, DraftTask, WorkerResults, WorkerTask } from './protocol.js';
 
 /** The compiled worker entry. Under vitest (sources run as .ts) the build in dist/ is used. */
 function workerFilename(): string {
@@ -130,7 +130,7 @@ export class WorkerSequence {
    * Plain decoding in the worker: yields token batches as the worker streams them over a MessagePort.
    * Stopping early (break, or `cancel()`) ends the worker's loop at its next step.
    */
-  async *decode(task: { keep: number; tokens: readonly number[]; maxTokens: number; sampling: DraftTask['sampling']; seed: number; topLogprobs: number; stopTokens: readonly number[] }): AsyncGenerator<DecodeBatch> {
+  async *decode(task: Omit<DecodeTask, 'op' | 'slot' | 'port'>): AsyncGenerator<DecodeBatch> {
     const { port1, port2 } = new MessageChannel();
     const queue: DecodeBatch[] = [];
     let wake: (() => void) | undefined;

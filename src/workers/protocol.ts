@@ -41,23 +41,27 @@ export interface EvaluateTask {
   readonly request: ScoreRequest;
 }
 
-/** Roll back to `keep`, append `tokens`, then propose up to `maxTokens` tokens, one evaluation each. */
-export interface DraftTask {
-  readonly op: 'draft';
+/** What the generating tasks share: roll the sequence back to `keep`, append `tokens`, then produce up to `maxTokens`. */
+interface GeneratingTask {
   readonly slot: number;
   readonly keep: number;
   readonly tokens: readonly number[];
   readonly maxTokens: number;
   readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
-  /** Seed of this block's random stream (forked from the request's). */
+  /** Seed of this task's random stream (forked from the request's). */
   readonly seed: number;
+  /** Tokens after which generation stops (end of sequence). */
+  readonly stopTokens: readonly number[];
+}
+
+/** Propose up to `maxTokens` draft tokens, one evaluation each. */
+export interface DraftTask extends GeneratingTask {
+  readonly op: 'draft';
   /**
    * Stop drafting when the draft's own probability of its next token falls below this (llama.cpp's
    * `--draft-p-min`). `0` never stops early.
    */
   readonly pMin: number;
-  /** Tokens after which drafting stops (end of sequence). */
-  readonly stopTokens: readonly number[];
 }
 
 export interface DraftResult {
@@ -66,17 +70,10 @@ export interface DraftResult {
   readonly q: TokenDist[];
 }
 
-/** Plain decoding: roll back to `keep`, append `tokens`, then generate up to `maxTokens`, streaming batches on `port`. */
-export interface DecodeTask {
+/** Plain decoding: generate up to `maxTokens`, streaming token batches on `port`. */
+export interface DecodeTask extends GeneratingTask {
   readonly op: 'decode';
-  readonly slot: number;
-  readonly keep: number;
-  readonly tokens: readonly number[];
-  readonly maxTokens: number;
-  readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
-  readonly seed: number;
   readonly topLogprobs: number;
-  readonly stopTokens: readonly number[];
   readonly port: MessagePort;
 }
 
