@@ -9,14 +9,14 @@
  *
  * Markdown on stdout, progress on stderr.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { integer, number } from '../src/cli/options.js';
+import { repoRoot } from './lib/repo-root.js';
+import { integer, integerList, number } from '../src/cli/options.js';
 import { loadConfig, type ResolvedConfig } from '../src/config/load-config.js';
 import { startServer, type RunningServer } from '../src/main.js';
 import { GrpcDriver, InProcessDriver, SseDriver, type Driver, type Transport } from './lib/load-drivers.js';
@@ -45,26 +45,11 @@ interface Flags {
   json?: string;
 }
 
-/** The repository root: the nearest folder above this file holding a package.json (works from bench/ and dist/bench/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
-
 const root = repoRoot();
 const log = (line: string): void => void process.stderr.write(`[load-bench] ${line}\n`);
 const TRANSPORTS: readonly Transport[] = ['sse', 'grpc', 'in-process'];
 
-function concurrencyList(value: string): number[] {
-  const parse = integer(1, 256);
-  const list = value.split(',').map((v) => parse(v.trim()));
-  return [...new Set(list)].sort((a, b) => a - b);
-}
+const concurrencyList = integerList(1, 256);
 
 function transportList(value: string): Transport[] {
   const list = value.split(',').map((v) => v.trim());

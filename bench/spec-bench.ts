@@ -10,11 +10,12 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { defaultModelLoadOptions, type ModelLoadOptions } from '../src/backends/types.js';
-import { integer } from '../src/cli/options.js';
+import { repoRoot } from './lib/repo-root.js';
+import { integer, integerList } from '../src/cli/options.js';
 import { SpeculativeEngine } from '../src/pipeline/engine.js';
 import { defaultSpeculation, type SpeculationOptions } from '../src/pipeline/generate-options.js';
 import type { SamplingParams } from '../src/sampling/params.js';
@@ -52,26 +53,10 @@ interface Setting {
   readonly speculation: Partial<SpeculationOptions>;
 }
 
-/** The repository root: the nearest folder above this file holding a package.json (works from bench/ and dist/bench/). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
-
 const root = repoRoot();
 const log = (line: string): void => void process.stderr.write(`[spec-bench] ${line}\n`);
 
-function gammaList(value: string): number[] {
-  const parse = integer(1, 64);
-  const list = value.split(',').map((v) => parse(v.trim()));
-  if (list.length === 0) throw new InvalidArgumentError('expected a comma-separated list of draft lengths');
-  return [...new Set(list)].sort((a, b) => a - b);
-}
+const gammaList = integerList(1, 64);
 
 function draftOption(value: string, previous: string[] | undefined): string[] {
   try {

@@ -9,6 +9,15 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A comma-separated list of integers in [min, max], deduplicated and sorted. */
+export function integerList(min: number, max: number) {
+  const parse = integer(min, max);
+  return (value: string): number[] => {
+    const list = value.split(',').map((v) => parse(v.trim()));
+    return [...new Set(list)].sort((a, b) => a - b);
+  };
+}
+
 export function number(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
