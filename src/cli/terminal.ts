@@ -1,9 +1,13 @@
 import { styleText } from 'node:util';
 import type { TokenSource } from '../events/token-event.js';
 
-/** Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org). */
+/**
+ * Colour only on a terminal that has colours (so not with `TERM=dumb` or no `TERM`), and never when
+ * NO_COLOR is set (https://no-color.org).
+ */
 export function useColor(stream: NodeJS.WriteStream): boolean {
-  return Boolean(stream.isTTY) && !process.env.NO_COLOR;
+  if (process.env.NO_COLOR) return false;
+  return Boolean(stream.isTTY) && stream.hasColors();
 }
 
 const SOURCE_STYLE: Record<TokenSource, Parameters<typeof styleText>[0]> = {
@@ -14,7 +18,8 @@ const SOURCE_STYLE: Record<TokenSource, Parameters<typeof styleText>[0]> = {
 };
 
 export function colorBySource(text: string, source: TokenSource, color: boolean): string {
-  return color && text ? styleText(SOURCE_STYLE[source], text) : text;
+  // The decision is useColor's; styleText must not second-guess it against its own stream.
+  return color && text ? styleText(SOURCE_STYLE[source], text, { validateStream: false }) : text;
 }
 
 export function legend(color: boolean): string {

@@ -36,13 +36,17 @@ describe('specroute CLI on stories260K', () => {
     expect(stderr).toMatch(/acceptance by position: 1:/);
   });
 
-  it('colours tokens by source on a terminal, unless NO_COLOR is set', async () => {
+  it('colours tokens by source on a colour terminal, unless NO_COLOR is set or TERM is dumb', async () => {
     const command = `${process.execPath} ${CLI} generate --verifier ${STORIES} --draft ${draft} -p "Once upon a time" -n 12`;
-    const tty = await run('script', ['-qec', command, '/dev/null']);
+    const onTerminal = (env: Record<string, string | undefined>) =>
+      run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: undefined, ...env } });
+    const tty = await onTerminal({ TERM: 'xterm-256color' });
     expect(tty.stdout).toMatch(ANSI);
-    const noColor = await run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: '1' } });
-    expect(noColor.stdout).not.toMatch(ANSI);
-    expect(noColor.stdout).toContain('there was a little girl');
+    for (const env of [{ TERM: 'xterm-256color', NO_COLOR: '1' }, { TERM: 'dumb' }]) {
+      const plain = await onTerminal(env);
+      expect(plain.stdout).not.toMatch(ANSI);
+      expect(plain.stdout).toContain('there was a little girl');
+    }
   });
 
   it('--no-draft decodes with the verifier alone', async () => {
