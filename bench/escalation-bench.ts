@@ -4,12 +4,13 @@
  * Sweeping the confidence threshold traces the share of tokens from the frontier against agreement with
  * frontier-only output, with APGR, as a Markdown table, an SVG chart and a JSON report.
  *
- *   npm run build && node dist/bench/escalation-bench.js [--out bench/out]
+ *   specroute bench escalation [--out bench/out/escalation]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { integer } from '../src/cli/options.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { Escalator } from '../src/escalation/escalator.js';
 import { defaultFrontier } from '../src/escalation/frontier-client.js';
@@ -48,19 +49,23 @@ interface Point {
   tokensPerSecond: number;
 }
 
-const program = new Command('escalation-bench')
+/** The `bench escalation` command. */
+export function escalationBenchCommand(): Command {
+  return new Command('escalation')
   .description('Cost–quality curve of escalation: frontier share of tokens against agreement with frontier-only output, and APGR.')
   .option('--models-dir <dir>', 'folder of the models', '../shared/models')
   .option('--verifier <file>', 'the frontier model, and the source of the weaker local copies', 'stories260K.gguf')
   .option('--local <spec>', 'the local verifier, made from it (draft make syntax: q8_0, q4_0, L0-3, L0-3+q8_0)', 'q8_0')
   .option('--draft <spec>', 'the local draft, made from it', 'L0-1')
-  .option('--prompts <n>', 'prompts from bench/prompts/stories.jsonl', (v) => Number(v), 12)
-  .option('--max-tokens <n>', 'tokens per generation', (v) => Number(v), 96)
+  .option('--prompts <n>', 'prompts from bench/prompts/stories.jsonl', integer(1), 12)
+  .option('--max-tokens <n>', 'tokens per generation', integer(1, 480), 96)
   .option('--thresholds <list>', 'thresholds to sweep', '0.02,0.05,0.1,0.2,0.3')
   .option('--spans <list>', 'frontier tokens per escalation to sweep', '1,4')
   .option('--trigger <kind>', 'what the threshold applies to: confidence (top probability, BiLD) or margin (top − second)', 'margin')
   .option('--out <dir>', 'where to write report.json, report.md and the SVG', 'bench/out/escalation')
-  .addHelpText('after', '\nExample:\n  $ npm run build && node dist/bench/escalation-bench.js --prompts 8 --thresholds 0.3,0.6,0.9');
+  .addHelpText('after', '\nExample:\n  $ specroute bench escalation --prompts 8 --thresholds 0.3,0.6,0.9')
+  .action((flags: Flags) => main(flags));
+}
 
 async function main(flags: Flags): Promise<void> {
   const started = performance.now();
@@ -209,5 +214,3 @@ async function main(flags: Flags): Promise<void> {
     await rm(scratch, { recursive: true, force: true });
   }
 }
-
-await main(program.parse(process.argv).opts<Flags>());

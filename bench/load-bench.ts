@@ -1,11 +1,10 @@
-#!/usr/bin/env node
 /**
- * Load benchmark: drives a specroute server with closed-loop streaming clients at several concurrencies, over
+ * `specroute bench load`, the server mode of the harness: drives a specroute server with closed-loop streaming clients at several concurrencies, over
  * OpenAI-compatible SSE and over gRPC, and compares the aggregate throughput with in-process generation
  * (`engine.generate` on the same server's engine) at the same concurrency.
  *
- *   npm run build && node dist/bench/load-bench.js [--concurrency 1,4,16] [--json load-report.json]
- *   node dist/bench/load-bench.js --url http://127.0.0.1:8080 --grpc 127.0.0.1:50051   # a live server
+ *   specroute bench load [--concurrency 1,4,16] [--json load-report.json]
+ *   specroute bench load --url http://127.0.0.1:8080 --grpc 127.0.0.1:50051   # a live server
  *
  * Markdown on stdout, progress on stderr.
  */
@@ -13,7 +12,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { repoRoot } from './lib/repo-root.js';
 import { integer, integerList, number } from '../src/cli/options.js';
@@ -78,8 +76,9 @@ function hostPort(value: string): string {
   return value;
 }
 
-function program(): Command {
-  return new Command('load-bench')
+/** The `bench load` command. */
+export function loadBenchCommand(): Command {
+  return new Command('load')
     .description(
       'Load benchmark: closed-loop streaming clients at each concurrency over SSE (POST /v1/completions, stream: true) and gRPC (Generate), ' +
         'reporting time-to-first-token and inter-token latency percentiles, aggregate tokens/s and requests/s, and the ratio to in-process ' +
@@ -116,11 +115,12 @@ settings, so the ratio shows what admission, SSE/JSON or protobuf, the sockets a
 run in this process, on the server's cores.
 
 Examples:
-  $ npm run build && node dist/bench/load-bench.js
-  $ node dist/bench/load-bench.js --concurrency 1,4,16 --requests 8 --repeats 3 --json load-report.json
-  $ node dist/bench/load-bench.js --set SPECROUTE_MODEL__DRAFT=null            # verifier only
-  $ node dist/bench/load-bench.js --url http://127.0.0.1:8080 --grpc 127.0.0.1:50051 --api-key sk-…`,
-    );
+  $ specroute bench load
+  $ specroute bench load --concurrency 1,4,16 --requests 8 --repeats 3 --json load-report.json
+  $ specroute bench load --set SPECROUTE_MODEL__DRAFT=null            # verifier only
+  $ specroute bench load --url http://127.0.0.1:8080 --grpc 127.0.0.1:50051 --api-key sk-…`,
+    )
+    .action((flags: Flags) => main(flags));
 }
 
 function getJson(url: string, apiKey: string | undefined): Promise<unknown> {
@@ -148,13 +148,10 @@ function redacted(config: ResolvedConfig): unknown {
   return { ...config, auth: { apiKeys: config.auth.apiKeys.map(() => '(redacted)') } };
 }
 
-async function main(): Promise<void> {
-  const cli = program();
-  await cli.parseAsync(process.argv);
-  const flags = cli.opts<Flags>();
+async function main(flags: Flags): Promise<void> {
   const startedAt = new Date().toISOString();
   const wallStart = performance.now();
-  const command = ['node', relative(process.cwd(), fileURLToPath(import.meta.url)) || 'load-bench.js', ...process.argv.slice(2)].join(' ');
+  const command = ['specroute', ...process.argv.slice(2)].join(' ');
   const maxConcurrency = Math.max(...flags.concurrency);
   const external = flags.url !== undefined || flags.grpc !== undefined;
 
@@ -341,11 +338,4 @@ async function main(): Promise<void> {
     if (server) await server.close().catch((error: unknown) => log(`server close: ${(error as Error).message}`));
     if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
   }
-}
-
-try {
-  await main();
-} catch (error) {
-  process.stderr.write(`load-bench: ${(error as Error)?.stack ?? String(error)}\n`);
-  process.exitCode = 1;
 }

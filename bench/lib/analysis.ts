@@ -55,6 +55,8 @@ export interface PairAnalysis {
   readonly tokensPerPass: number;
   /** E predicted by (1 − α^(γ+1))/(1 − α) from `conditionalAcceptance` and the nominal γ (fixed γ only). */
   readonly tokensPerPassIid?: number;
+  /** Acceptance by draft position (pooled): how often position i was drafted, and accepted. */
+  readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number }>;
   /** Per-pass draft lengths: `histogram[k]` = passes that drafted k tokens. */
   readonly histogram: Readonly<Record<number, number>>;
   /** γ̄: mean tokens drafted per pass. */
@@ -153,6 +155,7 @@ export function analyzePairs(pairs: readonly PairedRun[], costs: CostInputs, nom
     meanAcceptedLength: passes > 0 ? accepted / passes : 0,
     tokensPerPass,
     ...(nominalGamma !== undefined ? { tokensPerPassIid: expectedTokensPerPass(alphaCond, nominalGamma) } : {}),
+    byPosition,
     histogram,
     meanDraftLength: gammaBar,
     costRatio,

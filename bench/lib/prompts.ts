@@ -1,19 +1,78 @@
-/** The benchmark prompt suites: JSON Lines files of `{"id", "prompt"}`. */
+/**
+ * The benchmark prompt suites: JSON Lines files in bench/prompts/, one prompt per line, either raw text
+ * (`{"id", "prompt"}`) or a chat (`{"id", "messages": [{"role", "content"}…]}`, rendered with the verifier's
+ * chat template).
+ */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { ChatTemplateMessage } from '../../src/backends/types.js';
+import { repoRoot } from './repo-root.js';
 
+/** A raw-text prompt (a completion). */
 export interface BenchPrompt {
   readonly id: string;
   readonly prompt: string;
 }
 
-/** Reads the first `count` prompts of a suite (all of them when `count` is omitted). Throws if there are fewer. */
-export async function loadPrompts(file: string, count?: number): Promise<BenchPrompt[]> {
+/** A chat prompt: the messages so far; the model writes the assistant's reply. */
+export interface BenchChat {
+  readonly id: string;
+  readonly messages: readonly ChatTemplateMessage[];
+}
+
+export type SuitePrompt = BenchPrompt | BenchChat;
+
+/** The suites shipped in bench/prompts/. */
+export const builtInSuites = ['stories', 'chat', 'structured'] as const;
+
+/** A suite by name (`stories`, `chat`, `structured`: bench/prompts/NAME.jsonl) or by path. */
+export function suitePath(nameOrPath: string): string {
+  const builtIn = join(repoRoot(), 'bench', 'prompts', `${nameOrPath}.jsonl`);
+  return existsSync(builtIn) ? builtIn : resolve(nameOrPath);
+}
+
+/** The suite's name in reports: the file name without `.jsonl`. */
+export function suiteName(nameOrPath: string): string {
+  return basename(nameOrPath).replace(/\.jsonl$/, '');
+}
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+/** Reads the first `count` prompts of a suite (all when `count` is omitted). Throws if there are fewer. */
+export async function loadSuite(file: string, count?: number): Promise<SuitePrompt[]> {
   const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line.trim() !== '');
-  const prompts = lines.map((line, i) => {
-    const value = JSON.parse(line) as Partial<BenchPrompt>;
-    if (typeof value.prompt !== 'string' || value.prompt === '') throw new Error(`${file}:${i + 1}: expected {"id", "prompt"} with a non-empty prompt`);
-    return { id: typeof value.id === 'string' ? value.id : `line-${i + 1}`, prompt: value.prompt };
+  const prompts = lines.map((line, i): SuitePrompt => {
+    const where = `${file}:${i + 1}`;
+    let value: { id?: unknown; prompt?: unknown; messages?: unknown };
+    try {
+      value = JSON.parse(line) as typeof value;
+    } catch (error) {
+      throw new Error(`${where}: not JSON (${(error as Error).message})`);
+    }
+    const id = typeof value.id === 'string' ? value.id : `line-${i + 1}`;
+    if (typeof value.prompt === 'string' && value.prompt !== '') return { id, prompt: value.prompt };
+    if (Array.isArray(value.messages) && value.messages.length > 0) {
+      const messages = value.messages.map((m: unknown, j) => {
+        const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+        if (typeof role !== 'string' || !ROLES.has(role) || typeof content !== 'string') {
+          throw new Error(`${where}: messages[${j}] needs a role (system, user or assistant) and a string content`);
+        }
+        return { role, content } as ChatTemplateMessage;
+      });
+      return { id, messages };
+    }
+    throw new Error(`${where}: expected {"id", "prompt"} with a non-empty prompt, or {"id", "messages": [...]}`);
   });
   if (count !== undefined && prompts.length < count) throw new Error(`${file} has ${prompts.length} prompts; ${count} were asked for`);
   return count === undefined ? prompts : prompts.slice(0, count);
+}
+
+/** Reads a suite of raw-text prompts only (for benchmarks that send completions). */
+export async function loadPrompts(file: string, count?: number): Promise<BenchPrompt[]> {
+  const prompts = await loadSuite(file, count);
+  return prompts.map((p) => {
+    if (!('prompt' in p)) throw new Error(`${file}: ${p.id} is a chat; this benchmark sends raw-text prompts`);
+    return p;
+  });
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from '../../bench/command.js';
 import { isSpecrouteError } from '../errors/registry.js';
+import { convertCommand } from './commands/convert.js';
 import { draftCommand } from './commands/draft.js';
 import { generateCommand } from './commands/generate.js';
 import { serveCommand } from './commands/serve.js';
@@ -11,7 +13,9 @@ const program = new Command('specroute')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(generateCommand())
-  .addCommand(draftCommand());
+  .addCommand(draftCommand())
+  .addCommand(convertCommand())
+  .addCommand(benchCommand());
 
 try {
   await program.parseAsync(process.argv);

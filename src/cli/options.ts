@@ -26,6 +26,12 @@ export function number(min: number, max: number) {
   };
 }
 
+/** A comma-separated list of numbers in [min, max], deduplicated and sorted. */
+export function numberList(min: number, max: number) {
+  const parse = number(min, max);
+  return (value: string): number[] => [...new Set(value.split(',').map((v) => parse(v.trim())))].sort((a, b) => a - b);
+}
+
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
