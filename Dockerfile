@@ -8,6 +8,9 @@ COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
 COPY proto ./proto
+# npm ci's install script builds the native kernels here, or (no compiler in this slim image) says so in one line
+# and specroute uses the TypeScript kernels.
+COPY native-bindings ./native-bindings
 # npm ci builds dist/ through the package's own prepare script; dependency install scripts stay off (allowScripts).
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev \

@@ -1,3 +1,4 @@
+import { kernels } from '../native/kernels.js';
 import type { TokenDist } from '../sampling/token-dist.js';
 import type { PositionScores, TokenLogprob } from './types.js';
 
@@ -16,17 +17,7 @@ export function logprobOf(scores: PositionScores, token: number): number {
 export function topLogprobs(scores: PositionScores, n: number): TokenLogprob[] {
   if (n <= 0) return [];
   if (scores.kind === 'greedy') return scores.top.slice(0, n);
-  const { logits, logZ } = scores;
-  const best: TokenLogprob[] = [];
-  for (let token = 0; token < logits.length; token++) {
-    const logprob = logits[token]! - logZ;
-    if (best.length < n || logprob > best[best.length - 1]!.logprob) {
-      best.push({ token, logprob });
-      best.sort((a, b) => b.logprob - a.logprob);
-      if (best.length > n) best.pop();
-    }
-  }
-  return best;
+  return kernels.topLogprobs(scores.logits, scores.logZ, n);
 }
 
 /** Raw probability of the most likely token: the verifier's confidence at this position. */
@@ -40,14 +31,7 @@ export function topProbability(scores: PositionScores): number {
  * bound on the tail's share).
  */
 export function entropyOf(scores: PositionScores, vocabSize: number): number {
-  if (scores.kind === 'dense') {
-    let h = 0;
-    for (let i = 0; i < scores.logits.length; i++) {
-      const lp = scores.logits[i]! - scores.logZ;
-      if (lp > -80) h -= Math.exp(lp) * lp;
-    }
-    return h;
-  }
+  if (scores.kind === 'dense') return kernels.entropy(scores.logits, scores.logZ);
   let h = 0;
   let mass = 0;
   for (const { logprob } of scores.top) {

@@ -1,5 +1,6 @@
+import { kernels } from '../native/kernels.js';
 import type { Rng } from '../sampling/rng.js';
-import { probOf, sampleDense, sampleFrom, type TokenDist } from '../sampling/token-dist.js';
+import { probOf, type TokenDist } from '../sampling/token-dist.js';
 
 /** The verdict on one drafted block. */
 export interface AcceptanceResult {
@@ -39,21 +40,25 @@ export function acceptDraft(draft: readonly number[], q: readonly TokenDist[], p
     if (px >= qx || rng.next() * qx < px) continue;
     return { accepted: i, next: sampleResidual(pi, qi, rng), nextSource: 'verifier' };
   }
-  return { accepted: draft.length, next: sampleFrom(p[draft.length]!, rng), nextSource: 'bonus' };
+  const bonus = p[draft.length]!;
+  const next = bonus.kind === 'onehot' ? bonus.token : kernels.sampleDense(bonus.probs, rng.next());
+  return { accepted: draft.length, next, nextSource: 'bonus' };
 }
 
 /** Draws from norm(max(0, p − q)). Only called after a rejection, so p ≠ q and the residual has mass. */
 export function sampleResidual(p: TokenDist, q: TokenDist, rng: Rng): number {
   // A rejection under one-hot p means x ≠ argmax, and the residual is all on p's token.
   if (p.kind === 'onehot') return p.token;
-  const residual = Float32Array.from(p.probs);
-  if (q.kind === 'onehot') {
-    residual[q.token] = Math.max(0, residual[q.token]! - 1);
-  } else {
-    for (let i = 0; i < residual.length; i++) residual[i] = Math.max(0, residual[i]! - (q.probs[i] ?? 0));
-  }
+  let residual: Float32Array;
   let mass = 0;
-  for (let i = 0; i < residual.length; i++) mass += residual[i]!;
+  if (q.kind === 'onehot') {
+    residual = Float32Array.from(p.probs);
+    residual[q.token] = Math.max(0, residual[q.token]! - 1);
+    for (let i = 0; i < residual.length; i++) mass += residual[i]!;
+  } else {
+    residual = new Float32Array(p.probs.length);
+    mass = kernels.residual(p.probs, q.probs, residual);
+  }
   // Float noise can leave no mass when p and q are equal to the last bit; p itself is then the right law.
-  return sampleDense(mass > 0 ? residual : p.probs, rng.next());
+  return kernels.sampleDense(mass > 0 ? residual : p.probs, rng.next());
 }

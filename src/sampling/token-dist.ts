@@ -60,14 +60,18 @@ export function logSumExp(logits: Float32Array): number {
 /**
  * Raw logits → the sampling distribution: temperature first, then top-k, then top-p (the order of vLLM and
  * Hugging Face). Greedy parameters give a one-hot distribution on the argmax.
+ *
+ * @param out where to write the probabilities (as many entries as `logits`; may be `logits` itself).
+ * Defaults to a new array.
  */
-export function warp(logits: Float32Array, params: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>): TokenDist {
+export function warp(logits: Float32Array, params: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>, out?: Float32Array): TokenDist {
   if (params.temperature <= 0) return { kind: 'onehot', token: argmax(logits) };
   const n = logits.length;
+  if (out !== undefined && out.length !== n) throw new RangeError('warp: out must have as many entries as logits');
   const invT = 1 / params.temperature;
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
-  const probs = new Float32Array(n);
+  const probs = out ?? new Float32Array(n);
   let sum = 0;
   for (let i = 0; i < n; i++) {
     const e = Math.exp((logits[i]! - max) * invT);
@@ -99,4 +103,19 @@ export function warp(logits: Float32Array, params: Pick<SamplingParams, 'tempera
   const inv = 1 / sum;
   for (let i = 0; i < n; i++) probs[i] = probs[i]! * inv;
   return { kind: 'dense', probs };
+}
+
+/**
+ * The residual of speculative sampling before normalisation: `out[i] = max(0, p[i] − q[i])` for every index of
+ * `p` (`q[i]` counts as 0 past the end of `q`). Returns its mass Σ out; 0 means `p` and `q` agree to the last
+ * bit.
+ *
+ * @param out at least as many entries as `p`; may be `p` itself.
+ */
+export function residualInto(p: Float32Array, q: Float32Array, out: Float32Array): number {
+  if (out.length < p.length) throw new RangeError('residual: out must have at least as many entries as p');
+  for (let i = 0; i < p.length; i++) out[i] = Math.max(0, p[i]! - (q[i] ?? 0));
+  let mass = 0;
+  for (let i = 0; i < p.length; i++) mass += out[i]!;
+  return mass;
 }
