@@ -27,6 +27,7 @@ import { repoRoot } from './lib/repo-root.js';
 import { measurePlanCosts, planSteps, runPlan, type PlanCosts, type PlanResult } from './lib/run-plan.js';
 import { escalationBenchCommand } from './escalation-bench.js';
 import { scaleVerifier } from './fixtures/scale-verifier.js';
+import { kernelsBenchCommand } from './kernels-bench.js';
 import { loadBenchCommand } from './load-bench.js';
 
 const root = repoRoot();
@@ -42,6 +43,7 @@ export function benchCommand(): Command {
     .addCommand(reportCommand())
     .addCommand(loadBenchCommand())
     .addCommand(escalationBenchCommand())
+    .addCommand(kernelsBenchCommand())
     .addHelpText(
       'after',
       `
@@ -50,7 +52,8 @@ Examples:
   $ specroute bench run --config specroute.yaml --temperature 0,0.8 --out-dir bench/out/mine
   $ specroute bench report                      # the whole report, bench/report/ (about 10 minutes here)
   $ specroute bench load --concurrency 1,4,16   # server mode: SSE/gRPC latency and throughput under load
-  $ specroute bench escalation                  # cost–quality curve of escalation to a frontier`,
+  $ specroute bench escalation                  # cost–quality curve of escalation to a frontier
+  $ specroute bench kernels                     # native vs TypeScript scoring kernels at vocabulary 512, 32k, 128k`,
     );
 }
 

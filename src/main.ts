@@ -2,7 +2,7 @@
  * The composition root: config → models → scheduler → ingress (HTTP and gRPC), and graceful shutdown. The only
  * place that listens on sockets.
  */
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { ResolvedConfig } from './config/load-config.js';
 import { buildHttpApp } from './ingress/http/app.js';
 import { startGrpcServer } from './ingress/grpc/server.js';
@@ -35,10 +35,15 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
   const escalator = frontier ? new Escalator({ frontier, breaker, budget, policy }, metrics.escalationObserver()) : undefined;
   const sequences = config.limits.maxConcurrent;
   const { verifier, draft } = config.model;
+  const runtime = (m: Pick<typeof verifier, 'executionProviders' | 'kvCacheType' | 'tokenizer'>) => ({
+    executionProviders: m.executionProviders,
+    kvCacheType: m.kvCacheType,
+    ...(m.tokenizer ? { tokenizerPath: resolve(config.modelsDir, m.tokenizer) } : {}),
+  });
   const engine = await SpeculativeEngine.load({
-    verifier: { modelPath: config.verifierPath, threads: verifier.threads, contextSize: verifier.contextSize, batchSize: verifier.batchSize, gpuLayers: verifier.gpuLayers, sequences },
+    verifier: { modelPath: config.verifierPath, threads: verifier.threads, contextSize: verifier.contextSize, batchSize: verifier.batchSize, gpuLayers: verifier.gpuLayers, sequences, ...runtime(verifier) },
     ...(draftPath && draft
-      ? { draft: { modelPath: draftPath, threads: draft.threads, contextSize: draft.contextSize, batchSize: draft.batchSize, gpuLayers: draft.gpuLayers, sequences } }
+      ? { draft: { modelPath: draftPath, threads: draft.threads, contextSize: draft.contextSize, batchSize: draft.batchSize, gpuLayers: draft.gpuLayers, sequences, ...runtime(draft) } }
       : {}),
     speculation: config.speculation,
     ...(escalator ? { escalator } : {}),

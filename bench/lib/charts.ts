@@ -87,7 +87,7 @@ export function acceptanceVsTemperatureChart(cells: readonly CellResult[]): stri
     for (const s of c.settings) bySetting.set(`ours ${s.setting.label}`, [...(bySetting.get(`ours ${s.setting.label}`) ?? []), [c.temperature, s.analysis.acceptanceRate]]);
     if (c.dstp) dstp.push([c.temperature, c.dstp.acceptanceRate]);
   }
-  return lineChart([...[...bySetting].map(([label, points]) => ({ label, points })), ...(dstp.length ? [{ label: 'DSTP (sample and match)', points: dstp }] : [])], {
+  return lineChart([...[...bySetting].map(([label, points]) => ({ label, points })), ...(dstp.length ? [{ label: 'DSTP (sample+match)', points: dstp }] : [])], {
     title: `Acceptance rate vs temperature (${cells[0]!.draft.label}, ${cells[0]!.suite})`,
     xLabel: 'temperature',
     yLabel: 'accepted / drafted',

@@ -22,7 +22,7 @@ export interface ChartOptions {
   readonly vLines?: ReadonlyArray<{ x: number; label: string }>;
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f', '#000000', '#aec7e8'];
 const W = 720;
 const H = 440;
 const M = { left: 70, right: 170, top: 40, bottom: 55 };
@@ -31,17 +31,32 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Tick values at a "nice" step (1, 2, 2.5 or 5 × 10^n) covering [min, max] with about `count` intervals. */
 function ticks(min: number, max: number, count = 5): number[] {
-  const step = (max - min) / count;
-  return Array.from({ length: count + 1 }, (_, i) => min + i * step);
+  const span = max - min;
+  if (!(span > 0)) return [min];
+  const raw = span / count;
+  const magnitude = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * magnitude).find((s) => s >= raw)!;
+  const out: number[] = [];
+  for (let v = Math.ceil(min / step - 1e-9) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toFixed(12)));
+  return out;
+}
+
+/** [min, max] with max raised to the next tick, so the top of the data sits under a labelled line. */
+function niceRange(min: number, max: number): [number, number] {
+  const t = ticks(min, max);
+  const step = t.length > 1 ? t[1]! - t[0]! : 0;
+  const last = t[t.length - 1] ?? max;
+  return [min, last < max - 1e-12 && step > 0 ? last + step : max];
 }
 
 /** A line/scatter chart of one or more series. */
 export function lineChart(series: readonly Series[], options: ChartOptions): string {
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = series.flatMap((s) => s.points.map((p) => p[1]));
-  const [x0, x1] = options.xRange ?? [Math.min(0, ...xs), Math.max(...xs, 1e-9)];
-  const [y0, y1] = options.yRange ?? [Math.min(0, ...ys), Math.max(...ys, 1e-9)];
+  const [x0, x1] = options.xRange ?? niceRange(Math.min(0, ...xs), Math.max(...xs, 1e-9));
+  const [y0, y1] = options.yRange ?? niceRange(Math.min(0, ...ys), Math.max(...ys, 1e-9));
   const px = (x: number): number => M.left + ((x - x0) / (x1 - x0 || 1)) * (W - M.left - M.right);
   const py = (y: number): number => H - M.bottom - ((y - y0) / (y1 - y0 || 1)) * (H - M.top - M.bottom);
   const fx = options.xTick ?? ((v: number) => v.toFixed(2));

@@ -36,6 +36,27 @@ export interface ModelLoadOptions {
    * Defaults to `0`.
    */
   gpuLayers: number;
+  /**
+   * ONNX Runtime execution providers, most preferred first (ONNX models only), for example `['cuda', 'cpu']`.
+   *
+   * Defaults to `['cpu']`.
+   */
+  executionProviders?: readonly string[];
+  /**
+   * The GGUF file whose vocabulary (and chat template) tokenizes for an ONNX model, which has no tokenizer of its
+   * own (`specroute convert` writes one beside it). GGUF models always use their own.
+   *
+   * Defaults to `MODEL.tokenizer.gguf` beside `MODEL.onnx`.
+   */
+  tokenizerPath?: string;
+  /**
+   * Element type of llama.cpp's KV cache (GGUF models). `F32` makes llama.cpp compute in float32 throughout, as
+   * an ONNX conversion of the same weights does (logits agree to ~1e-5 instead of ~1e-2); `F16` halves the
+   * cache's memory.
+   *
+   * Defaults to `'F16'`.
+   */
+  kvCacheType?: 'F16' | 'F32';
 }
 
 export const defaultModelLoadOptions: Omit<ModelLoadOptions, 'modelPath'> = {

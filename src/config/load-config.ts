@@ -77,10 +77,15 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const verifierPath = inModels(config.model.verifier.path);
   const draft = config.model.draft;
   const cacheDir = resolve(base, config.cacheDir ?? resolve(tmpdir(), 'specroute-cache'));
-  const stem = basename(verifierPath).replace(/\.gguf$/i, '');
+  const stem = basename(verifierPath).replace(/\.(gguf|onnx)$/i, '');
   let draftSource: ResolvedConfig['draftSource'] = { kind: 'none' };
   if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path) };
   else if (draft?.derive) {
+    if (/\.onnx$/i.test(verifierPath)) {
+      throw new SpecrouteError('invalid_argument', `config ${source}: model.draft.derive: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
+        param: 'model.draft.derive',
+      });
+    }
     const { layers, quantize } = draft.derive;
     const tag = [layers ? `layers-${layers.replace(/[^0-9-]+/g, '_')}` : 'all', quantize ?? 'f'].join('.');
     draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.draft.${tag}.gguf`) };

@@ -9,11 +9,27 @@ const modelFile = {
   batchSize: z.number().int().min(1).default(512),
   /** Layers offloaded to a GPU; 0 is CPU only. Defaults to `0`. */
   gpuLayers: z.number().int().min(0).default(0),
+  /**
+   * ONNX Runtime execution providers for a `.onnx` model, most preferred first, such as `[cuda, cpu]`.
+   * Defaults to `[cpu]`.
+   */
+  executionProviders: z.array(z.string().min(1)).min(1).default(['cpu']),
+  /**
+   * The GGUF whose tokenizer (and chat template) an ONNX model uses, relative to `modelsDir` unless absolute
+   * (GGUF models always use their own). Defaults to `MODEL.tokenizer.gguf` beside `MODEL.onnx` (written by
+   * `specroute convert`).
+   */
+  tokenizer: z.string().min(1).optional(),
+  /**
+   * llama.cpp's KV cache type for a GGUF model: `F32` computes like an ONNX conversion of the same weights,
+   * `F16` halves the cache. Defaults to `F16`.
+   */
+  kvCacheType: z.enum(['F16', 'F32']).default('F16'),
 };
 
 const verifierSchema = z
   .object({
-    /** GGUF file, relative to `modelsDir` unless absolute. Required. */
+    /** GGUF or ONNX (`.onnx`) file, relative to `modelsDir` unless absolute. Required. */
     path: z.string().min(1),
     ...modelFile,
   })
@@ -21,7 +37,7 @@ const verifierSchema = z
 
 const draftSchema = z
   .object({
-    /** GGUF file of the draft, relative to `modelsDir` unless absolute. Give this or `derive`. */
+    /** GGUF or ONNX (`.onnx`) file of the draft, relative to `modelsDir` unless absolute. Give this or `derive`. */
     path: z.string().min(1).optional(),
     /**
      * Make the draft from the verifier at boot with `specroute draft make` (cached in `cacheDir`).

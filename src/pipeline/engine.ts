@@ -1,6 +1,7 @@
 import type { ModelInfo, ModelLoadOptions } from '../backends/types.js';
 import { entropyOf, logprobOf, topLogprobs } from '../backends/scores.js';
 import { LlamaTokenizer } from '../backends/llama/llama-tokenizer.js';
+import { tokenizerPathFor } from '../models/onnx/tokenizer-path.js';
 import { SpecrouteError } from '../errors/registry.js';
 import type { Escalator, EscalationSession } from '../escalation/escalator.js';
 import type { TokenEvent, TokenEventEscalation, TokenEventToken } from '../events/token-event.js';
@@ -46,7 +47,7 @@ export class SpeculativeEngine {
     const started: Array<{ dispose(): Promise<void> }> = [];
     try {
       const [tokenizer, verifier, draft] = await Promise.all([
-        LlamaTokenizer.load(options.verifier.modelPath).then((t) => (started.push(t), t)),
+        LlamaTokenizer.load(tokenizerPathFor(options.verifier)).then((t) => (started.push(t), t)),
         ModelWorker.start(options.verifier, 'verifier').then((w) => (started.push(w), w)),
         options.draft ? ModelWorker.start(options.draft, 'draft').then((w) => (started.push(w), w)) : undefined,
       ]);

@@ -1,9 +1,9 @@
 /**
  * Entry point of a model worker thread (run by piscina). It owns one model backend and its sequences, and
  * serves the tasks of protocol.ts. Tasks for different sequences run concurrently, so node-llama-cpp batches
- * their evaluations together.
+ * their evaluations together. The backend is chosen by the model file's extension (load-backend.ts).
  */
-import { LlamaBackend } from '../backends/llama/llama-backend.js';
+import { loadBackend } from '../backends/load-backend.js';
 import type { BackendSequence, ModelBackend, PositionScores } from '../backends/types.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { Rng } from '../sampling/rng.js';
@@ -45,7 +45,7 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
 
 async function load(task: LoadTask): Promise<WorkerResults['load']> {
   if (backend) throw new Error('model worker: already loaded');
-  backend = await LlamaBackend.load(task.options);
+  backend = await loadBackend(task.options);
   cancelFlags = new Int32Array(task.cancelFlags);
   return backend.info;
 }

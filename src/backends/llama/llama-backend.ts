@@ -1,14 +1,15 @@
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { SpecrouteError } from '../../errors/registry.js';
-import { logSumExp, warp } from '../../sampling/token-dist.js';
+import { kernels } from '../../native/kernels.js';
 import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
+import { quietVocabOnlyNoise } from './vocab-only-noise.js';
 import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../types.js';
 
 let llamaPromise: Promise<Llama> | undefined;
 
 /** One llama.cpp binding per thread, CPU-only unless layers are offloaded. */
 export function sharedLlama(): Promise<Llama> {
-  llamaPromise ??= getLlama({ gpu: 'auto', logLevel: LlamaLogLevel.error, build: 'never', progressLogs: false });
+  llamaPromise ??= getLlama({ gpu: 'auto', logLevel: LlamaLogLevel.error, build: 'never', progressLogs: false }).then(quietVocabOnlyNoise);
   return llamaPromise;
 }
 
@@ -55,6 +56,7 @@ export class LlamaBackend implements ModelBackend {
         sequences: options.sequences,
         threads: options.threads,
         flashAttention: false,
+        ...(options.kvCacheType === 'F32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
         batching: { itemPrioritizationStrategy: countingFairShareStrategy(batchSizes) },
       });
       return new LlamaBackend(model, context, batchSizes);
@@ -130,9 +132,9 @@ class LlamaSequence implements BackendSequence {
         if (next?.probabilities == null) throw new Error(`evaluate: no probabilities at position ${i}`);
         const logits = new Float32Array(this.vocabSize).fill(-Infinity);
         for (const [token, p] of next.probabilities) logits[token] = Math.log(p);
-        const dist = warp(logits, request.sampling);
+        const dist = kernels.warp(logits, request.sampling);
         const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: this.vocabSize }, (_, t) => (t === dist.token ? 1 : 0));
-        scores.push({ kind: 'dense', probs, logits, logZ: logSumExp(logits) });
+        scores.push({ kind: 'dense', probs, logits, logZ: kernels.logSumExp(logits) });
       }
     }
     return scores;
