@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { backendKind } from '../src/backends/load-backend.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { SpecrouteError } from '../src/errors/registry.js';
 import { ensureDerivedDraft } from '../src/models/derived-draft.js';
@@ -87,8 +88,8 @@ function runCommand(): Command {
     .description('Benchmark one verifier with one or more drafts: a sweep over suites, temperatures, draft lengths and cut-offs, with the baselines interleaved.')
     .option('--config <file>', 'take the model pair (and threads) from a specroute config file')
     .addOption(new Option('--models-dir <dir>', 'folder of the model files').default(defaultModelsDir, '../shared/models from the repository root'))
-    .option('--verifier <file>', 'verifier GGUF (in --models-dir, or a path); default stories260K.gguf, or the config\'s')
-    .option('--draft <draft>', 'a draft, repeatable: a GGUF file, or one derived from the verifier (or --draft-from): q8_0 | q4_0 | L<layers> (e.g. L0-2) | L0-2+q8_0; default q8_0, or the config\'s', collectDraft)
+    .option('--verifier <file>', 'verifier model, GGUF or ONNX (in --models-dir, or a path); default stories260K.gguf, or the config\'s')
+    .option('--draft <draft>', 'a draft, repeatable: a GGUF or ONNX file, or one derived from the verifier (or --draft-from): q8_0 | q4_0 | L<layers> (e.g. L0-2) | L0-2+q8_0; default q8_0, or the config\'s', collectDraft)
     .option('--draft-from <file>', 'derive drafts from this GGUF instead of the verifier (e.g. stories260K.gguf for a scaled verifier)')
     .option('--suite <list>', `prompt suites: ${builtInSuites.join(', ')} (bench/prompts/NAME.jsonl) or JSONL paths`, stringList, ['stories'])
     .option('--prompts <n>', 'prompts taken from the start of each suite', integer(1), 4)
@@ -127,6 +128,8 @@ Examples:
       try {
         const pair = await resolvePair(flags, scratch);
         for (const suite of flags.suite) await loadSuite(suitePath(suite), flags.prompts); // fail before any model loads
+        const bothGguf = [pair.verifierPath, ...pair.drafts.map((d) => d.path)].every((p) => backendKind(p) === 'llama');
+        if (flags.dstp && !bothGguf) process.stderr.write('[bench] no DSTP baseline: node-llama-cpp runs GGUF models only\n');
         const plan: BenchPlan = {
           id: 'run',
           title: `${basename(pair.verifierPath)}: speculative decoding sweep`,
@@ -137,7 +140,8 @@ Examples:
           temperatures: flags.temperature,
           settings: speculationSettings({ gammas: flags.gamma, adaptive: flags.adaptive, pMins: flags.pMin }),
           draftOnly: flags.draftOnly,
-          dstp: flags.dstp ? { maxTokens: flags.dstpMaxTokens ?? Math.max(...flags.gamma), minConfidence: flags.dstpMinConfidence } : false,
+          // node-llama-cpp's predictor needs GGUF models on both sides.
+          dstp: flags.dstp && bothGguf ? { maxTokens: flags.dstpMaxTokens ?? Math.max(...flags.gamma), minConfidence: flags.dstpMinConfidence } : false,
           maxTokens: flags.maxTokens,
           repeats: flags.repeats,
           threads: pair.threads,
@@ -164,7 +168,7 @@ Examples:
 }
 
 function collectDraft(value: string, previous: string[] | undefined): string[] {
-  if (!/\.gguf$|\//i.test(value)) {
+  if (!/\.(gguf|onnx)$|\//i.test(value)) {
     try {
       parseDraftSpec(value);
     } catch (error) {

@@ -8,8 +8,8 @@
  * score request the pipeline makes at temperature 0, at the positions a generation visits (after a real prompt),
  * after a warm-up walk. Only one thing runs at a time: run these while no generation is in flight.
  */
-import { LlamaBackend } from '../../src/backends/llama/llama-backend.js';
-import type { BackendSequence, ModelLoadOptions, PositionScores, ScoreRequest } from '../../src/backends/types.js';
+import { loadBackend } from '../../src/backends/load-backend.js';
+import type { BackendSequence, ModelBackend, ModelLoadOptions, PositionScores, ScoreRequest } from '../../src/backends/types.js';
 import { summarize, type Summary } from './summary.js';
 
 /** The score request of greedy decoding with one top log-probability: what the pipeline asks for at temperature 0. */
@@ -149,7 +149,7 @@ export interface ModelCosts {
 }
 
 /**
- * Loads every model in-process with `LlamaBackend` (one sequence each) and times, in rounds, each model's decode
+ * Loads every model in-process with its backend (`loadBackend`: llama.cpp or ONNX; one sequence each) and times, in rounds, each model's decode
  * step and each requested batched pass: one walk of each per round, round-robin across models and widths, so slow
  * drift of the machine (frequency, noisy neighbours) hits every measurement alike and their ratios stay fair. The
  * first `warmupRounds` rounds are untimed (the first walks run ~10% slow). Disposes the models. The medians are
@@ -157,10 +157,10 @@ export interface ModelCosts {
  */
 export async function measureCosts(options: CostOptions): Promise<Record<string, ModelCosts>> {
   const { rounds = 3, warmupRounds = 2 } = options;
-  const loaded: Array<{ model: CostModel; backend: LlamaBackend; seq: BackendSequence; prefix: number[]; widths: number[] }> = [];
+  const loaded: Array<{ model: CostModel; backend: ModelBackend; seq: BackendSequence; prefix: number[]; widths: number[] }> = [];
   try {
     for (const model of options.models) {
-      const backend = await LlamaBackend.load(model.load);
+      const backend = await loadBackend(model.load);
       let seq: BackendSequence;
       try {
         seq = backend.openSequence();

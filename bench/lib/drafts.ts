@@ -82,7 +82,7 @@ export async function benchDrafts(entries: readonly string[], options: { from: s
   for (const [i, entry] of entries.entries()) {
     const file = [resolve(options.modelsDir, entry), resolve(entry)].find((p) => existsSync(p) && !/^(q[48]_0|L[\d,-]+)(\+.*)?$/.test(entry));
     if (file) {
-      drafts.push({ label: basename(file).replace(/\.gguf$/i, ''), path: file, sha256: await sha256File(file), description: `${(await stat(file)).size} bytes, given as is` });
+      drafts.push({ label: basename(file).replace(/\.(gguf|onnx)$/i, ''), path: file, sha256: await sha256File(file), description: `${(await stat(file)).size} bytes, given as is` });
       continue;
     }
     drafts.push(describeDerived(await prepareDraft(options.from, parseDraftSpec(entry), options.dir, i), options.from));
