@@ -24,14 +24,14 @@ import { speculationSettings, type BenchDraft, type BenchPlan } from './lib/plan
 import { ProgressBar } from './lib/progress.js';
 import { builtInSuites, loadSuite, suitePath } from './lib/prompts.js';
 import { columnNotes, headlineCell, renderCosts, renderHeader, renderPlan } from './lib/render.js';
-import { repoRoot } from './lib/repo-root.js';
+import { packageRoot } from '../src/package-root.js';
 import { measurePlanCosts, planSteps, runPlan, type PlanCosts, type PlanResult } from './lib/run-plan.js';
 import { escalationBenchCommand } from './escalation-bench.js';
 import { scaleVerifier } from './fixtures/scale-verifier.js';
 import { kernelsBenchCommand } from './kernels-bench.js';
 import { loadBenchCommand } from './load-bench.js';
 
-const root = repoRoot();
+const root = packageRoot();
 const defaultModelsDir = resolve(root, '../shared/models');
 
 const stringList = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);

@@ -148,7 +148,7 @@ async function main(flags: Flags): Promise<void> {
       const target = points.filter((p) => p.frontierShare <= 0.25).sort((a, b) => b.apgr - a.apgr)[0];
       const machine = await machineInfo();
       const report = {
-        command: `node dist/bench/escalation-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+        command: ['specroute', ...process.argv.slice(2)].join(' '),
         machine,
         models: {
           frontier: { path: source, sha256: await sha256File(source) },

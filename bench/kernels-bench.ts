@@ -2,8 +2,8 @@
  * The scoring kernels, native addon against the TypeScript reference, at vocabulary sizes of real models:
  * the median time of one call of each kernel over interleaved repeats, and the speed-up.
  *
- *   npm run bench:kernels                       # builds, then node dist/bench/kernels-bench.js
- *   node dist/bench/kernels-bench.js --sizes 512,32000,128256 --repeats 15 --json bench/out/kernels.json
+ *   specroute bench kernels [--sizes 512,32000,128256] [--repeats 15] [--json bench/out/kernels.json]
+ *   npm run bench:kernels                       # builds first
  *
  * Markdown on stdout, progress on stderr, the full report (machine, settings, seed, every sample) as JSON.
  * Needs the addon (`npm run build:native`).
@@ -16,7 +16,7 @@ import { kernels, nativeUnavailableReason, typescriptKernels, type ScoringKernel
 import { Rng } from '../src/sampling/rng.js';
 import { machineInfo } from './lib/machine.js';
 import { fixed, markdownTable } from './lib/markdown.js';
-import { repoRoot } from './lib/repo-root.js';
+import { packageRoot } from '../src/package-root.js';
 
 interface Flags {
   sizes: number[];
@@ -45,7 +45,7 @@ interface Result {
   readonly nativeSamplesUs: number[];
 }
 
-const root = repoRoot();
+const root = packageRoot();
 const log = (line: string): void => void process.stderr.write(`[kernels-bench] ${line}\n`);
 
 /** Logits shaped like a language model's: normal with standard deviation 3 (Box–Muller on the seeded Rng). */

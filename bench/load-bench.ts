@@ -13,7 +13,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { repoRoot } from './lib/repo-root.js';
+import { packageRoot } from '../src/package-root.js';
 import { integer, integerList, number } from '../src/cli/options.js';
 import { loadConfig, type ResolvedConfig } from '../src/config/load-config.js';
 import { startServer, type RunningServer } from '../src/main.js';
@@ -43,7 +43,7 @@ interface Flags {
   json?: string;
 }
 
-const root = repoRoot();
+const root = packageRoot();
 const log = (line: string): void => void process.stderr.write(`[load-bench] ${line}\n`);
 const TRANSPORTS: readonly Transport[] = ['sse', 'grpc', 'in-process'];
 

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { ChatTemplateMessage } from '../../src/backends/types.js';
-import { repoRoot } from './repo-root.js';
+import { packageRoot } from '../../src/package-root.js';
 
 /** A raw-text prompt (a completion). */
 export interface BenchPrompt {
@@ -28,7 +28,7 @@ export const builtInSuites = ['stories', 'chat', 'structured'] as const;
 
 /** A suite by name (`stories`, `chat`, `structured`: bench/prompts/NAME.jsonl) or by path. */
 export function suitePath(nameOrPath: string): string {
-  const builtIn = join(repoRoot(), 'bench', 'prompts', `${nameOrPath}.jsonl`);
+  const builtIn = join(packageRoot(), 'bench', 'prompts', `${nameOrPath}.jsonl`);
   return existsSync(builtIn) ? builtIn : resolve(nameOrPath);
 }
 

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { MachineInfo } from './machine.js';
 import { fixed, markdownTable, percent } from './markdown.js';
 import type { BenchDraft } from './plan.js';
-import type { CellResult, PlanCosts, PlanResult } from './run-plan.js';
+import type { CellResult, PlanCosts, PlanResult, SettingResult } from './run-plan.js';
 
 /** Where and on what a run happened. */
 export interface RunHeader {
@@ -30,6 +30,11 @@ export function renderHeader(h: RunHeader): string {
 
 const temperatureLabel = (t: number): string => (t <= 0 ? '0 (greedy)' : String(t));
 
+/** One row per speculation setting of every cell: the cell's and setting's key columns, then `columns`. */
+function settingRows(cells: readonly CellResult[], columns: (s: SettingResult, c: CellResult) => string[]): string[][] {
+  return cells.flatMap((c) => c.settings.map((s) => [c.draft.label, c.suite, temperatureLabel(c.temperature), s.setting.label, ...columns(s, c)]));
+}
+
 /** One plan's tables. */
 export function renderPlan(result: PlanResult): string {
   const { plan, cells } = result;
@@ -45,26 +50,20 @@ export function renderPlan(result: PlanResult): string {
   out.push(
     markdownTable(
       ['draft', 'suite', 'T', 'setting', 'tok/s', 'verifier-only', 'speed-up', '÷ DSTP', 'α', 'acc. len', 'E', 'γ̄', 'textbook ideal', 'hw-aware ideal', 'measured / hw', 'same output'],
-      cells.flatMap((c) =>
-        c.settings.map(({ setting, analysis: a, overDstp }) => [
-          c.draft.label,
-          c.suite,
-          temperatureLabel(c.temperature),
-          setting.label,
-          fixed(a.specTokensPerSecond, 0),
-          fixed(a.baseTokensPerSecond, 0),
-          `${fixed(a.speedup, 2)}× (${fixed(Math.min(...a.perRepeat.map((r) => r.ratio)), 2)}–${fixed(Math.max(...a.perRepeat.map((r) => r.ratio)), 2)})`,
-          overDstp === null ? '' : `${fixed(overDstp, 2)}×`,
-          fixed(a.acceptanceRate, 3),
-          fixed(a.meanAcceptedLength, 2),
-          fixed(a.tokensPerPass, 2),
-          fixed(a.meanDraftLength, 2),
-          `${fixed(a.textbookIdeal, 2)}×`,
-          `${fixed(a.hardwareAwareIdeal, 2)}×`,
-          percent(a.fractionOfHardwareIdeal),
-          c.temperature <= 0 ? `${a.outputComparisons - a.outputMismatches}/${a.outputComparisons}` : '—',
-        ]),
-      ),
+      settingRows(cells, ({ analysis: a, overDstp }, c) => [
+        fixed(a.specTokensPerSecond, 0),
+        fixed(a.baseTokensPerSecond, 0),
+        `${fixed(a.speedup, 2)}× (${fixed(Math.min(...a.perRepeat.map((r) => r.ratio)), 2)}–${fixed(Math.max(...a.perRepeat.map((r) => r.ratio)), 2)})`,
+        overDstp === null ? '' : `${fixed(overDstp, 2)}×`,
+        fixed(a.acceptanceRate, 3),
+        fixed(a.meanAcceptedLength, 2),
+        fixed(a.tokensPerPass, 2),
+        fixed(a.meanDraftLength, 2),
+        `${fixed(a.textbookIdeal, 2)}×`,
+        `${fixed(a.hardwareAwareIdeal, 2)}×`,
+        percent(a.fractionOfHardwareIdeal),
+        c.temperature <= 0 ? `${a.outputComparisons - a.outputMismatches}/${a.outputComparisons}` : '—',
+      ]),
       ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',
@@ -99,17 +98,11 @@ export function renderPlan(result: PlanResult): string {
   out.push(
     markdownTable(
       ['draft', 'suite', 'T', 'setting', ...Array.from({ length: positions }, (_, i) => String(i + 1))],
-      cells.flatMap((c) =>
-        c.settings.map(({ setting, analysis: a }) => [
-          c.draft.label,
-          c.suite,
-          temperatureLabel(c.temperature),
-          setting.label,
-          ...Array.from({ length: positions }, (_, i) => {
-            const p = a.byPosition[i];
-            return p && p.drafted > 0 ? fixed(p.accepted / p.drafted, 2) : '';
-          }),
-        ]),
+      settingRows(cells, ({ analysis: a }) =>
+        Array.from({ length: positions }, (_, i) => {
+          const p = a.byPosition[i];
+          return p && p.drafted > 0 ? fixed(p.accepted / p.drafted, 2) : '';
+        }),
       ),
       ['l', 'l', 'l', 'l', ...Array.from({ length: positions }, (): 'r' => 'r')],
     ),
@@ -120,21 +113,15 @@ export function renderPlan(result: PlanResult): string {
   out.push(
     markdownTable(
       ['draft', 'suite', 'T', 'setting', 'draft', 'ideal γ̄·T_draft', 'verify', 'ideal T_verify', 'other', 'total', 'ideal total'],
-      cells.flatMap((c) =>
-        c.settings.map(({ setting, analysis: a }) => [
-          c.draft.label,
-          c.suite,
-          temperatureLabel(c.temperature),
-          setting.label,
-          fixed(a.perPass.draftMs, 3),
-          fixed(a.perPass.idealDraftMs, 3),
-          fixed(a.perPass.verifyMs, 3),
-          fixed(a.perPass.idealVerifyMs, 3),
-          fixed(a.perPass.otherMs, 3),
-          fixed(a.perPass.totalMs, 3),
-          fixed(a.perPass.idealTotalMs, 3),
-        ]),
-      ),
+      settingRows(cells, ({ analysis: a }) => [
+        fixed(a.perPass.draftMs, 3),
+        fixed(a.perPass.idealDraftMs, 3),
+        fixed(a.perPass.verifyMs, 3),
+        fixed(a.perPass.idealVerifyMs, 3),
+        fixed(a.perPass.otherMs, 3),
+        fixed(a.perPass.totalMs, 3),
+        fixed(a.perPass.idealTotalMs, 3),
+      ]),
       ['l', 'l', 'l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
     '',

@@ -5,10 +5,10 @@
  */
 import { dirname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { SpecrouteError, isSpecrouteError } from '../errors/registry.js';
+import { SpecrouteError } from '../errors/registry.js';
 import { ggmlTypeName, findGgmlType } from './gguf/ggml-types.js';
 import { GgufValueType, setMetadataEntry, type GgufMetadataEntry } from './gguf/gguf-metadata.js';
-import { GgufReader, type GgufTensorInfo } from './gguf/gguf-reader.js';
+import { withGgufFile, type GgufReader, type GgufTensorInfo } from './gguf/gguf-reader.js';
 import { writeGgufFile, type GgufWriteTensor } from './gguf/gguf-writer.js';
 import { dequantizableTypes, quantizationGgmlType, quantize, toFloat32, type QuantizationType } from './gguf/quantize.js';
 
@@ -131,14 +131,6 @@ export function isQuantizable(tensor: Pick<GgufTensorInfo, 'name' | 'dims'>): bo
   );
 }
 
-/** A SpecrouteError from the reader, re-raised naming the `from` option. */
-function atFrom(error: unknown): unknown {
-  if (isSpecrouteError(error) && error.param === undefined) {
-    return new SpecrouteError(error.code, error.message, { param: 'from', cause: error.cause });
-  }
-  return error;
-}
-
 function stringValue(entry: GgufMetadataEntry | undefined): string | undefined {
   return entry !== undefined && typeof entry.value === 'string' ? entry.value : undefined;
 }
@@ -171,19 +163,7 @@ export async function makeDraft(options: MakeDraftOptions): Promise<MakeDraftRes
     throw new SpecrouteError('invalid_argument', `The directory of ${outPath} does not exist.`, { param: 'out' });
   }
 
-  let reader: GgufReader;
-  try {
-    reader = await GgufReader.open(options.from);
-  } catch (error) {
-    throw atFrom(error);
-  }
-  try {
-    return await makeDraftFrom(reader, outPath, options.layers, target);
-  } catch (error) {
-    throw atFrom(error);
-  } finally {
-    await reader.close();
-  }
+  return withGgufFile(options.from, 'from', (reader) => makeDraftFrom(reader, outPath, options.layers, target));
 }
 
 async function makeDraftFrom(

@@ -5,10 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import type { TokenLogprob } from '../backends/types.js';
 import type { ScoringKernels } from './kernels.js';
+import { packageRoot } from '../package-root.js';
 
 /** The addon's ABI version this wrapper speaks (`kAbiVersion` in native-bindings/src/addon.cc). */
 const ABI_VERSION = 1;
@@ -26,17 +26,6 @@ interface NativeAddon {
 }
 
 const FUNCTIONS = ['logSumExp', 'argmax', 'warp', 'residual', 'sampleDense', 'topLogprobs', 'entropy'] as const;
-
-/** The package root: the nearest folder above this file with a package.json (works from src/ and dist/src/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
 
 /** Where `npm ci` / `npm run build:native` puts the addon. */
 export function defaultAddonPath(): string {

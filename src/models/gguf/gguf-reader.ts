@@ -13,7 +13,7 @@
  * Every malformed file raises `SpecrouteError('invalid_model_file')`.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { SpecrouteError } from '../../errors/registry.js';
+import { SpecrouteError, isSpecrouteError } from '../../errors/registry.js';
 import { ggmlTensorByteSize, findGgmlType } from './ggml-types.js';
 import {
   GgufValueType,
@@ -384,6 +384,28 @@ export class GgufReader {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/**
+ * Opens the GGUF at `path`, runs `use` on it, and closes it. A `SpecrouteError` that names no parameter (a
+ * malformed file, an unsupported tensor) comes out naming `param`: the option that gave the path.
+ */
+export async function withGgufFile<T>(path: string, param: string, use: (reader: GgufReader) => Promise<T>): Promise<T> {
+  const naming = (error: unknown): unknown =>
+    isSpecrouteError(error) && error.param === undefined ? new SpecrouteError(error.code, error.message, { param, cause: error.cause }) : error;
+  let reader: GgufReader;
+  try {
+    reader = await GgufReader.open(path);
+  } catch (error) {
+    throw naming(error);
+  }
+  try {
+    return await use(reader);
+  } catch (error) {
+    throw naming(error);
+  } finally {
+    await reader.close();
   }
 }
 

@@ -10,10 +10,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { SpecrouteError, isSpecrouteError } from '../../errors/registry.js';
+import { SpecrouteError } from '../../errors/registry.js';
 import { findGgmlType, ggmlTypeName } from '../gguf/ggml-types.js';
 import type { GgufMetadataEntry, GgufValue } from '../gguf/gguf-metadata.js';
-import { GgufReader } from '../gguf/gguf-reader.js';
+import { withGgufFile, type GgufReader } from '../gguf/gguf-reader.js';
 import { writeGgufFile } from '../gguf/gguf-writer.js';
 import { toFloat32 } from '../gguf/quantize.js';
 import { buildLlamaGraph, GRAPH_WEIGHT_TYPES, LLAMA_GRAPH_OPSET, type LlamaHyperparameters, type LlamaWeight } from './llama-graph.js';
@@ -77,12 +77,6 @@ function unsupported(message: string): SpecrouteError {
 
 function badOut(message: string): SpecrouteError {
   return new SpecrouteError('invalid_argument', message, { param: 'out' });
-}
-
-/** A SpecrouteError from the reader, re-raised naming the `from` option. */
-function atFrom(error: unknown): unknown {
-  if (isSpecrouteError(error) && error.param === undefined) return new SpecrouteError(error.code, error.message, { param: 'from', cause: error.cause });
-  return error;
 }
 
 function asNumber(value: GgufValue | undefined): number | undefined {
@@ -171,19 +165,7 @@ export async function convertGgufToOnnx(options: ConvertToOnnxOptions): Promise<
     if (dir === undefined || !dir.isDirectory()) throw badOut(`The directory of ${path} does not exist.`);
   }
 
-  let reader: GgufReader;
-  try {
-    reader = await GgufReader.open(options.from);
-  } catch (error) {
-    throw atFrom(error);
-  }
-  try {
-    return await convertFrom(reader, outPath, tokenizerPath, options.externalData ?? 'auto');
-  } catch (error) {
-    throw atFrom(error);
-  } finally {
-    await reader.close();
-  }
+  return withGgufFile(options.from, 'from', (reader) => convertFrom(reader, outPath, tokenizerPath, options.externalData ?? 'auto'));
 }
 
 async function convertFrom(reader: GgufReader, outPath: string, tokenizerPath: string, externalData: boolean | 'auto'): Promise<ConvertToOnnxResult> {
