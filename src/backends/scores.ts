@@ -1,6 +1,6 @@
 import { kernels } from '../native/kernels.js';
 import type { TokenDist } from '../sampling/token-dist.js';
-import type { PositionScores, TokenLogprob } from './types.js';
+import type { PositionScores, ScoreRequest, TokenLogprob } from './types.js';
 
 /** The distribution a token at this position is drawn from (one-hot under greedy decoding). */
 export function distOf(scores: PositionScores): TokenDist {
@@ -43,4 +43,15 @@ export function entropyOf(scores: PositionScores, vocabSize: number): number {
   const others = vocabSize - scores.top.length;
   if (rest > 1e-9 && others > 0) h -= rest * Math.log(rest / others);
   return h;
+}
+
+/**
+ * Dense scores of one position from its raw distribution (logits, or log-probabilities: any constant shift):
+ * the sampling distribution after temperature, top-k and top-p, the raw array (kept, not copied) and its
+ * log-normaliser. Both backends build their non-greedy scores here.
+ */
+export function denseScores(logits: Float32Array, sampling: ScoreRequest['sampling']): PositionScores {
+  const dist = kernels.warp(logits, sampling);
+  const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: logits.length }, (_, t) => (t === dist.token ? 1 : 0));
+  return { kind: 'dense', probs, logits, logZ: kernels.logSumExp(logits) };
 }

@@ -11,6 +11,7 @@
  * file (default `native-bindings/build/Release/specroute_kernels.node` under the package root).
  */
 import type { TokenLogprob } from '../backends/types.js';
+import type { Rng } from '../sampling/rng.js';
 import type { SamplingParams } from '../sampling/params.js';
 import { entropyDense, topLogprobsDense } from '../sampling/logprobs.js';
 import { argmax, logSumExp, residualInto, sampleDense, warp, type TokenDist } from '../sampling/token-dist.js';
@@ -104,3 +105,8 @@ export const kernels: ScoringKernels = selected.kernels;
 
 /** Why the native kernels are not in use (`null` when they are). */
 export const nativeUnavailableReason: string | null = selected.error;
+
+/** Draws a token from `dist` (inverse CDF with one uniform from `rng`; a one-hot draws nothing). */
+export function sampleFrom(dist: TokenDist, rng: Rng): number {
+  return dist.kind === 'onehot' ? dist.token : kernels.sampleDense(dist.probs, rng.next());
+}

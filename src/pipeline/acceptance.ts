@@ -1,4 +1,4 @@
-import { kernels } from '../native/kernels.js';
+import { kernels, sampleFrom } from '../native/kernels.js';
 import type { Rng } from '../sampling/rng.js';
 import { probOf, type TokenDist } from '../sampling/token-dist.js';
 
@@ -40,9 +40,7 @@ export function acceptDraft(draft: readonly number[], q: readonly TokenDist[], p
     if (px >= qx || rng.next() * qx < px) continue;
     return { accepted: i, next: sampleResidual(pi, qi, rng), nextSource: 'verifier' };
   }
-  const bonus = p[draft.length]!;
-  const next = bonus.kind === 'onehot' ? bonus.token : kernels.sampleDense(bonus.probs, rng.next());
-  return { accepted: draft.length, next, nextSource: 'bonus' };
+  return { accepted: draft.length, next: sampleFrom(p[draft.length]!, rng), nextSource: 'bonus' };
 }
 
 /** Draws from norm(max(0, p − q)). Only called after a rejection, so p ≠ q and the residual has mass. */

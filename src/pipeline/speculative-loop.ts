@@ -1,6 +1,6 @@
 import { distOf } from '../backends/scores.js';
 import { Rng } from '../sampling/rng.js';
-import { sampleFrom } from '../sampling/token-dist.js';
+import { sampleFrom } from '../native/kernels.js';
 import type { WorkerSequence } from '../workers/model-worker-client.js';
 import { acceptDraft } from './acceptance.js';
 import { AdaptiveDraftLength } from './adaptive-draft-length.js';

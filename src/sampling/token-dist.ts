@@ -1,4 +1,3 @@
-import type { Rng } from './rng.js';
 import type { SamplingParams } from './params.js';
 
 /**
@@ -9,12 +8,6 @@ export type TokenDist = { readonly kind: 'onehot'; readonly token: number } | { 
 
 export function probOf(dist: TokenDist, token: number): number {
   return dist.kind === 'onehot' ? (dist.token === token ? 1 : 0) : (dist.probs[token] ?? 0);
-}
-
-/** Draws a token from `dist` by inverse CDF with one uniform from `rng`. */
-export function sampleFrom(dist: TokenDist, rng: Rng): number {
-  if (dist.kind === 'onehot') return dist.token;
-  return sampleDense(dist.probs, rng.next());
 }
 
 /** Inverse-CDF draw from unnormalised non-negative weights with the uniform `u` in [0, 1). */

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { acceptDraft, type AcceptanceResult } from '../../src/pipeline/acceptance.js';
 import { Rng } from '../../src/sampling/rng.js';
-import { probOf, sampleFrom, type TokenDist } from '../../src/sampling/token-dist.js';
+import { sampleFrom } from '../../src/native/kernels.js';
+import { probOf, type TokenDist } from '../../src/sampling/token-dist.js';
 
 /**
  * Losslessness of the acceptance rule, checked on the pure function as vLLM's rejection-sampler tests do: a

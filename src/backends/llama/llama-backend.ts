@@ -1,6 +1,6 @@
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import { SpecrouteError } from '../../errors/registry.js';
-import { kernels } from '../../native/kernels.js';
+import { denseScores } from '../scores.js';
 import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
 import { quietVocabOnlyNoise } from './vocab-only-noise.js';
 import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../types.js';
@@ -132,9 +132,7 @@ class LlamaSequence implements BackendSequence {
         if (next?.probabilities == null) throw new Error(`evaluate: no probabilities at position ${i}`);
         const logits = new Float32Array(this.vocabSize).fill(-Infinity);
         for (const [token, p] of next.probabilities) logits[token] = Math.log(p);
-        const dist = kernels.warp(logits, request.sampling);
-        const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: this.vocabSize }, (_, t) => (t === dist.token ? 1 : 0));
-        scores.push({ kind: 'dense', probs, logits, logZ: kernels.logSumExp(logits) });
+        scores.push(denseScores(logits, request.sampling));
       }
     }
     return scores;
