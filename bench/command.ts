@@ -77,6 +77,7 @@ interface RunFlags {
   maxTokens: number;
   repeats: number;
   threads?: number;
+  draftThreads?: number;
   seed: number;
   costRounds: number;
   json?: string;
@@ -103,7 +104,8 @@ function runCommand(): Command {
     .option('--dstp-min-confidence <p>', 'the DSTP baseline\'s minConfidence (node-llama-cpp\'s default)', number(0, 1), 0.6)
     .option('--max-tokens <n>', 'tokens generated per prompt (EOS ignored)', integer(2, 480), 64)
     .option('--repeats <n>', 'interleaved repeats (medians are taken over them)', integer(1), 3)
-    .option('--threads <n>', 'threads of every model context (default 1, or the config\'s verifier threads)', integer(1, 256))
+    .option('--threads <n>', 'threads of the verifier\'s contexts (default 1, or the config\'s)', integer(1, 256))
+    .option('--draft-threads <n>', 'threads of the draft\'s contexts (default: --threads, or the config\'s)', integer(1, 256))
     .option('--seed <n>', 'seed of every sampled run', integer(0, 2 ** 32 - 1), 1)
     .option('--cost-rounds <n>', 'timed rounds of the in-process cost measurement', integer(1), 3)
     .option('--json <file>', 'write the machine-readable report here')
@@ -145,6 +147,7 @@ Examples:
           maxTokens: flags.maxTokens,
           repeats: flags.repeats,
           threads: pair.threads,
+          draftThreads: pair.draftThreads,
           seed: flags.seed,
         };
         const progress = new ProgressBar({ total: planSteps(plan), label: 'bench' });
@@ -179,11 +182,12 @@ function collectDraft(value: string, previous: string[] | undefined): string[] {
 }
 
 /** The verifier and drafts of `bench run`, from flags, else the config file, else stories260K with a Q8_0 draft. */
-async function resolvePair(flags: RunFlags, scratch: string): Promise<{ verifierPath: string; verifierDescription: string; drafts: BenchDraft[]; threads: number }> {
+async function resolvePair(flags: RunFlags, scratch: string): Promise<{ verifierPath: string; verifierDescription: string; drafts: BenchDraft[]; threads: number; draftThreads: number }> {
   const config = flags.config ? loadConfig(flags.config) : undefined;
   const verifierPath = flags.verifier ? resolveModel(flags.modelsDir, flags.verifier) : (config?.verifierPath ?? resolveModel(flags.modelsDir, 'stories260K.gguf'));
   if (!existsSync(verifierPath)) throw new SpecrouteError('invalid_argument', `${verifierPath} does not exist (set --models-dir or --verifier)`, { param: 'verifier' });
   const threads = flags.threads ?? config?.model.verifier.threads ?? 1;
+  const draftThreads = flags.draftThreads ?? (flags.threads !== undefined ? undefined : config?.model.draft?.threads) ?? threads;
   let drafts: BenchDraft[];
   if (flags.draft || !config || config.draftSource.kind === 'none') {
     const from = flags.draftFrom ? resolveModel(flags.modelsDir, flags.draftFrom) : verifierPath;
@@ -194,7 +198,7 @@ async function resolvePair(flags: RunFlags, scratch: string): Promise<{ verifier
     const { path } = await ensureDerivedDraft({ from: verifierPath, ...config.draftSource });
     drafts = [{ label: basename(path).replace(/\.gguf$/i, ''), path, sha256: await sha256File(path), description: `derived by the config (${JSON.stringify(config.draftSource)})` }];
   }
-  return { verifierPath, verifierDescription: 'given', drafts, threads };
+  return { verifierPath, verifierDescription: 'given', drafts, threads, draftThreads };
 }
 
 function resolveModel(modelsDir: string, file: string): string {
@@ -293,6 +297,7 @@ interface ReportFlags {
   prompts: number;
   maxTokens: number;
   threads: number;
+  draftThreads?: number;
   seed: number;
   costRounds: number;
 }
@@ -311,6 +316,7 @@ function reportCommand(): Command {
     .option('--prompts <n>', 'prompts per suite', integer(1), 4)
     .option('--max-tokens <n>', 'tokens per prompt', integer(2, 480), 64)
     .option('--threads <n>', 'threads of every model context', integer(1, 256), 1)
+    .option('--draft-threads <n>', 'threads of the drafts\' contexts (default: --threads)', integer(1, 256))
     .option('--seed <n>', 'seed of the sampled runs', integer(0, 2 ** 32 - 1), 1)
     .option('--cost-rounds <n>', 'timed rounds of the in-process cost measurement', integer(1), 3)
     .addHelpText('after', '\nExamples:\n  $ npm run bench:report\n  $ specroute bench report --repeats 5 --out-dir /tmp/report\n  $ specroute bench report --width 4 --repeats 1 --prompts 2 --max-tokens 16 --out-dir /tmp/quick')
@@ -324,7 +330,15 @@ function reportCommand(): Command {
         const scaled = await scaleVerifier({ from: source, out: join(scratch, `${basename(source, '.gguf')}-x${flags.width}.gguf`), width: flags.width });
         const drafts = await benchDrafts(['q8_0', 'q4_0', 'L0-2'], { from: source, dir: scratch, modelsDir: flags.modelsDir });
         const [q8, q4, l02] = drafts as [BenchDraft, BenchDraft, BenchDraft];
-        const common = { verifierPath: scaled.outPath, promptsPerSuite: flags.prompts, maxTokens: flags.maxTokens, repeats: flags.repeats, threads: flags.threads, seed: flags.seed };
+        const common = {
+          verifierPath: scaled.outPath,
+          promptsPerSuite: flags.prompts,
+          maxTokens: flags.maxTokens,
+          repeats: flags.repeats,
+          threads: flags.threads,
+          draftThreads: flags.draftThreads ?? flags.threads,
+          seed: flags.seed,
+        };
         const dstp = { maxTokens: 8, minConfidence: 0.6 };
         const plans: BenchPlan[] = [
           {

@@ -12,8 +12,10 @@ import type { SamplingParams } from '../../src/sampling/params.js';
 export interface DstpOptions {
   readonly verifierPath: string;
   readonly draftPath: string;
-  /** Threads of both contexts (set it: node-llama-cpp's default oversubscribes small machines). */
+  /** Threads of the verifier's context (set it: node-llama-cpp's default oversubscribes small machines). */
   readonly threads: number;
+  /** Threads of the draft's context. */
+  readonly draftThreads: number;
   /** Context size of both models. Defaults to `512`. */
   readonly contextSize?: number;
   /** The predictor's `maxTokens`: at most this many tokens drafted per round (our γ). */
@@ -59,9 +61,9 @@ export class DstpBaseline {
     const contextSize = options.contextSize ?? 512;
     const verifier = await llama.loadModel({ modelPath: options.verifierPath, gpuLayers: 0 });
     const draft = await llama.loadModel({ modelPath: options.draftPath, gpuLayers: 0 });
-    const create = (model: LlamaModel) => model.createContext({ contextSize: Math.min(contextSize, model.trainContextSize), threads: options.threads, flashAttention: false });
-    const verifierContext = await create(verifier);
-    const draftContext = await create(draft);
+    const create = (model: LlamaModel, threads: number) => model.createContext({ contextSize: Math.min(contextSize, model.trainContextSize), threads, flashAttention: false });
+    const verifierContext = await create(verifier, options.threads);
+    const draftContext = await create(draft, options.draftThreads);
     const sequence = verifierContext.getSequence({
       tokenPredictor: new DraftSequenceTokenPredictor(draftContext.getSequence(), {
         maxTokens: options.maxDraftTokens,

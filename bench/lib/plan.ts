@@ -77,8 +77,10 @@ export interface BenchPlan {
   readonly maxTokens: number;
   /** Interleaved repeats: every arm runs once per repeat, in an order that rotates. */
   readonly repeats: number;
-  /** Threads of every model context. */
+  /** Threads of the verifier's contexts (engine, DSTP baseline, cost measurement). */
   readonly threads: number;
+  /** Threads of the draft's contexts. */
+  readonly draftThreads: number;
   /** Seed of every sampled run (each prompt set is seeded alike, so runs reproduce). */
   readonly seed: number;
 }

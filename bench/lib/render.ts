@@ -41,7 +41,7 @@ export function renderPlan(result: PlanResult): string {
   const out: string[] = [`## ${plan.title}`, ''];
   out.push(
     `- ${plan.promptsPerSuite} prompts per suite × ${plan.maxTokens} tokens (EOS ignored), ${plan.repeats} interleaved repeats (arm order reversed on odd repeats), ` +
-      `threads ${plan.threads}, seed ${plan.seed}, top-k off, top-p 1` +
+      `threads ${plan.threads === plan.draftThreads ? plan.threads : `${plan.threads} (verifier), ${plan.draftThreads} (draft)`}, seed ${plan.seed}, top-k off, top-p 1` +
       (plan.dstp ? `; DSTP = node-llama-cpp's DraftSequenceTokenPredictor (maxTokens ${plan.dstp.maxTokens}, minConfidence ${plan.dstp.minConfidence})` : '') +
       ` (${result.wallSeconds.toFixed(0)} s)`,
     '',

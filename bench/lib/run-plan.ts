@@ -56,9 +56,9 @@ export interface PlanResult {
   readonly wallSeconds: number;
 }
 
-/** Load options every model of the run shares. */
-export function loadOptions(plan: Pick<BenchPlan, 'threads'>, modelPath: string): ModelLoadOptions {
-  return { ...defaultModelLoadOptions, modelPath, threads: plan.threads };
+/** Load options of one model of the run. */
+function loadOptions(modelPath: string, threads: number): ModelLoadOptions {
+  return { ...defaultModelLoadOptions, modelPath, threads };
 }
 
 /** Steps `runPlan` reports to the progress bar (one per arm run, warm-ups included). */
@@ -80,8 +80,8 @@ export async function measurePlanCosts(
   const drafts = new Map<string, BenchDraft>(plans.flatMap((p) => p.drafts.map((d) => [d.label, d] as const)));
   const costs = await measureCosts({
     models: [
-      { id: 'verifier', load: loadOptions(first, first.verifierPath), verifyDraftLengths: Array.from({ length: k + 1 }, (_, i) => i) },
-      ...[...drafts.values()].map((d) => ({ id: `draft ${d.label}`, load: loadOptions(first, d.path), verifyDraftLengths: [] })),
+      { id: 'verifier', load: loadOptions(first.verifierPath, first.threads), verifyDraftLengths: Array.from({ length: k + 1 }, (_, i) => i) },
+      ...[...drafts.values()].map((d) => ({ id: `draft ${d.label}`, load: loadOptions(d.path, first.draftThreads), verifyDraftLengths: [] })),
     ],
     prompt: options.prompt,
     steps: options.steps,
@@ -113,15 +113,16 @@ export async function runPlan(plan: BenchPlan, costs: PlanCosts, progress: Progr
   for (const draft of plan.drafts) {
     const opened: Array<{ dispose(): Promise<void> }> = [];
     try {
-      const engine = await SpeculativeEngine.load({ verifier: loadOptions(plan, plan.verifierPath), draft: loadOptions(plan, draft.path) });
+      const engine = await SpeculativeEngine.load({ verifier: loadOptions(plan.verifierPath, plan.threads), draft: loadOptions(draft.path, plan.draftThreads) });
       opened.push(engine);
-      const draftEngine = plan.draftOnly ? await SpeculativeEngine.load({ verifier: loadOptions(plan, draft.path) }) : undefined;
+      const draftEngine = plan.draftOnly ? await SpeculativeEngine.load({ verifier: loadOptions(draft.path, plan.draftThreads) }) : undefined;
       if (draftEngine) opened.push(draftEngine);
       const dstp = plan.dstp
         ? await DstpBaseline.load({
             verifierPath: plan.verifierPath,
             draftPath: draft.path,
             threads: plan.threads,
+            draftThreads: plan.draftThreads,
             maxDraftTokens: plan.dstp.maxTokens,
             minConfidence: plan.dstp.minConfidence,
           })
