@@ -61,7 +61,7 @@ export async function prepareDrafts(verifierPath: string, specs: readonly DraftS
 }
 
 /** A derived draft, described for reports. */
-export function describeDerived(d: PreparedDraft, from: string): BenchDraft {
+function describeDerived(d: PreparedDraft, from: string): BenchDraft {
   const { made, spec } = d;
   return {
     label: spec.label,

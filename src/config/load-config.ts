@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ZodIssue } from 'zod';
 import { SpecrouteError } from '../errors/registry.js';
+import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
 import { configSchema, type SpecrouteConfig } from './schema.js';
 
 /** Command-line overrides (`specroute serve` flags). */
@@ -81,7 +82,7 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   let draftSource: ResolvedConfig['draftSource'] = { kind: 'none' };
   if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path) };
   else if (draft?.derive) {
-    if (/\.onnx$/i.test(verifierPath)) {
+    if (isOnnxPath(verifierPath)) {
       throw new SpecrouteError('invalid_argument', `config ${source}: model.draft.derive: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
         param: 'model.draft.derive',
       });

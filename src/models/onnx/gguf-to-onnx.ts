@@ -19,7 +19,7 @@ import { toFloat32 } from '../gguf/quantize.js';
 import { buildLlamaGraph, GRAPH_WEIGHT_TYPES, LLAMA_GRAPH_OPSET, type LlamaHyperparameters, type LlamaWeight } from './llama-graph.js';
 import type { OnnxModel } from './onnx-proto.js';
 import { writeOnnxFiles } from './onnx-writer.js';
-import { defaultTokenizerPath } from './tokenizer-path.js';
+import { defaultTokenizerPath, isOnnxPath } from './tokenizer-path.js';
 
 /** Options of `convertGgufToOnnx`. */
 export interface ConvertToOnnxOptions {
@@ -155,7 +155,7 @@ function hyperparameters(reader: GgufReader, arch: string): LlamaHyperparameters
  */
 export async function convertGgufToOnnx(options: ConvertToOnnxOptions): Promise<ConvertToOnnxResult> {
   if (typeof options.out !== 'string' || options.out === '') throw badOut('The output path is empty.');
-  if (!/\.onnx$/i.test(options.out)) throw badOut(`The output ${JSON.stringify(options.out)} must end in .onnx.`);
+  if (!isOnnxPath(options.out)) throw badOut(`The output ${JSON.stringify(options.out)} must end in .onnx.`);
   const outPath = resolve(options.out);
   const tokenizerPath = resolve(options.tokenizerOut ?? defaultTokenizerPath(outPath));
   const fromPath = resolve(options.from);
