@@ -151,7 +151,7 @@ Examples:
           seed: flags.seed,
         };
         const progress = new ProgressBar({ total: planSteps(plan), label: 'bench' });
-        const costs = await measureCosts([plan], flags.costRounds, progress);
+        const costs = await timeCosts([plan], flags.costRounds, progress);
         const result = await runPlan(plan, costs, progress);
         progress.finish();
         await emit({
@@ -206,7 +206,8 @@ function resolveModel(modelsDir: string, file: string): string {
   return existsSync(inDir) ? inDir : resolve(file);
 }
 
-async function measureCosts(plans: readonly BenchPlan[], rounds: number, progress: ProgressBar): Promise<PlanCosts> {
+/** Times the models of `plans` in-process (measurePlanCosts), logging above the progress bar. */
+async function timeCosts(plans: readonly BenchPlan[], rounds: number, progress: ProgressBar): Promise<PlanCosts> {
   const first = plans[0]!;
   const [prompt] = await loadSuite(suitePath(first.suites[0]!), 1);
   progress.log('timing T_step, T_verify(k) and T_draft in-process');
@@ -388,7 +389,7 @@ function reportCommand(): Command {
           },
         ];
         const progress = new ProgressBar({ total: plans.reduce((n, p) => n + planSteps(p), 0), label: 'bench' });
-        const costs = await measureCosts(plans, flags.costRounds, progress);
+        const costs = await timeCosts(plans, flags.costRounds, progress);
         const results: PlanResult[] = [];
         for (const plan of plans) {
           progress.log(plan.title);
