@@ -36,13 +36,16 @@ describe('specroute CLI on stories260K', () => {
     expect(stderr).toMatch(/acceptance by position: 1:/);
   });
 
-  it('colours tokens by source on a colour terminal, unless NO_COLOR is set or TERM is dumb', async () => {
+  it('colours tokens by source on a colour terminal, unless NO_COLOR is set, TERM is dumb or CI is set', async () => {
     const command = `${process.execPath} ${CLI} generate --verifier ${STORIES} --draft ${draft} -p "Once upon a time" -n 12`;
+    // Node's colour detection also reads CI, FORCE_COLOR, NODE_DISABLE_COLORS and TMUX (CI=true alone means no
+    // colour), so the child gets a terminal environment this test states in full.
+    const neutral = { CI: undefined, FORCE_COLOR: undefined, NODE_DISABLE_COLORS: undefined, NO_COLOR: undefined, TMUX: undefined };
     const onTerminal = (env: Record<string, string | undefined>) =>
-      run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, NO_COLOR: undefined, ...env } });
+      run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...neutral, ...env } });
     const tty = await onTerminal({ TERM: 'xterm-256color' });
     expect(tty.stdout).toMatch(ANSI);
-    for (const env of [{ TERM: 'xterm-256color', NO_COLOR: '1' }, { TERM: 'dumb' }]) {
+    for (const env of [{ TERM: 'xterm-256color', NO_COLOR: '1' }, { TERM: 'dumb' }, { TERM: 'xterm-256color', CI: 'true' }]) {
       const plain = await onTerminal(env);
       expect(plain.stdout).not.toMatch(ANSI);
       expect(plain.stdout).toContain('there was a little girl');
