@@ -73,6 +73,7 @@ interface RunFlags {
   draftOnly: boolean;
   dstp: boolean;
   dstpMaxTokens?: number;
+  dstpMinTokens: number;
   dstpMinConfidence: number;
   maxTokens: number;
   repeats: number;
@@ -101,6 +102,7 @@ function runCommand(): Command {
     .option('--no-draft-only', 'skip the draft-only baseline')
     .option('--no-dstp', "skip node-llama-cpp's DraftSequenceTokenPredictor baseline")
     .option('--dstp-max-tokens <n>', 'the DSTP baseline\'s maxTokens (default: the largest γ)', integer(1, 64))
+    .option('--dstp-min-tokens <n>', "the DSTP baseline's minTokens: predictions the verifier waits for (node-llama-cpp's default is 0)", integer(0, 64), 1)
     .option('--dstp-min-confidence <p>', 'the DSTP baseline\'s minConfidence (node-llama-cpp\'s default)', number(0, 1), 0.6)
     .option('--max-tokens <n>', 'tokens generated per prompt (EOS ignored)', integer(2, 480), 64)
     .option('--repeats <n>', 'interleaved repeats (medians are taken over them)', integer(1), 3)
@@ -143,7 +145,7 @@ Examples:
           settings: speculationSettings({ gammas: flags.gamma, adaptive: flags.adaptive, pMins: flags.pMin }),
           draftOnly: flags.draftOnly,
           // node-llama-cpp's predictor needs GGUF models on both sides.
-          dstp: flags.dstp && bothGguf ? { maxTokens: flags.dstpMaxTokens ?? Math.max(...flags.gamma), minConfidence: flags.dstpMinConfidence } : false,
+          dstp: flags.dstp && bothGguf ? { maxTokens: flags.dstpMaxTokens ?? Math.max(...flags.gamma), minTokens: flags.dstpMinTokens, minConfidence: flags.dstpMinConfidence } : false,
           maxTokens: flags.maxTokens,
           repeats: flags.repeats,
           threads: pair.threads,
@@ -340,7 +342,7 @@ function reportCommand(): Command {
           draftThreads: flags.draftThreads ?? flags.threads,
           seed: flags.seed,
         };
-        const dstp = { maxTokens: 8, minConfidence: 0.6 };
+        const dstp = { maxTokens: 8, minTokens: 1, minConfidence: 0.6 };
         const plans: BenchPlan[] = [
           {
             ...common,
@@ -363,7 +365,7 @@ function reportCommand(): Command {
             settings: speculationSettings({ gammas: [8], adaptive: true }),
             draftOnly: false,
             // Like for like: DSTP drafts as far as we do (8) and, like our pMin 0, never stops on the draft's confidence.
-            dstp: { maxTokens: 8, minConfidence: 0 },
+            dstp: { ...dstp, minConfidence: 0 },
           },
           {
             ...common,

@@ -48,11 +48,12 @@ export interface BenchDraft {
 }
 
 /**
- * node-llama-cpp's `DraftSequenceTokenPredictor` as a baseline: drafting at most `maxTokens` per round, and
- * stopping below `minConfidence`.
+ * node-llama-cpp's `DraftSequenceTokenPredictor` as a baseline: drafting at most `maxTokens` per round, the
+ * verifier waiting for at least `minTokens` of them, and stopping below `minConfidence`.
  */
 export interface DstpBaselineSettings {
   readonly maxTokens: number;
+  readonly minTokens: number;
   readonly minConfidence: number;
 }
 

@@ -124,6 +124,7 @@ export async function runPlan(plan: BenchPlan, costs: PlanCosts, progress: Progr
             threads: plan.threads,
             draftThreads: plan.draftThreads,
             maxDraftTokens: plan.dstp.maxTokens,
+            minDraftTokens: plan.dstp.minTokens,
             minConfidence: plan.dstp.minConfidence,
           })
         : undefined;
