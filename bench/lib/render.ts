@@ -42,7 +42,7 @@ export function renderPlan(result: PlanResult): string {
   out.push(
     `- ${plan.promptsPerSuite} prompts per suite × ${plan.maxTokens} tokens (EOS ignored), ${plan.repeats} interleaved repeats (arm order reversed on odd repeats), ` +
       `threads ${plan.threads === plan.draftThreads ? plan.threads : `${plan.threads} (verifier), ${plan.draftThreads} (draft)`}, seed ${plan.seed}, top-k off, top-p 1` +
-      (plan.dstp ? `; DSTP = node-llama-cpp's DraftSequenceTokenPredictor (maxTokens ${plan.dstp.maxTokens}, minConfidence ${plan.dstp.minConfidence})` : '') +
+      (plan.dstp ? `; DSTP = node-llama-cpp's DraftSequenceTokenPredictor (maxTokens ${plan.dstp.maxTokens}, minTokens ${plan.dstp.minTokens}, minConfidence ${plan.dstp.minConfidence})` : '') +
       ` (${result.wallSeconds.toFixed(0)} s)`,
     '',
   );
@@ -134,6 +134,7 @@ export const columnNotes = [
   '- tok/s: decode phase (after each prompt\'s first token), median of the repeats; speed-up: median of the paired per-repeat ratios to verifier-only (range in brackets); ÷ DSTP: the same against node-llama-cpp\'s DraftSequenceTokenPredictor.',
   '- α = accepted / drafted; acc. len = accepted draft tokens per verifier pass; E = decoded tokens per verifier pass; γ̄ = drafted tokens per pass.',
   '- textbook ideal = E / (γ̄·c + 1) with c = T_draft / T_step; hw-aware ideal = tokens·T_step / Σ_passes (k·T_draft + T_verify(k)), k = that pass\'s draft length (from the per-position counts); for a fixed γ, E·T_step / (γ·T_draft + T_verify(γ)).',
+  '- measured / hw can pass 100%: the ideal\'s baseline is T_step measured in-process, while the speed-up\'s is the verifier-only arm through the same worker pipeline, which pays a worker round trip per token; speculation pays it once per pass.',
   '- DSTP acceptance = validated / (validated + refuted) predictions: it keeps a drafted token only when the verifier samples the same token ("sample and match"); ours applies min(1, p/q).',
   '- same output (greedy only): prompts whose speculative tokens equal the verifier-only tokens.',
   '- time split: draft / verify = main-thread time waiting on the draft / verifier worker (round trips included); other = acceptance, detokenizing, streaming, event loop.',
