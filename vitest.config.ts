@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Model-dependent tests load real GGUF files and spawn worker threads; keep files sequential
     // on this 2-core machine so their timings do not starve each other.
     fileParallelism: false,

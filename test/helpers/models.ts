@@ -21,8 +21,9 @@ export function storyPrompts(): string[] {
     .map((line) => (JSON.parse(line) as { prompt: string }).prompt);
 }
 
-export function scratchDir(): string {
-  return mkdtempSync(join(tmpdir(), 'specroute-test-'));
+/** A new folder under this test run's scratch root (removed when the run ends; see test/global-setup.ts). */
+export function scratchDir(prefix = 'scratch-'): string {
+  return mkdtempSync(join(process.env.SPECROUTE_TEST_TMP ?? tmpdir(), prefix));
 }
 
 /** Runs the built CLI (as a user would) and returns its stdout. */

@@ -1,14 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { speculationSettings } from '../../bench/lib/plan.js';
 import { ProgressBar } from '../../bench/lib/progress.js';
 import { builtInSuites, loadPrompts, loadSuite, suitePath } from '../../bench/lib/prompts.js';
 import { lineChart } from '../../bench/lib/svg-chart.js';
+import { scratchDir } from '../helpers/models.js';
 
 function jsonl(lines: string[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'specroute-suite-')), 's.jsonl');
+  const file = join(scratchDir('suite-'), 's.jsonl');
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }

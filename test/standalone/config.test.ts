@@ -1,15 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
+import { scratchDir } from '../helpers/models.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const DEFAULT = join(REPO, 'specroute.yaml');
 
 function file(yaml: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'specroute-config-'));
+  const dir = scratchDir('config-');
   const path = join(dir, 'c.yaml');
   writeFileSync(path, yaml);
   return path;

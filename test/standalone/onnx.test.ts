@@ -1,5 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { OnnxDataType, encodeModel } from '../../src/models/onnx/onnx-proto.js';
 import { concatMessage, ProtoWriter } from '../../src/models/onnx/protobuf-writer.js';
 import { writeOnnxFiles } from '../../src/models/onnx/onnx-writer.js';
 import { defaultTokenizerPath, tokenizerPathFor } from '../../src/models/onnx/tokenizer-path.js';
+import { scratchDir } from '../helpers/models.js';
 
 describe('protobuf writer', () => {
   it('encodes varints, negative int64s, strings and nested messages as protobuf does', () => {
@@ -37,7 +37,7 @@ describe('ONNX model encoding', () => {
     const weight = g.floatInitializer('w', [2, 3], Float32Array.from({ length: 6 }, (_, i) => i + 1));
     g.op('Add', [g.op('MatMul', ['x', weight]), g.float(0.5)], undefined, 'y');
     const graph = g.build('tiny', [{ name: 'x', elemType: OnnxDataType.FLOAT, shape: ['n', 2] }], [{ name: 'y', elemType: OnnxDataType.FLOAT, shape: ['n', 3] }]);
-    const dir = mkdtempSync(join(tmpdir(), 'specroute-onnx-'));
+    const dir = scratchDir('onnx-');
     const path = join(dir, 'tiny.onnx');
     const model = { irVersion: 8, opsetVersion: 17, producerName: 'test', producerVersion: '0', graph, metadata: { k: 'v' } };
     expect(encodeModel(model).length).toBeGreaterThan(0);
@@ -99,7 +99,7 @@ describe('tokenizer path', () => {
 
 describe('config for ONNX models', () => {
   const configFile = (yaml: string): string => {
-    const dir = mkdtempSync(join(tmpdir(), 'specroute-config-'));
+    const dir = scratchDir('config-');
     writeFileSync(join(dir, 'c.yaml'), yaml);
     return join(dir, 'c.yaml');
   };

@@ -5,12 +5,11 @@
  * them); skipped, saying so, only when that python has no grpc module.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../src/main.js';
+import { scratchDir } from '../../helpers/models.js';
 import { startTestServer } from '../../helpers/server.js';
 
 const run = promisify(execFile);
@@ -30,7 +29,7 @@ describe.skipIf(!hasPythonGrpc)(`Python gRPC client (${PYTHON}, Debian python3-g
   let lines: Line[];
 
   beforeAll(async () => {
-    stubs = mkdtempSync(join(tmpdir(), 'specroute-pystubs-'));
+    stubs = scratchDir('pystubs-');
     const [started] = await Promise.all([
       startTestServer({ SPECROUTE_API_KEYS: KEY }),
       run('bash', [join(ROOT, 'test/python/gen-stubs.sh'), stubs]),
@@ -49,7 +48,6 @@ describe.skipIf(!hasPythonGrpc)(`Python gRPC client (${PYTHON}, Debian python3-g
   });
   afterAll(async () => {
     await server?.close();
-    if (stubs) rmSync(stubs, { recursive: true, force: true });
   });
 
   it('streams a generation and reads each token provenance and the final stats', () => {
