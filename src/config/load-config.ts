@@ -40,7 +40,9 @@ const ENV_SHORTCUTS: Record<string, string[]> = {
  *
  * Environment variables: the shortcuts above, or any key as `SPECROUTE_` + its path in upper snake case with
  * `__` between levels: `SPECROUTE_MODEL__VERIFIER__THREADS=2`, `SPECROUTE_LIMITS__MAX_QUEUE=8`. Values are
- * parsed as YAML scalars (numbers, booleans); `SPECROUTE_API_KEYS` is a comma-separated list.
+ * parsed as YAML scalars (numbers, booleans); `SPECROUTE_API_KEYS` is a comma-separated list. A variable whose
+ * first part names no top-level key is not configuration and is left alone (`SPECROUTE_NATIVE`, read by the
+ * kernels); within a known section an unknown key is an error like one in the file.
  */
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   let raw: Record<string, unknown> = {};
@@ -99,6 +101,8 @@ function describe(issue: ZodIssue): string {
   return issue.message;
 }
 
+const TOP_LEVEL_KEYS = new Set(Object.keys(configSchema.shape));
+
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('SPECROUTE_') || value === undefined) continue;
@@ -111,7 +115,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
       .slice('SPECROUTE_'.length)
       .split('__')
       .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
-    if (path.length > 1 || path[0] !== '') setPath(raw, path, scalar(value));
+    if (TOP_LEVEL_KEYS.has(path[0]!)) setPath(raw, path, scalar(value));
   }
 }
 

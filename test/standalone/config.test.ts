@@ -43,6 +43,14 @@ describe('config', () => {
     expect(c.auth.apiKeys).toEqual(['sk-aaaaaaaa', 'sk-bbbbbbbb']);
   });
 
+  it('leaves SPECROUTE_* variables that name no config key alone (SPECROUTE_NATIVE is the kernels\' switch)', () => {
+    const c = loadConfig(DEFAULT, {}, { SPECROUTE_NATIVE: '0', SPECROUTE_NATIVE_PATH: '/x.node', SPECROUTE_: 'x' });
+    expect(c.server.port).toBe(8080);
+    const typo = errorOf(() => loadConfig(DEFAULT, {}, { SPECROUTE_SERVER__PROT: '1' }));
+    expect(typo.param).toBe('server');
+    expect(typo.message).toMatch(/unknown key\(s\) prot/);
+  });
+
   it('resolves relative model paths from modelsDir, itself relative to the config file', () => {
     const path = file('modelsDir: models\nmodel:\n  verifier: { path: v.gguf }\n  draft: { path: /abs/d.gguf }\n');
     const c = loadConfig(path, {}, {});
