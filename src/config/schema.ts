@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { defaultSpeculation } from '../pipeline/generate-options.js';
 
 const modelFile = {
   /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see DESIGN.md). */
@@ -91,16 +92,16 @@ export const configSchema = z
       .strict(),
     speculation: z
       .object({
-        /** Smallest draft length γ. Defaults to `1`. */
-        min: z.number().int().min(0).max(64).default(1),
+        /** Smallest draft length γ; 0 lets adaptation pause drafting and probe it again. Defaults to `0`. */
+        min: z.number().int().min(0).max(64).default(defaultSpeculation.min),
         /** Largest draft length γ. Defaults to `8`. */
-        max: z.number().int().min(0).max(64).default(8),
+        max: z.number().int().min(0).max(64).default(defaultSpeculation.max),
         /** γ of a request's first block. Defaults to `4`. */
-        initial: z.number().int().min(0).max(64).default(4),
+        initial: z.number().int().min(0).max(64).default(defaultSpeculation.initial),
         /** Adapt γ per request to its acceptance. Defaults to `true`. */
-        adaptive: z.boolean().default(true),
+        adaptive: z.boolean().default(defaultSpeculation.adaptive),
         /** Stop a draft block when the draft's confidence is below this. Defaults to `0`. */
-        pMin: z.number().min(0).max(1).default(0),
+        pMin: z.number().min(0).max(1).default(defaultSpeculation.pMin),
       })
       .strict()
       .default({}),

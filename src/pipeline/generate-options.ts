@@ -1,7 +1,7 @@
 import { SpecrouteError } from '../errors/registry.js';
 import type { SamplingParams } from '../sampling/params.js';
 import type { EscalationPolicyOptions } from '../escalation/policy.js';
-import type { DraftLengthOptions } from './adaptive-draft-length.js';
+import { defaultDraftLength, type DraftLengthOptions } from './adaptive-draft-length.js';
 
 /** Speculation settings: the draft length schedule and the per-position cut-off. */
 export interface SpeculationOptions extends DraftLengthOptions {
@@ -14,7 +14,7 @@ export interface SpeculationOptions extends DraftLengthOptions {
   pMin: number;
 }
 
-export const defaultSpeculation: SpeculationOptions = { min: 1, max: 8, initial: 4, adaptive: true, pMin: 0 };
+export const defaultSpeculation: SpeculationOptions = { ...defaultDraftLength, pMin: 0 };
 
 /** One generation request, after the transport has parsed and validated it. */
 export interface GenerateOptions {

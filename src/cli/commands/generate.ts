@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { defaultModelLoadOptions, type ModelLoadOptions } from '../../backends/types.js';
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
+import { defaultSpeculation } from '../../pipeline/generate-options.js';
 import type { SpeculationStats } from '../../pipeline/stats.js';
 import { randomSeed } from '../../sampling/rng.js';
 import { colorBySource, legend, useColor } from '../terminal.js';
@@ -42,7 +43,7 @@ export function generateCommand(): Command {
     .option('--seed <n>', 'random seed (default: random)', integer(0, 2 ** 32 - 1))
     .option('--stop <text>', 'stop sequence (repeatable)', collect)
     .option('--draft-max <n>', 'largest draft length γ', integer(0, 64), 8)
-    .option('--draft-min <n>', 'smallest draft length γ when adapting', integer(0, 64), 1)
+    .option('--draft-min <n>', 'smallest draft length γ when adapting (0: pause drafting while it fails, then probe)', integer(0, 64), defaultSpeculation.min)
     .option('--no-adaptive', 'keep γ fixed at --draft-max')
     .option('--draft-p-min <p>', 'stop drafting when the draft\'s confidence falls below p', number(0, 1), 0)
     .option('--threads <n>', 'verifier threads', integer(1, 256), defaultModelLoadOptions.threads)

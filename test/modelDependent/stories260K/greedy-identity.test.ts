@@ -6,16 +6,20 @@ import { makeDraftWithCli, modelOptions, scratchDir, STORIES, storyPrompts } fro
 /**
  * Temperature 0: speculative output must be token-identical to verifier-only greedy decoding.
  *
- * How like is compared with like. llama.cpp's batched and one-token-at-a-time evaluations can differ in the
- * last bits of the logits (DESIGN.md), so an argmax tie could in principle flip. The speculative path scores
- * with batched verifier passes, the baseline decodes one token per pass, and both take the argmax from
- * llama.cpp's own greedy sampler on the verifier's logits. On stories260K (F32, CPU kernels) we measured the
- * two evaluation orders to agree on the argmax at every one of the positions compared here, so the test asks
- * for exact identity. Should a future runtime change that, the failure message prints the position, and the
- * remedy is to compare teacher-forced batched scores on both sides rather than to loosen the check.
+ * How like is compared with like. The speculative path scores with batched verifier passes of varying shapes (the
+ * draft's length, pauses of the adaptive schedule); the baseline decodes one token per pass. Both take the argmax
+ * of the verifier's logits, so they can differ only where those logits differ, and llama.cpp's batched and
+ * one-by-one evaluations differ in the last bits (DESIGN.md). With llama.cpp's default F16 KV cache that
+ * difference is amplified: keys and values computed in different batch shapes round to different halves, which
+ * moved two near-tied log-probabilities by ~1e-3 and flipped one token of these 18,000 (prompt 8 with the 3-layer
+ * draft: −0.79507 vs −0.79641 one by one, −0.79575 vs −0.79570 batched). Both sides here use an F32 KV cache, the
+ * same setting and the same model; the remaining float32 rounding left no flip, so the test asks for exact
+ * identity. Should a runtime change that, the failure message prints the position; the remedy is to compare
+ * teacher-forced scores on both sides, never to loosen the check.
  */
 const PROMPTS = storyPrompts().slice(0, 30);
 const TOKENS = 200;
+const verifierOptions = modelOptions(STORIES, { kvCacheType: 'F32' });
 
 async function tokens(events: AsyncIterable<TokenEvent>): Promise<number[]> {
   const out: number[] = [];
@@ -32,7 +36,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
     drafts['q8_0'] = await makeDraftWithCli(dir, 'q8', STORIES, ['--quantize', 'q8_0']);
     drafts['first 3 layers'] = await makeDraftWithCli(dir, 'l3', STORIES, ['--layers', '0-2']);
     drafts['first 2 layers'] = await makeDraftWithCli(dir, 'l2', STORIES, ['--layers', '0-1']);
-    const engine = await SpeculativeEngine.load({ verifier: modelOptions(STORIES) });
+    const engine = await SpeculativeEngine.load({ verifier: verifierOptions });
     try {
       baseline = [];
       for (const prompt of PROMPTS) {
@@ -52,13 +56,14 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
     describe(`draft: ${name}`, () => {
       let engine: SpeculativeEngine;
       beforeAll(async () => {
-        engine = await SpeculativeEngine.load({ verifier: modelOptions(STORIES), draft: modelOptions(drafts[name]!), speculation: { max: 8 } });
+        engine = await SpeculativeEngine.load({ verifier: verifierOptions, draft: modelOptions(drafts[name]!), speculation: { max: 8 } });
       });
       afterAll(async () => engine?.dispose());
 
       it(`matches on ${PROMPTS.length} prompts × ${TOKENS} tokens`, async () => {
         let drafted = 0;
         let accepted = 0;
+        let passes = 0;
         for (const [i, prompt] of PROMPTS.entries()) {
           const out: number[] = [];
           for await (const event of engine.generate({ promptTokens: engine.encodePrompt(prompt), maxTokens: TOKENS, ignoreEos: true })) {
@@ -66,6 +71,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
             else if (event.kind === 'done') {
               drafted += event.stats.drafted;
               accepted += event.stats.accepted;
+              passes += event.stats.verifierPasses;
               expect(event.stats.mode).toBe('speculative');
             }
           }
@@ -77,6 +83,9 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
         expect(drafted).toBeGreaterThan(0);
         if (name === 'q8_0') expect(accepted / drafted).toBeGreaterThan(0.9);
         else expect(accepted / drafted).toBeLessThan(0.9);
+        // The weakest draft falls to γ = 0 (the default min), so some passes are plain verifier steps, the pauses
+        // and probes of the adaptive schedule, and the identity holds through them.
+        if (name === 'first 2 layers') expect(drafted).toBeLessThan(passes);
       });
     });
   }
