@@ -18,6 +18,7 @@ import { ensureDerivedDraft } from '../src/models/derived-draft.js';
 import { integer, integerList, number, numberList } from '../src/cli/options.js';
 import { acceptanceByPositionChart, acceptanceVsTemperatureChart, measuredVsIdealChart, speedupVsGammaChart } from './lib/charts.js';
 import { benchDrafts, parseDraftSpec } from './lib/drafts.js';
+import { DEFAULT_DSTP_MIN_TOKENS } from './lib/dstp.js';
 import { machineInfo, sha256File } from './lib/machine.js';
 import { fixed, markdownTable, percent } from './lib/markdown.js';
 import { speculationSettings, type BenchDraft, type BenchPlan } from './lib/plan.js';
@@ -102,7 +103,7 @@ function runCommand(): Command {
     .option('--no-draft-only', 'skip the draft-only baseline')
     .option('--no-dstp', "skip node-llama-cpp's DraftSequenceTokenPredictor baseline")
     .option('--dstp-max-tokens <n>', 'the DSTP baseline\'s maxTokens (default: the largest γ)', integer(1, 64))
-    .option('--dstp-min-tokens <n>', "the DSTP baseline's minTokens: predictions the verifier waits for (node-llama-cpp's default is 0)", integer(0, 64), 1)
+    .option('--dstp-min-tokens <n>', "the DSTP baseline's minTokens: predictions the verifier waits for (node-llama-cpp's default is 0)", integer(0, 64), DEFAULT_DSTP_MIN_TOKENS)
     .option('--dstp-min-confidence <p>', 'the DSTP baseline\'s minConfidence (node-llama-cpp\'s default)', number(0, 1), 0.6)
     .option('--max-tokens <n>', 'tokens generated per prompt (EOS ignored)', integer(2, 480), 64)
     .option('--repeats <n>', 'interleaved repeats (medians are taken over them)', integer(1), 3)
@@ -342,7 +343,7 @@ function reportCommand(): Command {
           draftThreads: flags.draftThreads ?? flags.threads,
           seed: flags.seed,
         };
-        const dstp = { maxTokens: 8, minTokens: 1, minConfidence: 0.6 };
+        const dstp = { maxTokens: 8, minTokens: DEFAULT_DSTP_MIN_TOKENS, minConfidence: 0.6 };
         const plans: BenchPlan[] = [
           {
             ...common,

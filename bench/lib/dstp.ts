@@ -8,6 +8,9 @@ import { DraftSequenceTokenPredictor, type LlamaContext, type LlamaContextSequen
 import { sharedLlama } from '../../src/backends/llama/llama-backend.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 
+/** The baseline's `minTokens` unless told otherwise (see `DstpOptions.minDraftTokens`). */
+export const DEFAULT_DSTP_MIN_TOKENS = 1;
+
 /** Options of `DstpBaseline.load`. */
 export interface DstpOptions {
   readonly verifierPath: string;
@@ -77,7 +80,7 @@ export class DstpBaseline {
     const sequence = verifierContext.getSequence({
       tokenPredictor: new DraftSequenceTokenPredictor(draftContext.getSequence(), {
         maxTokens: options.maxDraftTokens,
-        minTokens: options.minDraftTokens ?? 1,
+        minTokens: options.minDraftTokens ?? DEFAULT_DSTP_MIN_TOKENS,
         ...(options.minConfidence !== undefined ? { minConfidence: options.minConfidence } : {}),
       }),
     });
