@@ -323,25 +323,9 @@ export function chatChunkFormat(meta: ResponseMeta, options: MappingOptions): Ch
 export function chatCompletion(meta: ResponseMeta, events: readonly TokenEvent[], options: MappingOptions): ChatCompletion {
   const tracker = new Tracker(options.tokenText);
   const content: ChatTokenLogprob[] = [];
-  const tokens: ChatCompletion['specroute']['tokens'] = [];
-  const escalations: WireEscalation[] = [];
-  let text = '';
-  let done: TokenEventDone | undefined;
-  for (const event of events) {
-    if (event.kind === 'done') {
-      done = event;
-      continue;
-    }
-    if (event.kind === 'escalation') {
-      escalations.push(escalationToWire(event));
-      continue;
-    }
+  const { text, done, specroute } = foldGeneration(events, tracker, (event) => {
     if (options.logprobs) content.push(chatLogprob(tracker.entry(event), options.topLogprobs));
-    tracker.advance(event);
-    text += event.text;
-    tokens.push({ text: event.text, ...provenance(event) });
-  }
-  if (!done) throw new Error('a generation ended without its done event');
+  });
   return {
     id: meta.id,
     object: 'chat.completion',
@@ -356,8 +340,40 @@ export function chatCompletion(meta: ResponseMeta, events: readonly TokenEvent[]
       },
     ],
     usage: usageToWire(done.usage),
-    specroute: { ...tracker.summary(done), tokens, escalations },
+    specroute,
   };
+}
+
+/**
+ * Folds the events of a finished generation into what a non-streaming response carries: the text, the done
+ * event, and the `specroute` extension (summary, every token's provenance, the escalations). `logprobs` sees each
+ * token before the tracker advances past it.
+ */
+function foldGeneration(
+  events: readonly TokenEvent[],
+  tracker: Tracker,
+  logprobs: (event: TokenEventToken) => void,
+): { text: string; done: TokenEventDone; specroute: ChatCompletion['specroute'] } {
+  const tokens: ChatCompletion['specroute']['tokens'] = [];
+  const escalations: WireEscalation[] = [];
+  let text = '';
+  let done: TokenEventDone | undefined;
+  for (const event of events) {
+    if (event.kind === 'done') {
+      done = event;
+      continue;
+    }
+    if (event.kind === 'escalation') {
+      escalations.push(escalationToWire(event));
+      continue;
+    }
+    logprobs(event);
+    tracker.advance(event);
+    text += event.text;
+    tokens.push({ text: event.text, ...provenance(event) });
+  }
+  if (!done) throw new Error('a generation ended without its done event');
+  return { text, done, specroute: { ...tracker.summary(done), tokens, escalations } };
 }
 
 // ---- completions ----
@@ -391,25 +407,9 @@ export function completionChunkFormat(meta: ResponseMeta, options: MappingOption
 export function textCompletion(meta: ResponseMeta, events: readonly TokenEvent[], options: MappingOptions): TextCompletion {
   const tracker = new Tracker(options.tokenText);
   const logprobs = emptyCompletionLogprobs();
-  const tokens: TextCompletion['specroute']['tokens'] = [];
-  const escalations: WireEscalation[] = [];
-  let text = '';
-  let done: TokenEventDone | undefined;
-  for (const event of events) {
-    if (event.kind === 'done') {
-      done = event;
-      continue;
-    }
-    if (event.kind === 'escalation') {
-      escalations.push(escalationToWire(event));
-      continue;
-    }
+  const { text, done, specroute } = foldGeneration(events, tracker, (event) => {
     if (options.logprobs) appendCompletionLogprobs(logprobs, tracker, event, options.topLogprobs);
-    tracker.advance(event);
-    text += event.text;
-    tokens.push({ text: event.text, ...provenance(event) });
-  }
-  if (!done) throw new Error('a generation ended without its done event');
+  });
   return {
     id: meta.id,
     object: 'text_completion',
@@ -417,6 +417,6 @@ export function textCompletion(meta: ResponseMeta, events: readonly TokenEvent[]
     model: meta.model,
     choices: [{ index: 0, text, logprobs: options.logprobs ? logprobs : null, finish_reason: done.finishReason }],
     usage: usageToWire(done.usage),
-    specroute: { ...tracker.summary(done), tokens, escalations },
+    specroute,
   };
 }
