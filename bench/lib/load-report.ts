@@ -3,26 +3,20 @@ import type { MachineInfo } from './machine.js';
 import { fixed, markdownTable } from './markdown.js';
 import { median, quantile } from './summary.js';
 import type { Transport } from './load-drivers.js';
-import type { RunResult, RunSummary } from './load-run.js';
+import type { EngineTimeSplit, LatencyFigures, RunResult, RunSummary } from './load-run.js';
 
 /**
  * One (transport, concurrency) cell. Latency percentiles pool every request (TTFT) and every inter-chunk gap
  * (ITL) of all its repeats, so that p95 rests on enough samples even at concurrency 1; throughput figures and
  * the engine's time split are medians over the repeats, and the ratio to in-process is paired per repeat.
  */
-export interface CellSummary {
+export interface CellSummary extends LatencyFigures {
   readonly transport: Transport;
   readonly concurrency: number;
   readonly repeats: number;
   readonly requests: number;
   readonly failed: number;
   readonly capped: boolean;
-  readonly ttftP50: number;
-  readonly ttftP95: number;
-  readonly itlP50: number;
-  readonly itlP95: number;
-  readonly itlMean: number;
-  readonly e2eP50: number;
   readonly e2eMean: number;
   readonly tokensPerSecond: number;
   readonly requestsPerSecond: number;
@@ -33,7 +27,7 @@ export interface CellSummary {
   /** Mean latency of the requests with engine stats (the time split below is over the same requests). */
   readonly timedLatencyMs: number | null;
   /** Means over every completed request of all repeats of the engine's time split. */
-  readonly engine: { totalMs: number; prefillMs: number; draftMs: number; verifyMs: number; otherMs: number } | null;
+  readonly engine: EngineTimeSplit | null;
   /** Mean of (latency − engine total) over the same requests. */
   readonly outsideEngineMs: number | null;
   readonly acceptanceRate: number | null;

@@ -96,7 +96,22 @@ export async function runLoad(driver: Driver, spec: RunSpec): Promise<RunResult>
 export type BatchHistogram = Record<string, number>;
 
 /** The run's figures. Latencies in ms; throughput over the run's wall time (first request sent to last one ended). */
-export interface RunSummary {
+/** Latency figures over a set of requests (which set, the summary holding them says). */
+export interface LatencyFigures {
+  readonly ttftP50: number;
+  readonly ttftP95: number;
+  /** Gaps between consecutive token chunks of one stream, pooled over the streams. */
+  readonly itlP50: number;
+  readonly itlP95: number;
+  readonly itlMean: number;
+  /** Request latency, sent to last byte. */
+  readonly e2eP50: number;
+}
+
+/** The engine's time split, in ms per request (from each request's final stats). */
+export type EngineTimeSplit = { totalMs: number; prefillMs: number; draftMs: number; verifyMs: number; otherMs: number };
+
+export interface RunSummary extends LatencyFigures {
   readonly transport: Transport;
   readonly concurrency: number;
   readonly repeat: number;
@@ -108,16 +123,8 @@ export interface RunSummary {
   readonly wallMs: number;
   readonly tokensPerSecond: number;
   readonly requestsPerSecond: number;
-  readonly ttftP50: number;
-  readonly ttftP95: number;
-  /** Gaps between consecutive token chunks of one stream, pooled over the run's streams. */
-  readonly itlP50: number;
-  readonly itlP95: number;
-  readonly itlMean: number;
-  /** Request latency, sent to last byte. */
-  readonly e2eP50: number;
-  /** Means over the run's requests of the engine's time split (from each request's final stats). */
-  readonly engine: { totalMs: number; prefillMs: number; draftMs: number; verifyMs: number; otherMs: number } | null;
+  /** Means over the run's requests of the engine's time split. */
+  readonly engine: EngineTimeSplit | null;
   /** Mean of (request latency − engine total): queueing, transport, serialization and client parsing. */
   readonly outsideEngineMs: number | null;
   readonly acceptanceRate: number | null;
