@@ -16,8 +16,7 @@ import { Escalator } from '../src/escalation/escalator.js';
 import { defaultFrontier } from '../src/escalation/frontier-client.js';
 import { defaultEscalationPolicy } from '../src/escalation/policy.js';
 import { startServer } from '../src/main.js';
-import { SpeculativeEngine } from '../src/pipeline/engine.js';
-import type { GenerateOptions } from '../src/pipeline/generate-options.js';
+import { SpeculativeEngine, type RequestSettings } from '../src/pipeline/engine.js';
 import { lcsAgreement, apgr } from './lib/agreement.js';
 import { prepareDrafts, parseDraftSpec } from './lib/drafts.js';
 import { machineInfo, sha256File } from './lib/machine.js';
@@ -94,13 +93,13 @@ async function main(flags: Flags): Promise<void> {
     const frontierOnly = await SpeculativeEngine.load({ verifier: opts(source) });
     const mixed = await SpeculativeEngine.load({ verifier: opts(local!.path), draft: opts(draft!.path), escalator });
     try {
-      const run = async (engine: SpeculativeEngine, prompt: string, extra: Partial<GenerateOptions>) => {
+      const run = async (engine: SpeculativeEngine, prompt: string, extra: RequestSettings) => {
         const tokens: number[] = [];
         let frontier = 0;
         let escalations = 0;
         let skipped = 0;
         let tps = 0;
-        for await (const e of engine.generate({ promptTokens: engine.encodePrompt(prompt), maxTokens: flags.maxTokens, ignoreEos: true, ...extra })) {
+        for await (const e of engine.generateFromTokens(engine.encodePrompt(prompt), { maxTokens: flags.maxTokens, ignoreEos: true, ...extra })) {
           if (e.kind === 'token') {
             tokens.push(...e.tokenIds);
             if (e.source === 'frontier') frontier += e.tokenIds.length;

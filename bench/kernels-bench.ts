@@ -59,17 +59,17 @@ function cases(n: number, rng: Rng): Case[] {
   const logits = randomLogits(n, rng);
   const logZ = typescriptKernels.logSumExp(logits);
   const out = new Float32Array(n);
-  const p = typescriptKernels.warp(logits, { temperature: 0.8, topK: 0, topP: 1 });
-  const q = typescriptKernels.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 1 });
+  const p = typescriptKernels.warp(logits, { temperature: 0.8, topK: 0, topP: 1, minP: 0 });
+  const q = typescriptKernels.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 1, minP: 0 });
   if (p.kind !== 'dense' || q.kind !== 'dense') throw new Error('warp gave a one-hot distribution');
   const u = rng.next();
   return [
     { name: 'logSumExp', run: (k) => k.logSumExp(logits) },
     { name: 'argmax', run: (k) => k.argmax(logits) },
-    { name: 'warp T=0.8', run: (k) => k.warp(logits, { temperature: 0.8, topK: 0, topP: 1 }, out) },
-    { name: 'warp T=0.8 top-k 50', run: (k) => k.warp(logits, { temperature: 0.8, topK: 50, topP: 1 }, out) },
-    { name: 'warp T=0.8 top-p 0.9', run: (k) => k.warp(logits, { temperature: 0.8, topK: 0, topP: 0.9 }, out) },
-    { name: 'warp T=0.8 top-k 50 top-p 0.9', run: (k) => k.warp(logits, { temperature: 0.8, topK: 50, topP: 0.9 }, out) },
+    { name: 'warp T=0.8', run: (k) => k.warp(logits, { temperature: 0.8, topK: 0, topP: 1, minP: 0 }, out) },
+    { name: 'warp T=0.8 top-k 50', run: (k) => k.warp(logits, { temperature: 0.8, topK: 50, topP: 1, minP: 0 }, out) },
+    { name: 'warp T=0.8 top-p 0.9', run: (k) => k.warp(logits, { temperature: 0.8, topK: 0, topP: 0.9 , minP: 0}, out) },
+    { name: 'warp T=0.8 top-k 50 top-p 0.9', run: (k) => k.warp(logits, { temperature: 0.8, topK: 50, topP: 0.9 , minP: 0}, out) },
     { name: 'residual', run: (k) => k.residual(p.probs, q.probs, out) },
     { name: 'sampleDense', run: (k) => k.sampleDense(p.probs, u) },
     { name: 'topLogprobs 5', run: (k) => k.topLogprobs(logits, logZ, 5) },

@@ -1,6 +1,9 @@
 /** specroute's programmatic API: the engine, its options and its event stream. */
 export { SpeculativeEngine, type EngineOptions } from './pipeline/engine.js';
-export type { GenerateOptions, SpeculationOptions } from './pipeline/generate-options.js';
+export type { SpeculationOptions } from './pipeline/adaptive-draft-length.js';
+export type { GenerationRequest, PromptInput, ChatMessage } from './contract/generation-request.js';
+export type { Generator, EncodedPrompt, GenerateOptions } from './contract/generator.js';
+export { requestSettings } from './contract/request-settings.js';
 export type { SpeculationStats } from './pipeline/stats.js';
 export type { TokenEvent, TokenEventToken, TokenEventDone, TokenSource, FinishReason, Usage } from './events/token-event.js';
 export type { ModelLoadOptions, ModelInfo } from './backends/types.js';

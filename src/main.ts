@@ -46,6 +46,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       ? { draft: { modelPath: draftPath, threads: draft.threads, contextSize: draft.contextSize, batchSize: draft.batchSize, gpuLayers: draft.gpuLayers, sequences, ...runtime(draft) } }
       : {}),
     speculation: config.speculation,
+    sampling: config.sampling,
     ...(escalator ? { escalator } : {}),
   });
   const cleanup: Array<() => Promise<void>> = [() => engine.dispose()];
@@ -56,6 +57,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       maxQueue: config.limits.maxQueue,
       requestTimeoutMs: config.limits.requestTimeoutMs,
       defaultMaxTokens: config.limits.defaultMaxTokens,
+      speculation: config.speculation,
     });
     metrics.bind({
       queueDepth: () => scheduler.queueDepth,

@@ -13,7 +13,7 @@ import type { BackendSequence, ModelBackend, ModelLoadOptions, PositionScores, S
 import { summarize, type Summary } from './summary.js';
 
 /** The score request of greedy decoding with one top log-probability: what the pipeline asks for at temperature 0. */
-export const greedyScoreRequest: ScoreRequest = { sampling: { temperature: 0, topK: 0, topP: 1 }, topLogprobs: 1 };
+export const greedyScoreRequest: ScoreRequest = { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 }, topLogprobs: 1 };
 
 function argmax(scores: PositionScores): number {
   if (scores.kind === 'greedy') return scores.token;

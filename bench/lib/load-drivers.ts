@@ -289,13 +289,7 @@ export class InProcessDriver implements Driver {
     const rec = new Recorder();
     try {
       const promptTokens = this.engine.encodePrompt(request.prompt); // as the scheduler does for every request
-      for await (const event of this.engine.generate({
-        promptTokens,
-        maxTokens: request.maxTokens,
-        sampling: { temperature: 0, seed: request.seed },
-        ignoreEos: true,
-        signal: request.signal,
-      })) {
+      for await (const event of this.engine.generateFromTokens(promptTokens, { maxTokens: request.maxTokens, sampling: { temperature: 0, seed: request.seed }, ignoreEos: true }, { signal: request.signal })) {
         if (event.kind === 'token') rec.chunk(event.tokenIds, performance.now());
         else if (event.kind === 'done') {
           const s = event.stats;

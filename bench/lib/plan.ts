@@ -2,7 +2,7 @@
  * What one benchmark run measures: a verifier, its drafts, the prompt suites, and the sweep (temperatures ×
  * speculation settings), with the baselines run in the same repeats.
  */
-import type { SpeculationOptions } from '../../src/pipeline/generate-options.js';
+import type { SpeculationOptions } from '../../src/pipeline/adaptive-draft-length.js';
 
 /** One speculation setting of the sweep. */
 export interface SpecSetting {

@@ -5,7 +5,7 @@
  */
 import { defaultModelLoadOptions, type ModelLoadOptions } from '../../src/backends/types.js';
 import { SpeculativeEngine } from '../../src/pipeline/engine.js';
-import { defaultSpeculation } from '../../src/pipeline/generate-options.js';
+import { defaultSpeculation } from '../../src/pipeline/adaptive-draft-length.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 import { analyzePairs, type PairAnalysis } from './analysis.js';
 import { measureCosts, type ModelCosts } from './costs.js';
@@ -147,14 +147,14 @@ export async function runPlan(plan: BenchPlan, costs: PlanCosts, progress: Progr
       // Warm-up: every arm once on a short set (JIT, worker caches, allocator).
       const warmPrompts = suites[0]!.prompts.slice(0, 2).map(encode);
       for (const arm of arms) {
-        await runArm(arm, warmPrompts, Math.min(16, plan.maxTokens), { temperature: 0, topK: 0, topP: 1, seed: plan.seed });
+        await runArm(arm, warmPrompts, Math.min(16, plan.maxTokens), { temperature: 0, topK: 0, topP: 1, minP: 0, seed: plan.seed });
         progress.tick(`${draft.label}: warm-up ${armLabel(arm)}`);
       }
 
       for (const suite of suites) {
         const prompts = suite.prompts.map(encode);
         for (const temperature of plan.temperatures) {
-          const sampling: SamplingParams = { temperature, topK: 0, topP: 1, seed: plan.seed };
+          const sampling: SamplingParams = { temperature, topK: 0, topP: 1, minP: 0, seed: plan.seed };
           const runs = new Map<Arm, Array<PromptSetRun | DstpRun>>(arms.map((a) => [a, []]));
           for (let r = 0; r < plan.repeats; r++) {
             const order = r % 2 === 0 ? arms : [...arms].reverse();

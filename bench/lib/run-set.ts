@@ -1,6 +1,6 @@
 /** Runs a set of prompts through a `SpeculativeEngine` and totals what its `done` events measured. */
 import type { SpeculativeEngine } from '../../src/pipeline/engine.js';
-import type { SpeculationOptions } from '../../src/pipeline/generate-options.js';
+import type { SpeculationOptions } from '../../src/pipeline/adaptive-draft-length.js';
 import type { SpeculationStats } from '../../src/pipeline/stats.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 
@@ -40,8 +40,7 @@ export async function runPromptSet(engine: SpeculativeEngine, options: PromptSet
   for (const promptTokens of options.prompts) {
     const ids: number[] = [];
     let done: SpeculationStats | undefined;
-    for await (const event of engine.generate({
-      promptTokens,
+    for await (const event of engine.generateFromTokens(promptTokens, {
       maxTokens: options.maxTokens,
       sampling: options.sampling,
       ignoreEos: options.ignoreEos ?? true,

@@ -11,7 +11,7 @@
 namespace {
 
 // Bumped whenever a signature below changes; src/native/kernels.ts refuses other versions.
-constexpr uint32_t kAbiVersion = 1;
+constexpr uint32_t kAbiVersion = 2;
 
 struct F32 {
   float* data = nullptr;
@@ -59,14 +59,14 @@ Napi::Value Argmax(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(specroute::Argmax(values.data, values.length)));
 }
 
-// warp(logits: Float32Array, out: Float32Array, temperature: number, topK: number, topP: number): void
+// warp(logits: Float32Array, out: Float32Array, temperature: number, topK: number, topP: number, minP: number): void
 Napi::Value Warp(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();
   F32 logits, out;
-  double temperature, top_k, top_p;
+  double temperature, top_k, top_p, min_p;
   if (!ArgF32(info, 0, "logits", &logits) || !ArgF32(info, 1, "out", &out) ||
       !ArgNumber(info, 2, "temperature", &temperature) || !ArgNumber(info, 3, "topK", &top_k) ||
-      !ArgNumber(info, 4, "topP", &top_p)) {
+      !ArgNumber(info, 4, "topP", &top_p) || !ArgNumber(info, 5, "minP", &min_p)) {
     return env.Undefined();
   }
   if (out.length != logits.length) {
@@ -77,7 +77,7 @@ Napi::Value Warp(const Napi::CallbackInfo& info) {
     Fail(env, "warp: temperature must be > 0 (greedy decoding is a one-hot argmax)", true);
     return env.Undefined();
   }
-  specroute::Warp(logits.data, out.data, logits.length, temperature, top_k, top_p);
+  specroute::Warp(logits.data, out.data, logits.length, temperature, top_k, top_p, min_p);
   return env.Undefined();
 }
 

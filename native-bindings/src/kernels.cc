@@ -89,7 +89,7 @@ size_t Argmax(const float* x, size_t n) {
   return 0;
 }
 
-void Warp(const float* logits, float* out, size_t n, double temperature, double top_k, double top_p) {
+void Warp(const float* logits, float* out, size_t n, double temperature, double top_k, double top_p, double min_p) {
   const double inv_t = 1 / temperature;
   const double max = n == 0 ? kNegInf : static_cast<double>(MaxOf(logits, n));
   double sum = 0;
@@ -138,6 +138,14 @@ void Warp(const float* logits, float* out, size_t n, double temperature, double 
       const float prob = ProbOf(keys[r]);
       out[IndexOf(keys[r])] = prob;
       sum += prob;
+    }
+  }
+  if (min_p > 0) {
+    // The top token's weight is exp(0) = 1, so the cut is min_p itself; summed in index order as TypeScript does.
+    sum = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (static_cast<double>(out[i]) < min_p) out[i] = 0.0f;
+      else sum += out[i];
     }
   }
   const double inv = 1 / sum;

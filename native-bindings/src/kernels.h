@@ -19,11 +19,12 @@ size_t Argmax(const float* x, size_t n);
 
 /**
  * Raw logits → normalised sampling probabilities in `out` (n entries; may alias `logits`): temperature, then
- * top-k, then top-p over the order (probability desc, index asc). `temperature` must be > 0 (greedy is the
- * caller's one-hot). `top_k` <= 0 or >= n disables top-k; `top_p` >= 1 disables top-p.
+ * top-k, then top-p over the order (probability desc, index asc), then min-p (drop tokens below min_p × the top
+ * token's probability). `temperature` must be > 0 (greedy is the caller's one-hot). `top_k` <= 0 or >= n
+ * disables top-k; `top_p` >= 1 disables top-p; `min_p` <= 0 disables min-p.
  * Reference: warp in src/sampling/token-dist.ts.
  */
-void Warp(const float* logits, float* out, size_t n, double temperature, double top_k, double top_p);
+void Warp(const float* logits, float* out, size_t n, double temperature, double top_k, double top_p, double min_p);
 
 /** out[i] = max(0, p[i] − q[i]) (q[i] = 0 past q's end) for i < n_p; returns Σ out. Reference: residualInto. */
 double Residual(const float* p, size_t n_p, const float* q, size_t n_q, float* out);

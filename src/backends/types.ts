@@ -1,4 +1,4 @@
-import type { SamplingParams } from '../sampling/params.js';
+import type { WarpParams } from '../sampling/params.js';
 
 /** How to load one model. Shared by every backend. */
 export interface ModelLoadOptions {
@@ -98,7 +98,7 @@ export type PositionScores =
 /** What to compute for each evaluated position. */
 export interface ScoreRequest {
   /** Sampling settings that shape the distribution (`temperature: 0` gives `greedy` scores). */
-  readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
+  readonly sampling: WarpParams;
   /**
    * How many top raw log-probabilities to return with greedy scores (at least 1: the argmax itself).
    *

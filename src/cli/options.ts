@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { describeRange, inRange, type SettingSpec } from '../contract/request-settings.js';
 
 /** Commander argument parsers that name the flag in their error. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -34,4 +35,13 @@ export function numberList(min: number, max: number) {
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** A parser for a flag that sets a request setting: its type and range from the single description. */
+export function setting(spec: SettingSpec) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !inRange(spec, n)) throw new InvalidArgumentError(`expected ${describeRange(spec)}, got "${value}"`);
+    return n;
+  };
 }

@@ -1,15 +1,42 @@
 import { z } from 'zod';
-import { defaultSpeculation } from '../pipeline/generate-options.js';
+import { defaultModelLoadOptions } from '../backends/types.js';
+import { requestSettings, type SettingGroup, type SettingSpec } from '../contract/request-settings.js';
+import { defaultBudget } from '../escalation/budget.js';
+import { defaultCircuitBreaker } from '../escalation/circuit-breaker.js';
+import { defaultFrontier } from '../escalation/frontier-client.js';
+import { defaultEscalationPolicy } from '../escalation/policy.js';
+
+type Settings = typeof requestSettings;
+type SchemaOf<S> = S extends { kind: 'boolean' } ? z.ZodDefault<z.ZodBoolean> : S extends { default: number } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
+
+/**
+ * A request setting as a config key: the same type, range and default, from the single description
+ * (`src/contract/request-settings.ts`; the description's `config` names the key, and a test checks they agree).
+ */
+export function settingSchema<S extends SettingSpec>(spec: S): SchemaOf<S> {
+  if (spec.kind === 'boolean') return z.boolean().default(spec.default) as SchemaOf<S>;
+  let n = z.number();
+  if (spec.kind === 'integer') n = n.int();
+  n = spec.minExclusive ? n.gt(spec.min) : n.min(spec.min);
+  if (spec.max !== undefined) n = n.max(spec.max);
+  return (spec.default === undefined ? n.optional() : n.default(spec.default)) as SchemaOf<S>;
+}
+
+/** Config keys for the named settings of one group, each under its field name. */
+function groupSchema<G extends SettingGroup, K extends keyof Settings[G] & string>(group: G, keys: readonly K[]): { [P in K]: SchemaOf<Settings[G][P]> } {
+  const specs = requestSettings[group] as unknown as Record<K, SettingSpec>;
+  return Object.fromEntries(keys.map((key) => [key, settingSchema(specs[key])])) as { [P in K]: SchemaOf<Settings[G][P]> };
+}
 
 const modelFile = {
-  /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see DESIGN.md). */
-  threads: z.number().int().min(1).max(256).default(1),
+  /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see docs/ARCHITECTURE.md#traps). */
+  threads: z.number().int().min(1).max(256).default(defaultModelLoadOptions.threads),
   /** Context size per sequence in tokens, capped at the model's training context. Defaults to `512`. */
-  contextSize: z.number().int().min(16).default(512),
+  contextSize: z.number().int().min(16).default(defaultModelLoadOptions.contextSize),
   /** Largest batch evaluated at once. Defaults to `512`. */
-  batchSize: z.number().int().min(1).default(512),
+  batchSize: z.number().int().min(1).default(defaultModelLoadOptions.batchSize),
   /** Layers offloaded to a GPU; 0 is CPU only. Defaults to `0`. */
-  gpuLayers: z.number().int().min(0).default(0),
+  gpuLayers: z.number().int().min(0).default(defaultModelLoadOptions.gpuLayers),
   /**
    * ONNX Runtime execution providers for a `.onnx` model, most preferred first, such as `[cuda, cpu]`.
    * Defaults to `[cpu]`.
@@ -90,20 +117,13 @@ export const configSchema = z
         draft: draftSchema.nullable().default(null),
       })
       .strict(),
+    /** Server-wide sampling defaults: `temperature`, `topK`, `topP`, `minP` (the request settings of the same names). */
+    sampling: z.object(groupSchema('sampling', ['temperature', 'topK', 'topP', 'minP'])).strict().default({}),
+    /** Server-wide speculation defaults: `min`, `max`, `initial`, `adaptive`, `pMin`. */
     speculation: z
-      .object({
-        /** Smallest draft length γ; 0 lets adaptation pause drafting and probe it again. Defaults to `0`. */
-        min: z.number().int().min(0).max(64).default(defaultSpeculation.min),
-        /** Largest draft length γ. Defaults to `8`. */
-        max: z.number().int().min(0).max(64).default(defaultSpeculation.max),
-        /** γ of a request's first block. Defaults to `4`. */
-        initial: z.number().int().min(0).max(64).default(defaultSpeculation.initial),
-        /** Adapt γ per request to its acceptance. Defaults to `true`. */
-        adaptive: z.boolean().default(defaultSpeculation.adaptive),
-        /** Stop a draft block when the draft's confidence is below this. Defaults to `0`. */
-        pMin: z.number().min(0).max(1).default(defaultSpeculation.pMin),
-      })
+      .object(groupSchema('speculation', ['min', 'max', 'initial', 'adaptive', 'pMin']))
       .strict()
+      .refine((s) => s.min <= s.max, { message: 'min must not exceed max', path: ['min'] })
       .default({}),
     limits: z
       .object({
@@ -111,10 +131,9 @@ export const configSchema = z
         maxConcurrent: z.number().int().min(1).max(256).default(16),
         /** Requests waiting beyond those before 429 / RESOURCE_EXHAUSTED. Defaults to `64`. */
         maxQueue: z.number().int().min(0).default(64),
-        /** Time limit per request in ms. Defaults to `300000`. */
-        requestTimeoutMs: z.number().int().min(1).default(300_000),
-        /** `max_tokens` when a request gives none. Defaults to `256`. */
-        defaultMaxTokens: z.number().int().min(1).default(256),
+        /** `requestTimeoutMs` (the request setting `timeout_ms`) and `defaultMaxTokens` (`max_tokens`). */
+        requestTimeoutMs: settingSchema(requestSettings.request.timeoutMs),
+        defaultMaxTokens: settingSchema(requestSettings.request.maxTokens),
       })
       .strict()
       .default({}),
@@ -130,66 +149,56 @@ export const configSchema = z
             /** Name of the environment variable holding its API key (never the key itself). Defaults to none. */
             apiKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
             /** `completions`, `chat`, or `auto` (completions, falling back to chat). Defaults to `auto`. */
-            api: z.enum(['auto', 'completions', 'chat']).default('auto'),
+            api: z.enum(['auto', 'completions', 'chat']).default(defaultFrontier.api),
             /** Connect timeout, ms. Defaults to `1000`. */
-            connectTimeoutMs: z.number().int().min(1).default(1000),
+            connectTimeoutMs: z.number().int().min(1).default(defaultFrontier.connectTimeoutMs),
             /** Time to the first byte of the response body, ms. Defaults to `3000`. */
-            firstByteTimeoutMs: z.number().int().min(1).default(3000),
+            firstByteTimeoutMs: z.number().int().min(1).default(defaultFrontier.firstByteTimeoutMs),
             /** A whole escalation, retries included, ms. Defaults to `10000`. */
-            totalTimeoutMs: z.number().int().min(1).default(10_000),
+            totalTimeoutMs: z.number().int().min(1).default(defaultFrontier.totalTimeoutMs),
             /** Retries on 429, 5xx, network errors and timeouts. Defaults to `2`. */
-            retries: z.number().int().min(0).max(10).default(2),
+            retries: z.number().int().min(0).max(10).default(defaultFrontier.retries),
             /** First backoff (doubling, full jitter; Retry-After wins), ms. Defaults to `100`. */
-            backoffBaseMs: z.number().int().min(0).default(100),
+            backoffBaseMs: z.number().int().min(0).default(defaultFrontier.backoffBaseMs),
             /** Longest backoff, ms. Defaults to `2000`. */
-            backoffMaxMs: z.number().int().min(0).default(2000),
+            backoffMaxMs: z.number().int().min(0).default(defaultFrontier.backoffMaxMs),
           })
           .strict()
           .optional(),
         policy: z
           .object({
             /** Escalate at all (requests may turn it off). Defaults to `true`. */
-            enabled: z.boolean().default(true),
-            /** Sliding window, tokens. Defaults to `4`. */
-            window: z.number().int().min(1).max(256).default(4),
-            /** Escalate when the window's mean verifier top probability is below this; 0 disables. Defaults to `0.35`. */
-            minConfidence: z.number().min(0).max(1).default(0.35),
-            /** Escalate when the window's mean verifier margin (top − second probability) is below this; 0 disables. Defaults to `0`. */
-            minMargin: z.number().min(0).max(1).default(0),
-            /** Escalate when the window's mean verifier entropy (nats) is above this; 0 disables. Defaults to `0`. */
-            maxEntropy: z.number().min(0).default(0),
-            /** Most frontier tokens per escalation. Defaults to `16`. */
-            spanTokens: z.number().int().min(1).max(4096).default(16),
-            /** Local tokens between escalations. Defaults to `16`. */
-            cooldownTokens: z.number().int().min(0).default(16),
+            enabled: z.boolean().default(defaultEscalationPolicy.enabled),
+            /** `window`, `minConfidence`, `minMargin`, `maxEntropy`, `spanTokens`, `cooldownTokens`: the request settings `escalation.*`. */
+            ...groupSchema('escalation', ['window', 'minConfidence', 'minMargin', 'maxEntropy', 'spanTokens', 'cooldownTokens']),
           })
           .strict()
           .default({}),
         breaker: z
           .object({
             /** Consecutive failures that open the breaker. Defaults to `3`. */
-            failureThreshold: z.number().int().min(1).default(3),
+            failureThreshold: z.number().int().min(1).default(defaultCircuitBreaker.failureThreshold),
             /** Open time before probing again, ms. Defaults to `10000`. */
-            cooldownMs: z.number().int().min(0).default(10_000),
+            cooldownMs: z.number().int().min(0).default(defaultCircuitBreaker.cooldownMs),
             /** Probe calls while half-open. Defaults to `1`. */
-            halfOpenProbes: z.number().int().min(1).default(1),
+            halfOpenProbes: z.number().int().min(1).default(defaultCircuitBreaker.halfOpenProbes),
           })
           .strict()
           .default({}),
         budget: z
           .object({
             /** Frontier tokens per request. Defaults to `64`. */
-            maxTokensPerRequest: z.number().int().min(0).default(64),
+            maxTokensPerRequest: z.number().int().min(0).default(defaultBudget.maxTokensPerRequest),
             /** Frontier calls per request. Defaults to `4`. */
-            maxCallsPerRequest: z.number().int().min(0).default(4),
+            maxCallsPerRequest: z.number().int().min(0).default(defaultBudget.maxCallsPerRequest),
             /** Frontier calls per minute, all requests. Defaults to `60`. */
-            callsPerMinute: z.number().int().min(0).default(60),
+            callsPerMinute: z.number().int().min(0).default(defaultBudget.callsPerMinute),
             /** Spend per hour, all requests; 0 = no cap. Defaults to `0`. */
-            maxCostPerHour: z.number().min(0).default(0),
+            maxCostPerHour: z.number().min(0).default(defaultBudget.maxCostPerHour),
             /** Price per million input tokens. Defaults to `0`. */
-            inputPricePerMillion: z.number().min(0).default(0),
+            inputPricePerMillion: z.number().min(0).default(defaultBudget.inputPricePerMillion),
             /** Price per million output tokens. Defaults to `0`. */
-            outputPricePerMillion: z.number().min(0).default(0),
+            outputPricePerMillion: z.number().min(0).default(defaultBudget.outputPricePerMillion),
           })
           .strict()
           .default({}),

@@ -1,63 +1,22 @@
-/** When the verifier is unsure enough to ask the frontier. */
-export interface EscalationPolicyOptions {
+import type { EscalationSettings } from '../contract/generation-request.js';
+import { settingDefaults } from '../contract/request-settings.js';
+
+/**
+ * When the verifier is unsure enough to ask the frontier: the window, thresholds, span and cool-down that a
+ * request may override (`escalation.*` of the request settings, `src/contract/request-settings.ts`, where their
+ * ranges and defaults live), and whether to escalate at all.
+ */
+export interface EscalationPolicyOptions extends EscalationSettings {
   /**
-   * Escalate at all. Turned off, requests decode locally whatever the thresholds say.
+   * Escalate at all. Turned off, requests decode locally whatever the thresholds say (a request turns it off
+   * with `escalation: false`).
    *
    * Defaults to `true` when a frontier is configured.
    */
   enabled: boolean;
-  /**
-   * Tokens in the sliding window whose mean is compared with the thresholds (BiLD uses one; a few smooth out
-   * single hard tokens).
-   *
-   * Defaults to `4`.
-   */
-  window: number;
-  /**
-   * Escalate when the mean over the window of the verifier's top probability falls below this (BiLD's fallback
-   * rule). `0` disables this trigger.
-   *
-   * Defaults to `0.35`.
-   */
-  minConfidence: number;
-  /**
-   * Escalate when the mean over the window of the verifier's margin (top probability minus the runner-up's)
-   * falls below this: the near-ties where a weaker model most often picks another token than a stronger one.
-   * `0` disables this trigger.
-   *
-   * Defaults to `0` (off).
-   */
-  minMargin: number;
-  /**
-   * Escalate when the mean over the window of the verifier's entropy (nats) rises above this. `0` disables this
-   * trigger.
-   *
-   * Defaults to `0` (off).
-   */
-  maxEntropy: number;
-  /**
-   * Most tokens the frontier writes per escalation (its tokens).
-   *
-   * Defaults to `16`.
-   */
-  spanTokens: number;
-  /**
-   * Local tokens to emit after an escalation (or a skipped one) before the next may trigger.
-   *
-   * Defaults to `16`.
-   */
-  cooldownTokens: number;
 }
 
-export const defaultEscalationPolicy: EscalationPolicyOptions = {
-  enabled: true,
-  window: 4,
-  minConfidence: 0.35,
-  minMargin: 0,
-  maxEntropy: 0,
-  spanTokens: 16,
-  cooldownTokens: 16,
-};
+export const defaultEscalationPolicy: EscalationPolicyOptions = { enabled: true, ...settingDefaults('escalation') };
 
 /** What the verifier said about one position it is about to emit. */
 export interface PositionSignal {

@@ -23,7 +23,16 @@ export interface TokenEventToken {
   /** log-probability of the tokens under the verifier's raw distribution (summed when there are several). */
   readonly logprob: number;
   /** Most likely alternatives at this position under the verifier, when asked for. */
-  readonly topLogprobs?: readonly TokenLogprob[];
+  readonly topLogprobs?: readonly TokenAlternative[];
+}
+
+/**
+ * An alternative at a token's position: its id, raw log-probability under the verifier, and its text as it would
+ * appear in the output at that position (leading space included, OpenAI's convention for `logprobs` tokens),
+ * rendered once, by the engine, for every transport.
+ */
+export interface TokenAlternative extends TokenLogprob {
+  readonly text: string;
 }
 
 export type FinishReason = 'stop' | 'length';

@@ -12,13 +12,12 @@
  */
 import type { TokenLogprob } from '../backends/types.js';
 import type { Rng } from '../sampling/rng.js';
-import type { SamplingParams } from '../sampling/params.js';
+import type { WarpParams } from '../sampling/params.js';
 import { entropyDense, topLogprobsDense } from '../sampling/logprobs.js';
 import { argmax, logSumExp, residualInto, sampleDense, warp, type TokenDist } from '../sampling/token-dist.js';
 import { defaultAddonPath, loadNativeKernels } from './load-native.js';
 
-/** The sampling settings that shape a distribution. */
-export type WarpParams = Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
+export type { WarpParams };
 
 /**
  * Kernels over whole-vocabulary arrays. Inputs are never modified unless passed again as an output; outputs are
@@ -34,7 +33,7 @@ export interface ScoringKernels {
   argmax(values: Float32Array): number;
   /**
    * Raw logits → the sampling distribution: temperature, then top-k, then top-p over the order (probability
-   * desc, token id asc). `temperature <= 0` gives a one-hot distribution on the argmax.
+   * desc, token id asc), then min-p. `temperature <= 0` gives a one-hot distribution on the argmax.
    *
    * @param out where the probabilities go: as many entries as `logits`, or `logits` itself. Defaults to a new
    * array.

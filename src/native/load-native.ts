@@ -11,14 +11,14 @@ import type { ScoringKernels } from './kernels.js';
 import { packageRoot } from '../package-root.js';
 
 /** The addon's ABI version this wrapper speaks (`kAbiVersion` in native-bindings/src/addon.cc). */
-const ABI_VERSION = 1;
+const ABI_VERSION = 2;
 
 /** The addon's raw exports (see native-bindings/src/addon.cc). */
 interface NativeAddon {
   readonly abiVersion: number;
   logSumExp(logits: Float32Array): number;
   argmax(values: Float32Array): number;
-  warp(logits: Float32Array, out: Float32Array, temperature: number, topK: number, topP: number): void;
+  warp(logits: Float32Array, out: Float32Array, temperature: number, topK: number, topP: number, minP: number): void;
   residual(p: Float32Array, q: Float32Array, out: Float32Array): number;
   sampleDense(weights: Float32Array, u: number): number;
   topLogprobs(logits: Float32Array, logZ: number, tokens: Int32Array, logprobs: Float64Array): number;
@@ -65,7 +65,7 @@ function wrap(addon: NativeAddon): ScoringKernels {
     warp(logits, params, out) {
       if (params.temperature <= 0) return { kind: 'onehot', token: addon.argmax(logits) };
       const probs = out ?? new Float32Array(logits.length);
-      addon.warp(logits, probs, params.temperature, params.topK, params.topP);
+      addon.warp(logits, probs, params.temperature, params.topK, params.topP, params.minP);
       return { kind: 'dense', probs };
     },
     residual: (p, q, out) => addon.residual(p, q, out),
@@ -97,12 +97,12 @@ function selfCheck(native: ScoringKernels, reference: ScoringKernels): void {
   const logZ = reference.logSumExp(logits);
   close('logSumExp', native.logSumExp(logits), logZ);
   same('argmax', native.argmax(logits), reference.argmax(logits));
-  const params = { temperature: 0.7, topK: 5, topP: 0.9 };
+  const params = { temperature: 0.7, topK: 5, topP: 0.9, minP: 0.05 };
   const p = reference.warp(logits, params);
   const pn = native.warp(logits, params);
   if (p.kind !== 'dense' || pn.kind !== 'dense') throw new Error('warp: not dense');
   for (let i = 0; i < logits.length; i++) close(`warp[${i}]`, pn.probs[i]!, p.probs[i]!);
-  const q = reference.warp(logits, { temperature: 1.3, topK: 0, topP: 1 });
+  const q = reference.warp(logits, { temperature: 1.3, topK: 0, topP: 1, minP: 0 });
   if (q.kind !== 'dense') throw new Error('warp: not dense');
   const r = new Float32Array(logits.length);
   const rn = new Float32Array(logits.length);

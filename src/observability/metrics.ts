@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EscalationObserver } from '../escalation/escalator.js';
 import type { SpeculationStats } from '../pipeline/stats.js';
-import type { Transport } from '../scheduler/generation-request.js';
+import type { Transport } from '../contract/generation-request.js';
 
 /** Live values read at scrape time. */
 export interface MetricsSources {

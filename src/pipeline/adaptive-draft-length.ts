@@ -1,37 +1,19 @@
-/** Bounds and start of the draft length γ. */
-export interface DraftLengthOptions {
-  /**
-   * Smallest γ the adaptation goes down to. `0` lets it switch drafting off for a draft that keeps failing:
-   * plain verifier steps, then a one-token probe (see `AdaptiveDraftLength`). A failing draft costs a pass
-   * longer than a plain step for about one token, so where a batched pass is dear (CPUs) this keeps weak drafts
-   * from slowing decoding below the verifier alone.
-   *
-   * Defaults to `0`.
-   */
-  min: number;
-  /**
-   * Largest γ. With `adaptive: false`, γ stays here. `0` turns drafting off.
-   *
-   * Defaults to `8`.
-   */
-  max: number;
-  /**
-   * γ of the first block.
-   *
-   * Defaults to `4`.
-   */
-  initial: number;
-  /**
-   * Adapt γ per request to its acceptance: +2 after a fully accepted block, −1 after a rejection (the schedule
-   * Hugging Face's assisted generation uses). It depends only on acceptance, never on timing, so seeded runs
-   * reproduce exactly.
-   *
-   * Defaults to `true`.
-   */
-  adaptive: boolean;
-}
+import type { SpeculationSettings } from '../contract/generation-request.js';
+import { settingDefaults } from '../contract/request-settings.js';
 
-export const defaultDraftLength: DraftLengthOptions = { min: 0, max: 8, initial: 4, adaptive: true };
+/**
+ * Bounds and start of the draft length γ, and whether it adapts: `speculation.min`, `max`, `initial`,
+ * `adaptive` of the request settings (`src/contract/request-settings.ts`, where their ranges and defaults live).
+ */
+export type DraftLengthOptions = Pick<SpeculationSettings, 'min' | 'max' | 'initial' | 'adaptive'>;
+
+/** Speculation settings: the draft length schedule and the per-position cut-off `pMin`. */
+export type SpeculationOptions = SpeculationSettings;
+
+/** The description's defaults (γ from 0 to 8, starting at 4, adaptive; no `p_min` cut-off). */
+export const defaultSpeculation: SpeculationOptions = settingDefaults('speculation');
+
+export const defaultDraftLength: DraftLengthOptions = defaultSpeculation;
 
 /** Plain verifier steps after γ first falls to 0, before a one-token probe. */
 export const FIRST_PAUSE_STEPS = 4;

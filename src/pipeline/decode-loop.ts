@@ -2,7 +2,7 @@ import type { PositionScores } from '../backends/types.js';
 import { SpecrouteError } from '../errors/registry.js';
 import type { TokenSource } from '../events/token-event.js';
 import type { SamplingParams } from '../sampling/params.js';
-import type { SpeculationOptions } from './generate-options.js';
+import type { SpeculationOptions } from './adaptive-draft-length.js';
 import type { StatsRecorder } from './stats.js';
 
 /** One token as a decoding loop emits it, before text assembly. */

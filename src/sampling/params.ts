@@ -1,35 +1,18 @@
-/** How the next token is chosen from a model's logits. One shape for the draft, the verifier and every transport. */
-export interface SamplingParams {
-  /**
-   * Softmax temperature. `0` means greedy decoding (argmax), and then speculative output is token-identical
-   * to verifier-only greedy decoding.
-   *
-   * Defaults to `0`.
-   */
-  temperature: number;
-  /**
-   * Keep only the `topK` most likely tokens (after temperature). `0` disables it.
-   *
-   * Defaults to `0`.
-   */
-  topK: number;
-  /**
-   * Nucleus sampling: keep the smallest set of most likely tokens whose probability sums to at least `topP`
-   * (after temperature and top-k). `1` disables it.
-   *
-   * Defaults to `1`.
-   */
-  topP: number;
-  /**
-   * Seed of the request's random stream. Two runs with the same seed, prompt, models and settings produce the
-   * same tokens.
-   *
-   * Defaults to a random seed.
-   */
-  seed: number;
-}
+import { settingDefaults } from '../contract/request-settings.js';
+import type { SamplingSettings } from '../contract/generation-request.js';
 
-export const defaultSamplingParams: Omit<SamplingParams, 'seed'> = { temperature: 0, topK: 0, topP: 1 };
+/**
+ * How the next token is chosen from a model's logits: temperature, top-k, top-p, min-p and the seed. One shape
+ * for the draft, the verifier and every transport; ranges, defaults and meaning are described once, in
+ * `requestSettings.sampling` (`src/contract/request-settings.ts`). The seed defaults to a random one per request.
+ */
+export type SamplingParams = SamplingSettings;
+
+/** What shapes a distribution (everything but the seed). */
+export type WarpParams = Pick<SamplingParams, 'temperature' | 'topK' | 'topP' | 'minP'>;
+
+/** The description's defaults: greedy, no top-k, top-p or min-p. */
+export const defaultSamplingParams: Omit<SamplingParams, 'seed'> = settingDefaults('sampling');
 
 export function isGreedy(params: Pick<SamplingParams, 'temperature'>): boolean {
   return params.temperature <= 0;

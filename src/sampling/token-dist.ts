@@ -1,4 +1,4 @@
-import type { SamplingParams } from './params.js';
+import type { WarpParams } from './params.js';
 
 /**
  * A distribution over the vocabulary: either all mass on one token (greedy decoding), or dense probabilities
@@ -52,12 +52,14 @@ export function logSumExp(logits: Float32Array): number {
 
 /**
  * Raw logits → the sampling distribution: temperature first, then top-k, then top-p (the order of vLLM and
- * Hugging Face). Greedy parameters give a one-hot distribution on the argmax.
+ * Hugging Face), then min-p: tokens whose probability is below `minP` × the top token's are dropped (llama.cpp's
+ * and vLLM's definition; the ratio does not depend on renormalisation, so it is taken after top-p). Greedy
+ * parameters give a one-hot distribution on the argmax, whatever the filters say (they never drop the top token).
  *
  * @param out where to write the probabilities (as many entries as `logits`; may be `logits` itself).
  * Defaults to a new array.
  */
-export function warp(logits: Float32Array, params: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>, out?: Float32Array): TokenDist {
+export function warp(logits: Float32Array, params: WarpParams, out?: Float32Array): TokenDist {
   if (params.temperature <= 0) return { kind: 'onehot', token: argmax(logits) };
   const n = logits.length;
   if (out !== undefined && out.length !== n) throw new RangeError('warp: out must have as many entries as logits');
@@ -91,6 +93,14 @@ export function warp(logits: Float32Array, params: Pick<SamplingParams, 'tempera
       const i = order[r]!;
       if (r < keep) sum += probs[i]!;
       else probs[i] = 0;
+    }
+  }
+  if (params.minP > 0) {
+    // The top token's weight is exp(0) = 1 (logits were shifted by their max), so the cut is minP itself.
+    sum = 0;
+    for (let i = 0; i < n; i++) {
+      if (probs[i]! < params.minP) probs[i] = 0;
+      else sum += probs[i]!;
     }
   }
   const inv = 1 / sum;

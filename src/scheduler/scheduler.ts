@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { SpecrouteError } from '../errors/registry.js';
 import type { TokenEvent } from '../events/token-event.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { SpeculativeEngine } from '../pipeline/engine.js';
-import type { GenerationRequest, Transport } from './generation-request.js';
-import { validateSpeculation } from '../pipeline/generate-options.js';
+import type { GenerationRequest, SpeculationSettings, Transport } from '../contract/generation-request.js';
+import type { EncodedPrompt, Generator } from '../contract/generator.js';
 import { validateGenerationRequest } from './validate.js';
 
 export interface SchedulerOptions {
@@ -35,6 +34,8 @@ export interface SchedulerOptions {
    * Defaults to `256`.
    */
   defaultMaxTokens: number;
+  /** The server's speculation settings, which a request's overrides are merged over (to check `min ≤ max`). */
+  speculation?: Partial<SpeculationSettings>;
 }
 
 export interface AdmitOptions {
@@ -64,7 +65,7 @@ export class Scheduler {
   private readonly shutdown = new AbortController();
 
   constructor(
-    private readonly engine: SpeculativeEngine,
+    private readonly generator: Generator,
     private readonly metrics: Metrics,
     private readonly options: SchedulerOptions,
   ) {}
@@ -78,20 +79,19 @@ export class Scheduler {
   }
 
   /**
-   * Validates, tokenizes and admits a request. Throws at once (before any event) for bad input, an unknown
+   * Validates (once, for every stage below), tokenizes and admits a request. Throws at once (before any event) for bad input, an unknown
    * model, a prompt too long for the context, a full queue, or a server shutting down.
    */
   admit(request: GenerationRequest, { transport, signal }: AdmitOptions): Generation {
     try {
       if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
-      validateGenerationRequest(request);
-      // The request's speculation overrides, merged with the server's, must make sense together (min ≤ max).
-      if (request.speculation) validateSpeculation({ ...this.engine.speculation, ...request.speculation });
+      validateGenerationRequest(request, this.options.speculation);
       if (request.model !== this.options.modelId) {
         throw new SpecrouteError('model_not_found', `the model '${request.model}' does not exist; this server serves '${this.options.modelId}'`, { param: 'model' });
       }
-      const { tokens, stop, param } = this.prompt(request);
-      const contextSize = this.engine.contextSize;
+      const prompt = this.generator.encode(request.input);
+      const { tokens, param } = prompt;
+      const contextSize = this.generator.contextSize;
       const room = contextSize - tokens.length;
       if (room < 1) {
         throw new SpecrouteError('context_length_exceeded', `the prompt is ${tokens.length} tokens; this model's context holds ${contextSize}`, { param });
@@ -107,7 +107,7 @@ export class Scheduler {
         throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
       }
       const maxTokens = request.maxTokens ?? Math.min(this.options.defaultMaxTokens, room);
-      const generation = this.run(request, tokens, [...(request.stop ?? []), ...stop], maxTokens, transport, signal);
+      const generation = this.run({ ...request, maxTokens }, prompt, transport, signal);
       return { id: randomUUID(), created: Math.floor(Date.now() / 1000), model: this.options.modelId, promptTokens: tokens.length, [Symbol.asyncIterator]: () => generation };
     } catch (error) {
       this.metrics.requestFinished(transport, error instanceof SpecrouteError ? error.code : 'internal');
@@ -115,14 +115,7 @@ export class Scheduler {
     }
   }
 
-  private prompt(request: GenerationRequest): { tokens: number[]; stop: string[]; param: string } {
-    const { input } = request;
-    if (input.kind === 'text') return { tokens: this.engine.encodePrompt(input.text), stop: [], param: 'prompt' };
-    const chat = this.engine.tokenizer.applyChatTemplate(input.messages);
-    return { tokens: chat.tokens, stop: chat.stop, param: 'messages' };
-  }
-
-  private async *run(request: GenerationRequest, tokens: number[], stop: string[], maxTokens: number, transport: Transport, clientSignal: AbortSignal): AsyncGenerator<TokenEvent> {
+  private async *run(request: GenerationRequest, prompt: EncodedPrompt, transport: Transport, clientSignal: AbortSignal): AsyncGenerator<TokenEvent> {
     const admitted = performance.now();
     const timeoutMs = Math.min(request.timeoutMs ?? Infinity, this.options.requestTimeoutMs);
     const deadline = AbortSignal.timeout(timeoutMs);
@@ -136,17 +129,7 @@ export class Scheduler {
       await this.acquire(signal);
       holding = true;
       let last = 0;
-      for await (const event of this.engine.generate({
-        promptTokens: tokens,
-        maxTokens,
-        stop,
-        ...(request.sampling ? { sampling: request.sampling } : {}),
-        ...(request.topLogprobs !== undefined ? { topLogprobs: request.topLogprobs } : {}),
-        ...(request.speculation !== undefined ? { speculation: request.speculation } : {}),
-        ...(request.escalation !== undefined ? { escalation: request.escalation } : {}),
-        ...(request.ignoreEos ? { ignoreEos: true } : {}),
-        signal,
-      })) {
+      for await (const event of this.generator.generate(request, prompt, { signal })) {
         const now = performance.now();
         if (event.kind === 'token') {
           if (last === 0) this.metrics.timeToFirstToken.observe({ transport }, (now - admitted) / 1000);

@@ -17,7 +17,6 @@
  *   `specroute: {escalation: {status, reason?, latency_ms, attempts, frontier_tokens, spliced_tokens}}`; the
  *   token chunks spliced from it follow with `source: "frontier"`.
  */
-import type { TokenLogprob } from '../backends/types.js';
 import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
 import type { SpeculationStats } from '../pipeline/stats.js';
 
@@ -242,9 +241,8 @@ class Tracker {
     // The first token of a completion has no previous token here; the assembled text (decoded after the prompt)
     // gets its leading space right, so prefer it when it is this one token's text.
     if (before === undefined && ids.length === 1 && event.text !== '') token = event.text;
-    // Alternatives compete with the event's first token, after the same context.
-    const altContext = before ?? ids[0];
-    const top = (event.topLogprobs ?? []).map((alt: TokenLogprob) => ({ token: this.tokenText(alt.token, altContext), logprob: alt.logprob }));
+    // Alternatives compete with the event's first token; the engine rendered their text in that position.
+    const top = (event.topLogprobs ?? []).map((alt) => ({ token: alt.text, logprob: alt.logprob }));
     return { token, logprob: event.logprob, top };
   }
 

@@ -54,14 +54,11 @@ const modes: Record<SpeculationStats['mode'], SpeculationMode> = {
   'verifier-only': SpeculationMode.VERIFIER_ONLY,
 };
 
-/** A token's own text, for `top_logprobs` (the verifier's tokenizer: `ServerContext.tokenizer`). */
-export type TokenText = (tokenId: number) => string;
-
 /** One stream message for one event. */
-export function toGenerateResponse(event: TokenEvent, generation: GenerationInfo, tokenText: TokenText): GenerateResponse {
+export function toGenerateResponse(event: TokenEvent, generation: GenerationInfo): GenerateResponse {
   switch (event.kind) {
     case 'token':
-      return create(GenerateResponseSchema, { event: { case: 'chunk', value: toTokenChunk(event, tokenText) } });
+      return create(GenerateResponseSchema, { event: { case: 'chunk', value: toTokenChunk(event) } });
     case 'escalation':
       return create(GenerateResponseSchema, { event: { case: 'escalation', value: toEscalation(event) } });
     case 'done':
@@ -69,13 +66,13 @@ export function toGenerateResponse(event: TokenEvent, generation: GenerationInfo
   }
 }
 
-export function toTokenChunk(event: TokenEventToken, tokenText: TokenText): TokenChunk {
+export function toTokenChunk(event: TokenEventToken): TokenChunk {
   return create(TokenChunkSchema, {
     text: wellFormed(event.text),
     tokenIds: [...event.tokenIds],
     source: sources[event.source],
     logprob: event.logprob,
-    topLogprobs: (event.topLogprobs ?? []).map((t) => ({ tokenId: t.token, logprob: t.logprob, text: wellFormed(tokenText(t.token)) })),
+    topLogprobs: (event.topLogprobs ?? []).map((t) => ({ tokenId: t.token, logprob: t.logprob, text: wellFormed(t.text) })),
   });
 }
 

@@ -8,7 +8,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
-import type { SamplingParams } from '../sampling/params.js';
+import type { WarpParams } from '../sampling/params.js';
 import type { TokenDist } from '../sampling/token-dist.js';
 
 export interface LoadTask {
@@ -47,7 +47,7 @@ interface GeneratingTask {
   readonly keep: number;
   readonly tokens: readonly number[];
   readonly maxTokens: number;
-  readonly sampling: Pick<SamplingParams, 'temperature' | 'topK' | 'topP'>;
+  readonly sampling: WarpParams;
   /** Seed of this task's random stream (forked from the request's). */
   readonly seed: number;
   /** Tokens after which generation stops (end of sequence). */

@@ -12,7 +12,7 @@ import { fallbackFixture } from './kernels-fixture.js';
 const { logits, params } = fallbackFixture();
 const logZ = kernels.logSumExp(logits);
 const p = kernels.warp(logits, params);
-const q = kernels.warp(logits, { temperature: 1.7, topK: 0, topP: 1 });
+const q = kernels.warp(logits, { temperature: 1.7, topK: 0, topP: 1, minP: 0 });
 const scores = { kind: 'dense', probs: p.kind === 'dense' ? p.probs : new Float32Array(0), logits, logZ } as const;
 process.stdout.write(
   `${JSON.stringify({

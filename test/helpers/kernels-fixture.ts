@@ -8,6 +8,6 @@ export function randomLogits(n: number, rng: Rng, scale = 3): Float32Array {
 }
 
 /** The fixed input of the fallback check, computed alike in the test and in its child process. */
-export function fallbackFixture(): { logits: Float32Array; params: { temperature: number; topK: number; topP: number } } {
-  return { logits: randomLogits(1000, new Rng(42)), params: { temperature: 0.9, topK: 40, topP: 0.9 } };
+export function fallbackFixture(): { logits: Float32Array; params: { temperature: number; topK: number; topP: number; minP: number } } {
+  return { logits: randomLogits(1000, new Rng(42)), params: { temperature: 0.9, topK: 40, topP: 0.9, minP: 0.02 } };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { acceptDraft, type AcceptanceResult } from '../../src/pipeline/acceptance.js';
 import { Rng } from '../../src/sampling/rng.js';
 import { sampleFrom } from '../../src/native/kernels.js';
-import { probOf, type TokenDist } from '../../src/sampling/token-dist.js';
+import { probOf, warp, type TokenDist } from '../../src/sampling/token-dist.js';
 
 /**
  * Losslessness of the acceptance rule, checked on the pure function as vLLM's rejection-sampler tests do: a
@@ -103,6 +103,39 @@ describe('lossless acceptance rule', () => {
     const counts = simulate(brokenRule, p, q, 3, 99);
     expect(chiSquare(counts, law)).toBeGreaterThan(CHI_CRITICAL);
     expect(totalVariation(counts, law)).toBeGreaterThan(TV_BOUND);
+  });
+
+  describe('with min-p warping both models (min_p 0.3, the draft at another temperature)', () => {
+    // min_p is part of the verifier's warped distribution: tokens below 0.3 × the top token's probability get
+    // none. The draft's own min-p cut keeps other tokens, so it proposes tokens the verifier gives no mass
+    // (always rejected) and misses some the verifier keeps (only the residual can produce them).
+    const logits = (): Float32Array => Float32Array.from({ length: V }, () => 3 * setup.next());
+    const warped = (temperature: number): TokenDist[] => Array.from({ length: positions }, () => warp(logits(), { temperature, topK: 0, topP: 1, minP: 0.3 }));
+    const pm = warped(1);
+    const qm = warped(1.8);
+    const lawM = targetLaw(pm);
+    const support = lawM.filter((x) => x > 0).length;
+    // chi-square with support − 1 degrees of freedom: the 0.9999 quantile (Wilson–Hilferty, z = 3.719).
+    const df = support - 1;
+    const critical = df * (1 - 2 / (9 * df) + 3.719 * Math.sqrt(2 / (9 * df))) ** 3;
+
+    it('the warp really cut tokens from both models, differently', () => {
+      expect(pm.some((d) => d.kind === 'dense' && d.probs.some((x) => x === 0))).toBe(true);
+      const differ = pm.some((d, i) => d.kind === 'dense' && qm[i]!.kind === 'dense' && d.probs.some((x, t) => (x === 0) !== (probOf(qm[i]!, t) === 0)));
+      expect(differ).toBe(true);
+      expect(support).toBeLessThan(V ** TOKENS);
+    });
+
+    it(`keeps the min-p-warped verifier's joint distribution (γ=3, ${SAMPLES} samples)`, () => {
+      const counts = simulate(acceptDraft, pm, qm, 3, 21);
+      expect(chiSquare(counts, lawM)).toBeLessThan(critical); // Infinity if a token outside min-p's set came out
+      expect(totalVariation(counts, lawM)).toBeLessThan(TV_BOUND);
+    });
+
+    it('detects the broken rule under min-p too', () => {
+      const counts = simulate(brokenRule, pm, qm, 3, 23);
+      expect(chiSquare(counts, lawM)).toBeGreaterThan(critical);
+    });
   });
 
   it('with an identical draft accepts everything', () => {

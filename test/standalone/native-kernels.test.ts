@@ -80,19 +80,23 @@ function inputs(n: number): { name: string; logits: Float32Array }[] {
 
 function warpParams(n: number): WarpParams[] {
   return [
-    { temperature: 1, topK: 0, topP: 1 },
-    { temperature: 0.7, topK: 0, topP: 1 },
-    { temperature: 1e-3, topK: 0, topP: 1 }, // T → 0: nearly one-hot, ties share the mass
-    { temperature: 1e-3, topK: 0, topP: 0.9 },
-    { temperature: 0.8, topK: 1, topP: 1 },
-    { temperature: 0.8, topK: 50, topP: 1 },
-    { temperature: 1.5, topK: 0, topP: 0.9 },
-    { temperature: 0.8, topK: 0, topP: 0.5 },
-    { temperature: 1, topK: 40, topP: 0.95 },
-    { temperature: 2, topK: 0, topP: 0.999 },
-    { temperature: 1, topK: n - 1, topP: 1 },
-    { temperature: 1, topK: n, topP: 1 }, // top-k off
-    { temperature: 0, topK: 10, topP: 0.9 }, // greedy: one-hot
+    { temperature: 1, topK: 0, topP: 1, minP: 0 },
+    { temperature: 0.7, topK: 0, topP: 1, minP: 0 },
+    { temperature: 1e-3, topK: 0, topP: 1, minP: 0 }, // T → 0: nearly one-hot, ties share the mass
+    { temperature: 1e-3, topK: 0, topP: 0.9, minP: 0 },
+    { temperature: 0.8, topK: 1, topP: 1, minP: 0 },
+    { temperature: 0.8, topK: 50, topP: 1, minP: 0 },
+    { temperature: 1.5, topK: 0, topP: 0.9, minP: 0 },
+    { temperature: 0.8, topK: 0, topP: 0.5, minP: 0 },
+    { temperature: 1, topK: 40, topP: 0.95, minP: 0 },
+    { temperature: 2, topK: 0, topP: 0.999, minP: 0 },
+    { temperature: 1, topK: n - 1, topP: 1, minP: 0 },
+    { temperature: 1, topK: n, topP: 1, minP: 0 }, // top-k off
+    { temperature: 0, topK: 10, topP: 0.9, minP: 0 }, // greedy: one-hot
+    { temperature: 1, topK: 0, topP: 1, minP: 0.05 }, // min-p alone
+    { temperature: 0.7, topK: 40, topP: 0.95, minP: 0.1 }, // min-p after top-k and top-p
+    { temperature: 1.5, topK: 0, topP: 1, minP: 1 }, // min-p 1: the top token (and its ties) only
+    { temperature: 0, topK: 0, topP: 1, minP: 0.5 }, // greedy: one-hot whatever min-p says
   ];
 }
 
@@ -148,7 +152,7 @@ describe('native scoring kernels', () => {
       it('warp writes into a given array, a view or the logits themselves', () => {
         const k = native();
         const logits = cases[0]!.logits;
-        const params = { temperature: 0.9, topK: 30, topP: 0.9 };
+        const params = { temperature: 0.9, topK: 30, topP: 0.9 , minP: 0};
         const want = dense(ts.warp(logits, params));
         const buffer = new Float32Array(n + 8).fill(7);
         const view = buffer.subarray(3, 3 + n);
@@ -168,11 +172,11 @@ describe('native scoring kernels', () => {
       it('residual norm(max(0, p − q)) agrees, and draws the same tokens', () => {
         const k = native();
         const rng = new Rng(n + 1);
-        const p = dense(ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 1 }));
+        const p = dense(ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 1, minP: 0 }));
         const qs = [
-          dense(ts.warp(randomLogits(n, rng), { temperature: 1, topK: 0, topP: 1 })),
-          dense(ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 20, topP: 0.9 })),
-          dense(ts.warp(randomLogits(n, rng), { temperature: 1, topK: 0, topP: 1 })).subarray(0, n >> 1), // shorter q: zeros past its end
+          dense(ts.warp(randomLogits(n, rng), { temperature: 1, topK: 0, topP: 1, minP: 0 })),
+          dense(ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 20, topP: 0.9 , minP: 0})),
+          dense(ts.warp(randomLogits(n, rng), { temperature: 1, topK: 0, topP: 1, minP: 0 })).subarray(0, n >> 1), // shorter q: zeros past its end
           p, // p = q: no mass
         ];
         for (const [j, q] of qs.entries()) {
@@ -213,15 +217,15 @@ describe('native scoring kernels', () => {
     expect(() => k.sampleDense(new Float32Array(8), 0.3)).toThrow('sampleDense: all weights are zero');
     expect(() => ts.sampleDense(new Float32Array(8), 0.3)).toThrow('sampleDense: all weights are zero');
     expect(() => k.logSumExp(new Float64Array(4) as unknown as Float32Array)).toThrow(TypeError);
-    expect(() => k.warp(new Float32Array(4), { temperature: 0.5, topK: 2, topP: 'x' as unknown as number })).toThrow(TypeError);
+    expect(() => k.warp(new Float32Array(4), { temperature: 0.5, topK: 2, topP: 'x' as unknown as number , minP: 0})).toThrow(TypeError);
   });
 
   it('the acceptance rule draws the same residual token with either kernels', () => {
     native();
     const n = 32000;
     const rng = new Rng(5);
-    const p: TokenDist = ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 0.95 });
-    const q: TokenDist = ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 1 });
+    const p: TokenDist = ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 0.95 , minP: 0});
+    const q: TokenDist = ts.warp(randomLogits(n, rng), { temperature: 0.8, topK: 0, topP: 1, minP: 0 });
     for (let seed = 0; seed < 20; seed++) {
       // sampleResidual goes through `kernels` (native here); the reference computes it by hand.
       const want = new Float32Array(n);
@@ -256,7 +260,7 @@ describe('native scoring kernels', () => {
       const { logits, params } = fallbackFixture();
       const logZ = ts.logSumExp(logits);
       const p = ts.warp(logits, params);
-      const q = ts.warp(logits, { temperature: 1.7, topK: 0, topP: 1 });
+      const q = ts.warp(logits, { temperature: 1.7, topK: 0, topP: 1, minP: 0 });
       const residual = new Float32Array(logits.length);
       ts.residual(dense(p), dense(q), residual);
       return {

@@ -20,7 +20,8 @@ const token = (id: number, source: TokenEventToken['source'], text: string, top:
   tokenIds: [id],
   source,
   logprob: -0.5,
-  topLogprobs: top.map((t, i) => ({ token: t, logprob: -0.5 - i })),
+  // The engine renders each alternative's text in its position (here: after a previous word).
+  topLogprobs: top.map((t, i) => ({ token: t, logprob: -0.5 - i, text: ' ' + vocab[t]! })),
 });
 const stats: SpeculationStats = {
   mode: 'speculative',

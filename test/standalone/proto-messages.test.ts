@@ -6,12 +6,11 @@ import { protoFieldPath } from '../../src/ingress/grpc/grpc-status.js';
 import { toGenerateResponse } from '../../src/streaming/proto-messages.js';
 
 const info = { id: 'gen-1', model: 'm', created: 1_800_000_000 };
-const tokenText = (id: number): string => `<${id}>`;
-const roundTrip = (event: Parameters<typeof toGenerateResponse>[0]) => fromBinary(GenerateResponseSchema, toBinary(GenerateResponseSchema, toGenerateResponse(event, info, tokenText)));
+const roundTrip = (event: Parameters<typeof toGenerateResponse>[0]) => fromBinary(GenerateResponseSchema, toBinary(GenerateResponseSchema, toGenerateResponse(event, info)));
 
 describe('TokenEvent → specroute.v1 messages', () => {
   it('maps a token event to a chunk with provenance, log-probability and named alternatives', () => {
-    const m = roundTrip({ kind: 'token', text: ' Lily', tokenIds: [317], source: 'bonus', logprob: -0.25, topLogprobs: [{ token: 317, logprob: -0.25 }, { token: 9, logprob: -2 }] });
+    const m = roundTrip({ kind: 'token', text: ' Lily', tokenIds: [317], source: 'bonus', logprob: -0.25, topLogprobs: [{ token: 317, logprob: -0.25, text: '<317>' }, { token: 9, logprob: -2, text: '<9>' }] });
     expect(m.event.case).toBe('chunk');
     if (m.event.case !== 'chunk') return;
     expect(m.event.value).toMatchObject({ text: ' Lily', tokenIds: [317], source: TokenSource.BONUS, logprob: -0.25 });
@@ -91,7 +90,7 @@ describe('error params as GenerateRequest field paths', () => {
   it('maps the shared names to proto paths where they differ', () => {
     expect(protoFieldPath('messages')).toBe('chat.messages');
     expect(protoFieldPath('messages[2].content')).toBe('chat.messages[2].content');
-    expect(protoFieldPath('timeout')).toBe('grpc-timeout');
+    expect(protoFieldPath('timeout_ms')).toBe('grpc-timeout');
     for (const same of ['model', 'prompt', 'max_tokens', 'stop[1]', 'escalation.min_confidence', 'speculation.p_min', 'specroute.v1.GenerateRequest', 'specroute.v1.GenerateRequest#99']) {
       expect(protoFieldPath(same)).toBe(same);
     }

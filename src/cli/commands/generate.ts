@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import { defaultModelLoadOptions, type ModelLoadOptions } from '../../backends/types.js';
+import { requestSettings } from '../../contract/request-settings.js';
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
-import { defaultSpeculation } from '../../pipeline/generate-options.js';
 import type { SpeculationStats } from '../../pipeline/stats.js';
-import { randomSeed } from '../../sampling/rng.js';
 import { colorBySource, legend, useColor } from '../terminal.js';
-import { collect, integer, number } from '../options.js';
+import { collect, integer, setting } from '../options.js';
+
+const { request: req, sampling: smp, speculation: spec } = requestSettings;
 
 interface GenerateFlags {
   verifier: string;
@@ -16,6 +17,7 @@ interface GenerateFlags {
   temperature: number;
   topK: number;
   topP: number;
+  minP: number;
   seed?: number;
   stop?: string[];
   draftMax: number;
@@ -36,19 +38,20 @@ export function generateCommand(): Command {
     .option('--draft <file>', 'draft GGUF model (sharing the verifier\'s tokenizer)')
     .option('--no-draft', 'decode with the verifier alone (the baseline)')
     .requiredOption('-p, --prompt <text>', 'prompt text')
-    .option('-n, --max-tokens <n>', 'most tokens to generate', integer(1), 200)
-    .option('-t, --temperature <t>', 'sampling temperature; 0 is greedy', number(0, 100), 0)
-    .option('--top-k <k>', 'keep the k most likely tokens; 0 disables', integer(0), 0)
-    .option('--top-p <p>', 'nucleus sampling mass; 1 disables', number(0, 1), 1)
-    .option('--seed <n>', 'random seed (default: random)', integer(0, 2 ** 32 - 1))
+    .option('-n, --max-tokens <n>', req.maxTokens.doc, setting(req.maxTokens), 200)
+    .option('-t, --temperature <t>', smp.temperature.doc, setting(smp.temperature), smp.temperature.default)
+    .option('--top-k <k>', smp.topK.doc, setting(smp.topK), smp.topK.default)
+    .option('--top-p <p>', smp.topP.doc, setting(smp.topP), smp.topP.default)
+    .option('--min-p <p>', smp.minP.doc, setting(smp.minP), smp.minP.default)
+    .option('--seed <n>', smp.seed.doc, setting(smp.seed))
     .option('--stop <text>', 'stop sequence (repeatable)', collect)
-    .option('--draft-max <n>', 'largest draft length γ', integer(0, 64), 8)
-    .option('--draft-min <n>', 'smallest draft length γ when adapting (0: pause drafting while it fails, then probe)', integer(0, 64), defaultSpeculation.min)
+    .option('--draft-max <n>', spec.max.doc, setting(spec.max), spec.max.default)
+    .option('--draft-min <n>', spec.min.doc, setting(spec.min), spec.min.default)
     .option('--no-adaptive', 'keep γ fixed at --draft-max')
-    .option('--draft-p-min <p>', 'stop drafting when the draft\'s confidence falls below p', number(0, 1), 0)
+    .option('--draft-p-min <p>', spec.pMin.doc, setting(spec.pMin), spec.pMin.default)
     .option('--threads <n>', 'verifier threads', integer(1, 256), defaultModelLoadOptions.threads)
     .option('--draft-threads <n>', 'draft threads', integer(1, 256), defaultModelLoadOptions.threads)
-    .option('--context-size <n>', 'context size in tokens', integer(16), 2048)
+    .option('--context-size <n>', 'context size in tokens (per model; the config\'s default)', integer(16), defaultModelLoadOptions.contextSize)
     .option('--ignore-eos', 'keep generating past the end-of-sequence token', false)
     .option('--json', 'write the events as JSON lines (the last one holds the stats)', false)
     .addHelpText(
@@ -56,7 +59,7 @@ export function generateCommand(): Command {
       `
 Examples:
   $ specroute generate --verifier ../shared/models/stories260K.gguf --draft draft-q8.gguf -p "Once upon a time"
-  $ specroute generate --verifier v.gguf --draft d.gguf -p "Hello" -t 0.8 --seed 42 --json
+  $ specroute generate --verifier v.gguf --draft d.gguf -p "Hello" -t 0.8 --min-p 0.05 --seed 42 --json
   $ specroute generate --verifier v.gguf --no-draft -p "Hello"     # verifier-only baseline`,
     )
     .action(async (flags: GenerateFlags & { draft?: string | false }) => {
@@ -74,7 +77,7 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
   const engine = await SpeculativeEngine.load({
     verifier: model(flags.verifier, flags.threads),
     ...(typeof flags.draft === 'string' ? { draft: model(flags.draft, flags.draftThreads) } : {}),
-    speculation: { max: flags.draftMax, min: Math.min(flags.draftMin, flags.draftMax), initial: Math.min(4, flags.draftMax), adaptive: flags.adaptive, pMin: flags.draftPMin },
+    speculation: { max: flags.draftMax, min: Math.min(flags.draftMin, flags.draftMax), initial: Math.min(spec.initial.default, flags.draftMax), adaptive: flags.adaptive, pMin: flags.draftPMin },
   });
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
@@ -82,14 +85,16 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
   try {
     const color = useColor(process.stdout);
     let done: TokenEventDone | undefined;
-    for await (const event of engine.generate({
-      promptTokens: engine.encodePrompt(flags.prompt),
+    const input = { kind: 'text', text: flags.prompt } as const;
+    const request = {
+      model: 'generate',
+      input,
       maxTokens: flags.maxTokens,
-      sampling: { temperature: flags.temperature, topK: flags.topK, topP: flags.topP, seed: flags.seed ?? randomSeed() },
+      sampling: { temperature: flags.temperature, topK: flags.topK, topP: flags.topP, minP: flags.minP, ...(flags.seed !== undefined ? { seed: flags.seed } : {}) },
       stop: flags.stop ?? [],
       ignoreEos: flags.ignoreEos,
-      signal: abort.signal,
-    })) {
+    };
+    for await (const event of engine.generate(request, engine.encode(input), { signal: abort.signal })) {
       if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
       else if (event.kind === 'token') process.stdout.write(colorBySource(event.text, event.source, color));
       else if (event.kind === 'done') done = event;

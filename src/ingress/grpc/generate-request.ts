@@ -1,10 +1,8 @@
 import type { Message } from '@bufbuild/protobuf';
+import type { ChatMessage, GenerationRequest, PromptInput } from '../../contract/generation-request.js';
+import { requestSettings, type SettingGroup, type SettingSpec, type SettingValues } from '../../contract/request-settings.js';
 import { invalidArgument } from '../../errors/registry.js';
-import type { EscalationPolicyOptions } from '../../escalation/policy.js';
-import { ChatRole, ChatRoleSchema, type EscalationOverride, type GenerateRequest, type SpeculationOverride } from '../../gen/specroute/v1/generate_pb.js';
-import type { SpeculationOptions } from '../../pipeline/generate-options.js';
-import type { SamplingParams } from '../../sampling/params.js';
-import type { ChatMessage, GenerationRequest, PromptInput } from '../../scheduler/generation-request.js';
+import { ChatRole, ChatRoleSchema, type GenerateRequest } from '../../gen/specroute/v1/generate_pb.js';
 
 const roles: Partial<Record<ChatRole, ChatMessage['role']>> = {
   [ChatRole.SYSTEM]: 'system',
@@ -13,33 +11,41 @@ const roles: Partial<Record<ChatRole, ChatMessage['role']>> = {
 };
 
 /**
- * A decoded `specroute.v1.GenerateRequest` as the transport-free `GenerationRequest`. Only what the wire format
- * itself cannot express is checked here (a missing oneof, an unset enum, conflicting speculation fields); range
- * checks live once, in the scheduler's `validateGenerationRequest`. `timeoutMs` is what is left of the call's
- * deadline.
+ * A decoded `specroute.v1.GenerateRequest` as the transport-free `GenerationRequest`. The settings are read by
+ * the single description (`src/contract/request-settings.ts`): each proto field is named like its setting, so
+ * its generated camelCase name is the setting's field. Only what the wire format itself cannot express is checked
+ * here (a missing oneof, an unset enum, `disable` with other fields); ranges are checked once, at admission.
+ * `timeoutMs` is what is left of the call's deadline, rounded up to whole milliseconds.
  */
 export function toGenerationRequest(message: GenerateRequest, timeoutMs: number | undefined): GenerationRequest {
   rejectUnknownFields(message, '');
-  const sampling: Partial<SamplingParams> = {
-    ...(message.temperature !== undefined ? { temperature: message.temperature } : {}),
-    ...(message.topK !== undefined ? { topK: message.topK } : {}),
-    ...(message.topP !== undefined ? { topP: message.topP } : {}),
-    ...(message.seed !== undefined ? { seed: message.seed } : {}),
-  };
-  const speculation = message.speculation ? toSpeculation(message.speculation) : undefined;
-  const escalation = message.escalation ? toEscalation(message.escalation) : undefined;
+  const { maxTokens, topLogprobs, ignoreEos } = settings('request', message);
+  const sampling = settings('sampling', message);
+  const speculation = message.speculation ? overrides('speculation', message.speculation.disable, settings('speculation', message.speculation)) : undefined;
+  const escalation = message.escalation ? overrides('escalation', message.escalation.disable, settings('escalation', message.escalation)) : undefined;
   return {
     model: message.model,
     input: toInput(message),
-    ...(message.maxTokens !== undefined ? { maxTokens: message.maxTokens } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
     ...(Object.keys(sampling).length > 0 ? { sampling } : {}),
     ...(message.stop.length > 0 ? { stop: message.stop } : {}),
-    ...(message.topLogprobs !== 0 ? { topLogprobs: message.topLogprobs } : {}),
+    ...(topLogprobs !== undefined && topLogprobs !== 0 ? { topLogprobs } : {}),
     ...(speculation !== undefined ? { speculation } : {}),
     ...(escalation !== undefined ? { escalation } : {}),
-    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-    ...(message.ignoreEos ? { ignoreEos: true } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) } : {}),
+    ...(ignoreEos === true ? { ignoreEos: true } : {}),
   };
+}
+
+/** The group's settings that the message sets (proto3 `optional` fields left unset are `undefined`). */
+function settings<G extends SettingGroup>(group: G, message: object): Partial<SettingValues<G>> {
+  const fields = message as Record<string, unknown>;
+  const out: Record<string, number | boolean> = {};
+  for (const [field, spec] of Object.entries(requestSettings[group]) as Array<[string, SettingSpec]>) {
+    const value = spec.grpc ? fields[field] : undefined;
+    if (typeof value === 'number' || typeof value === 'boolean') out[field] = value;
+  }
+  return out as Partial<SettingValues<G>>;
 }
 
 function toInput(message: GenerateRequest): PromptInput {
@@ -62,34 +68,12 @@ function toInput(message: GenerateRequest): PromptInput {
   }
 }
 
-function toSpeculation(override: SpeculationOverride): Partial<SpeculationOptions> | false | undefined {
-  return overrides<SpeculationOptions>('speculation', override.disable, {
-    min: override.min,
-    max: override.max,
-    initial: override.initial,
-    adaptive: override.adaptive,
-    pMin: override.pMin,
-  });
-}
-
-function toEscalation(override: EscalationOverride): Partial<EscalationPolicyOptions> | false | undefined {
-  return overrides<EscalationPolicyOptions>('escalation', override.disable, {
-    window: override.window,
-    minConfidence: override.minConfidence,
-    minMargin: override.minMargin,
-    maxEntropy: override.maxEntropy,
-    spanTokens: override.spanTokens,
-    cooldownTokens: override.cooldownTokens,
-  });
-}
-
 /**
  * An override message as `false` (its `disable` is set), the fields it sets, or `undefined` (none set).
  * `disable` with other fields is contradictory and refused.
  */
-function overrides<T>(name: string, disable: boolean, fields: { [K in keyof T]?: T[K] | undefined }): Partial<T> | false | undefined {
-  const set = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Partial<T>;
-  const keys = Object.keys(set).map((key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+function overrides<T extends object>(name: 'speculation' | 'escalation', disable: boolean, set: T): T | false | undefined {
+  const keys = Object.keys(set).map((field) => (requestSettings[name] as Record<string, SettingSpec>)[field]?.name ?? field);
   if (disable) {
     if (keys.length > 0) throw invalidArgument(`${name}.disable`, `${name}.disable excludes the other ${name} fields (${keys.join(', ')} set)`);
     return false;

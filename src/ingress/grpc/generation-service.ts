@@ -16,7 +16,6 @@ import { implementService, type CallContext, type ImplementedService, type Servi
 export const REQUEST_ID_HEADER = 'specroute-request-id';
 
 export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 'onInternalError'> = {}): ImplementedService {
-  const tokenText = (id: number): string => ctx.tokenizer.detokenize([id]);
   return implementService(
     GenerationService,
     {
@@ -30,7 +29,7 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
         // records those in the metrics, and everything after admission.
         const generation = ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal });
         call.sendHeader({ [REQUEST_ID_HEADER]: generation.id });
-        for await (const event of generation) yield toGenerateResponse(event, generation, tokenText);
+        for await (const event of generation) yield toGenerateResponse(event, generation);
       },
 
       async listModels(): Promise<MessageInitShape<typeof ListModelsResponseSchema>> {

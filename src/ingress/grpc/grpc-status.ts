@@ -32,6 +32,6 @@ export function grpcStatusOf(error: unknown): Partial<grpc.StatusObject> {
  */
 export function protoFieldPath(param: string): string {
   if (param === 'messages' || param.startsWith('messages[')) return `chat.${param}`;
-  if (param === 'timeout') return 'grpc-timeout';
+  if (param === 'timeout_ms') return 'grpc-timeout';
   return param;
 }

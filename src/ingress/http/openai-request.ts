@@ -1,9 +1,7 @@
-import type { EscalationPolicyOptions } from '../../escalation/policy.js';
+import type { ChatMessage, GenerationRequest } from '../../contract/generation-request.js';
+import { requestSettings, wireName, type SettingGroup, type SettingSpec, type SettingValues } from '../../contract/request-settings.js';
 import { invalidArgument, SpecrouteError } from '../../errors/registry.js';
-import type { SpeculationOptions } from '../../pipeline/generate-options.js';
-import type { SamplingParams } from '../../sampling/params.js';
-import type { ChatMessage, GenerationRequest } from '../../scheduler/generation-request.js';
-import type { ChatCompletionBody, CommonBody, CompletionBody, EscalationOverride, SpeculationOverride } from './schemas.js';
+import type { ChatCompletionBody, CommonBody, CompletionBody, WireSettings } from './schemas.js';
 
 /** A request body turned into the transport-free request, plus what only the response format needs. */
 export interface ParsedRequest {
@@ -39,55 +37,48 @@ function refuseUnsupported(body: CommonBody): void {
 
 function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: Record<string, string> } {
   refuseUnsupported(body);
-  const params: Record<string, string> = { timeout: 'specroute.timeout_ms' };
-  const sampling: Partial<SamplingParams> = {};
-  if (body.temperature != null) sampling.temperature = body.temperature;
-  if (body.top_p != null) sampling.topP = body.top_p;
+  const params: Record<string, string> = {};
+  const sampling = settingsFrom('sampling', 'body', body as unknown as WireSettings);
   // vLLM's convention: -1 disables top-k, like 0 does here.
-  if (body.top_k != null) sampling.topK = body.top_k === -1 ? 0 : body.top_k;
-  if (body.seed != null) sampling.seed = body.seed;
+  if (sampling.topK === -1) sampling.topK = 0;
+  const { ignoreEos } = settingsFrom('request', 'body', body as unknown as WireSettings);
   const stop = body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop;
   const extension = body.specroute ?? {};
-  const speculation = speculationOverride(extension.speculation, params);
-  const escalation = escalationOverride(extension.escalation, params);
+  const { timeoutMs } = settingsFrom('request', 'extension', extension as WireSettings, params);
+  const speculation = override('speculation', extension.speculation, params);
+  const escalation = override('escalation', extension.escalation, params);
   return {
     model: body.model,
     ...(Object.keys(sampling).length > 0 ? { sampling } : {}),
     ...(stop !== undefined ? { stop } : {}),
     ...(speculation !== undefined ? { speculation } : {}),
     ...(escalation !== undefined ? { escalation } : {}),
-    ...(extension.timeout_ms != null ? { timeoutMs: extension.timeout_ms } : {}),
-    ...(body.ignore_eos ? { ignoreEos: true } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(ignoreEos === true ? { ignoreEos } : {}),
     params,
   };
 }
 
-function speculationOverride(value: boolean | SpeculationOverride | null | undefined, params: Record<string, string>): Partial<SpeculationOptions> | false | undefined {
-  if (value == null || value === true) return undefined;
-  if (value === false) return false;
-  const out: Partial<SpeculationOptions> = {};
-  if (value.min !== undefined) out.min = value.min;
-  if (value.max !== undefined) out.max = value.max;
-  if (value.initial !== undefined) out.initial = value.initial;
-  if (value.adaptive !== undefined) out.adaptive = value.adaptive;
-  if (value.p_min !== undefined) out.pMin = value.p_min;
-  // validate.ts checks the ranges and names the field `speculation.<wire name>`; here it is under `specroute`.
-  for (const key of ['min', 'max', 'initial', 'adaptive', 'p_min']) params[`speculation.${key}`] = `specroute.speculation.${key}`;
-  return out;
+/**
+ * The settings of `group` that sit at `http` in `source`, by wire name (`null` is the default, as OpenAI treats
+ * it). An extension setting's errors are renamed to where it sits (`specroute.speculation.p_min`).
+ */
+function settingsFrom<G extends SettingGroup>(group: G, http: SettingSpec['http'], source: WireSettings, params?: Record<string, string>): Partial<SettingValues<G>> {
+  const out: Record<string, number | boolean> = {};
+  for (const [field, spec] of Object.entries(requestSettings[group]) as Array<[string, SettingSpec]>) {
+    if (spec.http !== http) continue;
+    if (params) params[wireName(group, spec)] = `specroute.${wireName(group, spec)}`;
+    const value = source[spec.name];
+    if (value != null) out[field] = value;
+  }
+  return out as Partial<SettingValues<G>>;
 }
 
-function escalationOverride(value: boolean | EscalationOverride | null | undefined, params: Record<string, string>): Partial<EscalationPolicyOptions> | false | undefined {
+/** `specroute.speculation` / `specroute.escalation`: `false` turns it off, `true` or `null` keeps the server's, an object overrides. */
+function override<G extends 'speculation' | 'escalation'>(group: G, value: boolean | WireSettings | null | undefined, params: Record<string, string>): Partial<SettingValues<G>> | false | undefined {
   if (value == null || value === true) return undefined;
   if (value === false) return false;
-  const out: Partial<EscalationPolicyOptions> = {};
-  if (value.window !== undefined) out.window = value.window;
-  if (value.min_confidence !== undefined) out.minConfidence = value.min_confidence;
-  if (value.min_margin !== undefined) out.minMargin = value.min_margin;
-  if (value.max_entropy !== undefined) out.maxEntropy = value.max_entropy;
-  if (value.span_tokens !== undefined) out.spanTokens = value.span_tokens;
-  if (value.cooldown_tokens !== undefined) out.cooldownTokens = value.cooldown_tokens;
-  for (const key of ['window', 'min_confidence', 'min_margin', 'max_entropy', 'span_tokens', 'cooldown_tokens']) params[`escalation.${key}`] = `specroute.escalation.${key}`;
-  return out;
+  return settingsFrom(group, 'extension', value, params);
 }
 
 function maxTokens(value: number | null | undefined, field: string, params: Record<string, string>): { maxTokens?: number } {

@@ -1,17 +1,29 @@
 /**
- * JSON schemas of the OpenAI request bodies: types and shapes only. Ranges and cross-field rules that both
- * transports share live once in `scheduler/validate.ts`; what only the OpenAI wire format knows (unsupported
- * options, `n`, content parts) lives in `openai-request.ts`.
+ * JSON schemas of the OpenAI request bodies: types and shapes only. The request settings' fields come from the
+ * single description (`src/contract/request-settings.ts`): its `body` settings at the top level, its `extension`
+ * ones under `specroute`. Ranges and cross-field rules are checked once, at admission; what only the OpenAI wire
+ * format knows (unsupported options, `n`, content parts) lives in `openai-request.ts`.
  *
  * Unknown fields are accepted and ignored (OpenAI adds fields often; clients send them). Known fields are
  * type-checked, and `null` means "the default" for every optional one, as OpenAI's API treats it.
  */
+import { requestSettings, type SettingGroup, type SettingSpec } from '../../contract/request-settings.js';
 
 const nullable = (type: string | string[]): { type: string[] } => ({ type: [...(Array.isArray(type) ? type : [type]), 'null'] });
 const integerOrNull = nullable('integer');
-const numberOrNull = nullable('number');
 const booleanOrNull = nullable('boolean');
+const numberOrNull = nullable('number');
 const stringOrNull = nullable('string');
+
+/** The JSON schema of each setting of `group` that sits where `http` says, by wire name (`null` allowed at the top level). */
+function settingProperties(group: SettingGroup, http: SettingSpec['http'], allowNull: boolean, except: readonly string[] = []): Record<string, { type: string | string[] }> {
+  const out: Record<string, { type: string | string[] }> = {};
+  for (const spec of Object.values(requestSettings[group]) as SettingSpec[]) {
+    if (spec.http !== http || except.includes(spec.name)) continue;
+    out[spec.name] = allowNull ? nullable(spec.kind) : { type: spec.kind };
+  }
+  return out;
+}
 
 const stop = { type: ['string', 'array', 'null'], items: { type: 'string' } } as const;
 
@@ -25,45 +37,21 @@ const specrouteExtension = {
   type: ['object', 'null'],
   properties: {
     /** `false`: verifier-only decoding; `true`: the server's settings; an object overrides parts of them. */
-    speculation: {
-      type: ['boolean', 'object', 'null'],
-      properties: {
-        min: { type: 'integer' },
-        max: { type: 'integer' },
-        initial: { type: 'integer' },
-        adaptive: { type: 'boolean' },
-        p_min: { type: 'number' },
-      },
-    },
+    speculation: { type: ['boolean', 'object', 'null'], properties: settingProperties('speculation', 'extension', false) },
     /**
      * `false`: never escalate this request to the frontier; `true`: the server's policy; an object overrides
      * parts of it (only with a frontier configured).
      */
-    escalation: {
-      type: ['boolean', 'object', 'null'],
-      properties: {
-        window: { type: 'integer' },
-        min_confidence: { type: 'number' },
-        min_margin: { type: 'number' },
-        max_entropy: { type: 'number' },
-        span_tokens: { type: 'integer' },
-        cooldown_tokens: { type: 'integer' },
-      },
-    },
-    /** Time limit for this request in milliseconds (the server's own limit still applies). */
-    timeout_ms: integerOrNull,
+    escalation: { type: ['boolean', 'object', 'null'], properties: settingProperties('escalation', 'extension', false) },
+    ...settingProperties('request', 'extension', true),
   },
 } as const;
 
-/** Fields both APIs share. */
+/** Fields both APIs share: the body settings (`top_logprobs` is the chat API's; completions say `logprobs`). */
 const common = {
   model: { type: 'string' },
-  max_tokens: integerOrNull,
-  temperature: numberOrNull,
-  top_p: numberOrNull,
-  /** Extension (vLLM, llama.cpp): keep the k most likely tokens; 0 or -1 disables it. */
-  top_k: integerOrNull,
-  seed: integerOrNull,
+  ...settingProperties('request', 'body', true, ['top_logprobs']),
+  ...settingProperties('sampling', 'body', true),
   stop,
   stream: booleanOrNull,
   stream_options: streamOptions,
@@ -72,8 +60,6 @@ const common = {
   frequency_penalty: numberOrNull,
   logit_bias: { type: ['object', 'null'], additionalProperties: { type: 'number' } },
   user: stringOrNull,
-  /** Extension (vLLM): keep generating past end-of-sequence. */
-  ignore_eos: booleanOrNull,
   specroute: specrouteExtension,
 } as const;
 
@@ -101,7 +87,7 @@ export const chatCompletionBodySchema = {
     messages: { type: 'array', items: message },
     max_completion_tokens: integerOrNull,
     logprobs: booleanOrNull,
-    top_logprobs: integerOrNull,
+    top_logprobs: nullable(requestSettings.request.topLogprobs.kind),
     response_format: { type: ['object', 'null'], required: ['type'], properties: { type: { type: 'string' } } },
     tools: nullable('array'),
     tool_choice: { type: ['string', 'object', 'null'] },
@@ -139,30 +125,13 @@ export interface WireMessage {
   name?: string;
 }
 
-export interface SpeculationOverride {
-  min?: number;
-  max?: number;
-  initial?: number;
-  adaptive?: boolean;
-  p_min?: number;
-}
+/** Settings by wire name, as the schema typed them (see `settingProperties`). */
+export type WireSettings = Readonly<Record<string, number | boolean | null | undefined>>;
 
-export interface EscalationOverride {
-  window?: number;
-  min_confidence?: number;
-  min_margin?: number;
-  max_entropy?: number;
-  span_tokens?: number;
-  cooldown_tokens?: number;
-}
-
+/** A body: its settings are read by wire name through the description; the other fields are typed here. */
 export interface CommonBody {
   model: string;
   max_tokens?: number | null;
-  temperature?: number | null;
-  top_p?: number | null;
-  top_k?: number | null;
-  seed?: number | null;
   stop?: string | string[] | null;
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean | null } | null;
@@ -171,8 +140,10 @@ export interface CommonBody {
   frequency_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
   user?: string | null;
-  ignore_eos?: boolean | null;
-  specroute?: { speculation?: boolean | SpeculationOverride | null; escalation?: boolean | EscalationOverride | null; timeout_ms?: number | null } | null;
+  /** The body settings of the description (`temperature`, `top_p`, `min_p`, `ignore_eos`…), by wire name. */
+  [setting: string]: unknown;
+  /** `speculation`, `escalation` and the extension settings (`timeout_ms`). */
+  specroute?: { speculation?: boolean | WireSettings | null; escalation?: boolean | WireSettings | null; [setting: string]: unknown } | null;
 }
 
 export interface ChatCompletionBody extends CommonBody {

@@ -34,8 +34,8 @@ describe('llama-2-tiny-random (32k vocabulary)', () => {
     let drafted = 0;
     for (const prompt of prompts) {
       const promptTokens = engine.encodePrompt(prompt);
-      const spec = await run(engine.generate({ promptTokens, maxTokens: 100, ignoreEos: true }));
-      const plain = await run(engine.generate({ promptTokens, maxTokens: 100, ignoreEos: true, speculation: false }));
+      const spec = await run(engine.generateFromTokens(promptTokens, { maxTokens: 100, ignoreEos: true }));
+      const plain = await run(engine.generateFromTokens(promptTokens, { maxTokens: 100, ignoreEos: true, speculation: false }));
       expect(spec.tokens).toHaveLength(100);
       expect(spec.tokens).toEqual(plain.tokens);
       drafted += spec.drafted;
@@ -46,8 +46,8 @@ describe('llama-2-tiny-random (32k vocabulary)', () => {
   it('samples over the full 32k distribution, reproducibly', async () => {
     const promptTokens = engine.encodePrompt('Hello');
     const sampling = { temperature: 1, seed: 77 };
-    const a = await run(engine.generate({ promptTokens, maxTokens: 40, ignoreEos: true, sampling }));
-    const b = await run(engine.generate({ promptTokens, maxTokens: 40, ignoreEos: true, sampling }));
+    const a = await run(engine.generateFromTokens(promptTokens, { maxTokens: 40, ignoreEos: true, sampling }));
+    const b = await run(engine.generateFromTokens(promptTokens, { maxTokens: 40, ignoreEos: true, sampling }));
     expect(a.tokens).toEqual(b.tokens);
     expect(a.drafted).toBeGreaterThan(0);
     // Random weights give a nearly flat distribution: sampled tokens spread over the vocabulary.

@@ -58,7 +58,7 @@ describe('escalation on stories260K (3-layer draft) against a frontier on 127.0.
   });
 
   const run = (options: { speculation?: false; escalation?: false | { minConfidence: number } } = {}) =>
-    collect(engine.generate({ promptTokens: engine.encodePrompt('Once upon a time'), maxTokens: 80, ignoreEos: true, ...options }));
+    collect(engine.generateFromTokens(engine.encodePrompt('Once upon a time'), { maxTokens: 80, ignoreEos: true, ...options }));
 
   it('splices frontier text into the stream, tagged frontier, scored by the verifier', async () => {
     frontier.mode = 'ok';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpecrouteError } from '../../../src/errors/registry.js';
 import type { TokenEvent, TokenEventDone } from '../../../src/events/token-event.js';
-import { SpeculativeEngine } from '../../../src/pipeline/engine.js';
-import type { GenerateOptions } from '../../../src/pipeline/generate-options.js';
+import { SpeculativeEngine, type RequestSettings } from '../../../src/pipeline/engine.js';
+import type { GenerateOptions } from '../../../src/contract/generator.js';
 import { makeDraftWithCli, modelOptions, scratchDir, STORIES } from '../../helpers/models.js';
 
 interface Run {
@@ -36,8 +36,8 @@ describe('stories260K generation with a 3-layer draft', () => {
   });
   afterAll(async () => engine?.dispose());
 
-  const gen = (prompt: string, options: Omit<GenerateOptions, 'promptTokens'> = {}): AsyncGenerator<TokenEvent> =>
-    engine.generate({ promptTokens: engine.encodePrompt(prompt), ...options });
+  const gen = (prompt: string, { signal, stopTokenIds, ...settings }: RequestSettings & GenerateOptions = {}): AsyncGenerator<TokenEvent> =>
+    engine.generateFromTokens(engine.encodePrompt(prompt), settings, { ...(signal ? { signal } : {}), ...(stopTokenIds ? { stopTokenIds } : {}) });
 
   it('streams tokens tagged with their source and log-probability, then the stats', async () => {
     const run = await collect(gen('Once upon a time', { maxTokens: 60, ignoreEos: true }));

@@ -40,7 +40,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
     try {
       baseline = [];
       for (const prompt of PROMPTS) {
-        baseline.push(await tokens(engine.generate({ promptTokens: engine.encodePrompt(prompt), maxTokens: TOKENS, ignoreEos: true, speculation: false })));
+        baseline.push(await tokens(engine.generateFromTokens(engine.encodePrompt(prompt), { maxTokens: TOKENS, ignoreEos: true, speculation: false })));
       }
     } finally {
       await engine.dispose();
@@ -66,7 +66,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
         let passes = 0;
         for (const [i, prompt] of PROMPTS.entries()) {
           const out: number[] = [];
-          for await (const event of engine.generate({ promptTokens: engine.encodePrompt(prompt), maxTokens: TOKENS, ignoreEos: true })) {
+          for await (const event of engine.generateFromTokens(engine.encodePrompt(prompt), { maxTokens: TOKENS, ignoreEos: true })) {
             if (event.kind === 'token') out.push(...event.tokenIds);
             else if (event.kind === 'done') {
               drafted += event.stats.drafted;

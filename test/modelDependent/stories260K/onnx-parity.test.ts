@@ -23,7 +23,7 @@ import { modelOptions, scratchDir, STORIES, storyPrompts, TINY_RANDOM } from '..
  * logits then differ by up to ~0.3 from that position on. That is asserted as it is: most positions within
  * 1e-4, every position within 0.5 and the same argmax.
  */
-const DENSE: ScoreRequest = { sampling: { temperature: 1, topK: 0, topP: 1 } };
+const DENSE: ScoreRequest = { sampling: { temperature: 1, topK: 0, topP: 1, minP: 0 } };
 const PROMPTS = storyPrompts().slice(0, 24);
 /** One long input (every prompt, joined) to reach positions in the hundreds, where RoPE angles are large. */
 const LONG = storyPrompts().join(' ');
@@ -210,9 +210,9 @@ describe('GGUF → ONNX: logits equal llama.cpp (F32 KV cache, one batch per pro
       const t = tokens();
       const sequence = onnx.openSequence();
       try {
-        const first = await sequence.evaluate(0, t, 3, { sampling: { temperature: 0, topK: 0, topP: 1 }, topLogprobs: 4 });
+        const first = await sequence.evaluate(0, t, 3, { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 }, topLogprobs: 4 });
         await sequence.evaluate(sequence.length, [5, 6, 7], 1, DENSE);
-        const again = await sequence.evaluate(0, t, 3, { sampling: { temperature: 0, topK: 0, topP: 1 }, topLogprobs: 4 });
+        const again = await sequence.evaluate(0, t, 3, { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 }, topLogprobs: 4 });
         expect(again).toEqual(first);
         expect(first[0]).toMatchObject({ kind: 'greedy' });
         expect(await sequence.evaluate(10, [], 0, DENSE)).toEqual([]);

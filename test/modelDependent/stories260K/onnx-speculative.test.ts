@@ -33,8 +33,7 @@ interface Run {
 async function generate(engine: SpeculativeEngine, prompt: string, speculation?: false): Promise<Run> {
   const tokens: number[] = [];
   let done: TokenEventDone | undefined;
-  const events: AsyncIterable<TokenEvent> = engine.generate({
-    promptTokens: engine.encodePrompt(prompt),
+  const events: AsyncIterable<TokenEvent> = engine.generateFromTokens(engine.encodePrompt(prompt), {
     maxTokens: TOKENS,
     ignoreEos: true,
     ...(speculation === false ? { speculation } : {}),
