@@ -2,7 +2,7 @@
  * The one transport-free event stream of a generation. HTTP (SSE) and gRPC are thin adapters over
  * `AsyncIterable<TokenEvent>`.
  */
-import type { TokenLogprob } from '../backends/types.js';
+import type { TokenLogprob } from '../sampling/token-logprob.js';
 import type { SpeculationStats } from '../pipeline/stats.js';
 
 /**

@@ -17,7 +17,7 @@
  *   `specroute: {escalation: {status, reason?, latency_ms, attempts, frontier_tokens, spliced_tokens}}`; the
  *   token chunks spliced from it follow with `source: "frontier"`.
  */
-import type { TokenLogprob } from '../backends/types.js';
+import type { TokenLogprob } from '../sampling/token-logprob.js';
 import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
 import type { SpeculationStats } from '../pipeline/stats.js';
 
