@@ -1,7 +1,7 @@
 /** specroute's programmatic API: the engine, its options and its event stream. */
 export { SpeculativeEngine, type EngineOptions } from './pipeline/engine.js';
 export type { GenerateOptions, SpeculationOptions } from './pipeline/generate-options.js';
-export type { SpeculationStats } from './pipeline/stats.js';
+export type { SpeculationStats } from './events/speculation-stats.js';
 export type { TokenEvent, TokenEventToken, TokenEventDone, TokenSource, FinishReason, Usage } from './events/token-event.js';
 export type { ModelLoadOptions, ModelInfo } from './backends/types.js';
 export type { SamplingParams } from './sampling/params.js';

@@ -3,7 +3,7 @@
  * `AsyncIterable<TokenEvent>`.
  */
 import type { TokenLogprob } from '../sampling/token-logprob.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
+import type { SpeculationStats } from './speculation-stats.js';
 
 /**
  * Where a token came from:

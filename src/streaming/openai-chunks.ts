@@ -19,7 +19,7 @@
  */
 import type { TokenLogprob } from '../sampling/token-logprob.js';
 import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
+import type { SpeculationStats } from '../events/speculation-stats.js';
 
 /** Identity of one response: every chunk of a stream repeats it. */
 export interface ResponseMeta {

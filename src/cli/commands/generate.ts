@@ -3,7 +3,7 @@ import { defaultModelLoadOptions, type ModelLoadOptions } from '../../backends/t
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
 import { defaultSpeculation } from '../../pipeline/generate-options.js';
-import type { SpeculationStats } from '../../pipeline/stats.js';
+import type { SpeculationStats } from '../../events/speculation-stats.js';
 import { randomSeed } from '../../sampling/rng.js';
 import { colorBySource, legend, useColor } from '../terminal.js';
 import { collect, integer, number } from '../options.js';
