@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EscalationObserver } from '../escalation/escalator.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
-import type { Transport } from '../scheduler/generation-request.js';
+import type { SpeculationStats } from '../events/speculation-stats.js';
+
+/** Which ingress a request came through (a metrics label). */
+export type Transport = 'http' | 'grpc';
 
 /** Live values read at scrape time. */
 export interface MetricsSources {

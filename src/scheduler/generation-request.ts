@@ -2,9 +2,6 @@ import type { EscalationPolicyOptions } from '../escalation/policy.js';
 import type { SpeculationOptions } from '../pipeline/generate-options.js';
 import type { SamplingParams } from '../sampling/params.js';
 
-/** Which ingress a request came through (a metrics label). */
-export type Transport = 'http' | 'grpc';
-
 export interface ChatMessage {
   readonly role: 'system' | 'user' | 'assistant';
   readonly content: string;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { SpecrouteError } from '../errors/registry.js';
 import type { TokenEvent } from '../events/token-event.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, Transport } from '../observability/metrics.js';
 import type { SpeculativeEngine } from '../pipeline/engine.js';
-import type { GenerationRequest, Transport } from './generation-request.js';
+import type { GenerationRequest } from './generation-request.js';
 import { validateSpeculation } from '../pipeline/generate-options.js';
 import { validateGenerationRequest } from './validate.js';
 
