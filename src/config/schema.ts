@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defaultSpeculation } from '../pipeline/generate-options.js';
 
 const modelFile = {
-  /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see DESIGN.md). */
+  /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see docs/ARCHITECTURE.md#threads). */
   threads: z.number().int().min(1).max(256).default(1),
   /** Context size per sequence in tokens, capped at the model's training context. Defaults to `512`. */
   contextSize: z.number().int().min(16).default(512),

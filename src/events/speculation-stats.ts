@@ -12,7 +12,7 @@ export interface SpeculationStats {
   readonly acceptanceRate: number;
   /** Mean number of draft tokens accepted per verifier pass. */
   readonly meanAcceptedLength: number;
-  /** Mean number of tokens emitted per verifier pass (accepted + the correction or bonus): E in DESIGN.md. */
+  /** Mean number of tokens emitted per verifier pass (accepted + the correction or bonus): E in docs/ARCHITECTURE.md#expected-tokens-and-the-ideals. */
   readonly tokensPerPass: number;
   /** For each draft position i (0-based): how many blocks had a token there, and how many of those were accepted. */
   readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number; readonly rate: number }>;
