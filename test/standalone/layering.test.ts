@@ -5,6 +5,7 @@
  * - no file under src/ imports bench/ or test/ (the published build carries neither), nor anything else outside src/;
  * - src/ imports only runtime dependencies and node: built-ins, never a devDependency;
  * - every top folder of src/ has a rank, and a file imports only from its own folder or a lower rank.
+ * And every `docs/ARCHITECTURE.md#…` citation in the repository names one of its headings.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -159,5 +160,37 @@ describe('layering', () => {
   it('every listed exception still exists (remove it once the import is gone)', () => {
     const stale = EXCEPTIONS.filter((x) => !all.some((e) => e.from === x.from && e.to === x.to)).map((x) => `${x.from} → ${x.to}`);
     expect(stale).toEqual([]);
+  });
+});
+
+/** A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function textFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return ['node_modules', 'dist', 'out', 'gen', '.git'].includes(entry.name) ? [] : textFiles(path);
+    return /\.(ts|md)$/.test(entry.name) ? [path] : [];
+  });
+}
+
+describe('docs/ARCHITECTURE.md citations', () => {
+  it('every docs/ARCHITECTURE.md#… in src, bench, test and README.md names a heading', () => {
+    const doc = readFileSync(join(root, 'docs/ARCHITECTURE.md'), 'utf8');
+    const anchors = new Set([...doc.matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) => anchorOf(m[1]!)));
+    const files = [...['src', 'bench', 'test'].flatMap((d) => textFiles(join(root, d))), join(root, 'README.md'), join(root, 'docs/ARCHITECTURE.md')];
+    const cited = files.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/(?:docs\/ARCHITECTURE\.md)?#([a-z0-9_-]+)/g)]
+        .filter((m) => m[0].startsWith('docs/') || file.endsWith('ARCHITECTURE.md'))
+        .map((m) => ({ where: posix(relative(root, file)), anchor: m[1]! })),
+    );
+    expect(cited.length).toBeGreaterThan(5);
+    expect(cited.filter((c) => !anchors.has(c.anchor)).map((c) => `${c.where}: #${c.anchor}`)).toEqual([]);
   });
 });
