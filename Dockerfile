@@ -4,14 +4,15 @@
 #   docker run -p 8080:8080 -p 50051:50051 -v "$PWD/../shared/models:/models:ro" specroute
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json tsconfig.bench.json ./
 COPY src ./src
 COPY bench ./bench
 COPY proto ./proto
 # npm ci's install script builds the native kernels here, or (no compiler in this slim image) says so in one line
 # and specroute uses the TypeScript kernels.
 COPY native-bindings ./native-bindings
-# npm ci builds dist/ through the package's own prepare script; dependency install scripts stay off (allowScripts).
+# npm ci builds dist/ through the package's own prepare script (dist/src, and the bench harness in dist/bench);
+# dependency install scripts stay off (allowScripts).
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev \
  # This is a CPU image: drop node-llama-cpp's GPU prebuilds (hundreds of MB).
@@ -23,7 +24,9 @@ ENV NODE_ENV=production \
     SPECROUTE_MODELS_DIR=/models
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+# The server only: dist/src, as the npm package ships it. The bench harness (dist/bench, with bench/prompts) stays
+# in the build stage; `specroute bench` in this image says it is not built.
+COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/proto ./proto
 COPY package.json specroute.yaml ./
 RUN mkdir -p /models /tmp/specroute-cache && chown node:node /tmp/specroute-cache

@@ -4,7 +4,7 @@ export type { SpeculationOptions } from './pipeline/adaptive-draft-length.js';
 export type { GenerationRequest, PromptInput, ChatMessage } from './contract/generation-request.js';
 export type { Generator, EncodedPrompt, GenerateOptions } from './contract/generator.js';
 export { requestSettings } from './contract/request-settings.js';
-export type { SpeculationStats } from './pipeline/stats.js';
+export type { SpeculationStats } from './events/speculation-stats.js';
 export type { TokenEvent, TokenEventToken, TokenEventDone, TokenSource, FinishReason, Usage } from './events/token-event.js';
 export type { ModelLoadOptions, ModelInfo } from './backends/types.js';
 export type { SamplingParams } from './sampling/params.js';

@@ -1,5 +1,5 @@
 /**
- * The speed-up formulas of speculative decoding (DESIGN.md, "The algorithm that must be right"). Pure functions:
+ * The speed-up formulas of speculative decoding (docs/ARCHITECTURE.md#expected-tokens-and-the-ideals). Pure functions:
  * no timing, no models. Times are in any one unit (milliseconds in the benchmarks); only their ratios matter.
  *
  * Worked examples (α = acceptance rate, γ = draft length, c = T_draft / T_step):

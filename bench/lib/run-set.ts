@@ -1,7 +1,7 @@
 /** Runs a set of prompts through a `SpeculativeEngine` and totals what its `done` events measured. */
 import type { SpeculativeEngine } from '../../src/pipeline/engine.js';
 import type { SpeculationOptions } from '../../src/pipeline/adaptive-draft-length.js';
-import type { SpeculationStats } from '../../src/pipeline/stats.js';
+import type { SpeculationStats } from '../../src/events/speculation-stats.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 
 /** Options of `runPromptSet`. */

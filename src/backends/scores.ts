@@ -1,6 +1,7 @@
 import { kernels } from '../native/kernels.js';
 import type { TokenDist } from '../sampling/token-dist.js';
-import type { PositionScores, ScoreRequest, TokenLogprob } from './types.js';
+import type { TokenLogprob } from '../events/token-logprob.js';
+import type { PositionScores, ScoreRequest } from './types.js';
 
 /** The distribution a token at this position is drawn from (one-hot under greedy decoding). */
 export function distOf(scores: PositionScores): TokenDist {

@@ -1,4 +1,5 @@
 import type { WarpParams } from '../sampling/params.js';
+import type { TokenLogprob } from '../events/token-logprob.js';
 
 /** How to load one model. Shared by every backend. */
 export interface ModelLoadOptions {
@@ -77,12 +78,6 @@ export interface ModelInfo {
   readonly trainContextSize: number;
   readonly architecture: string;
   readonly name: string;
-}
-
-/** log-probability of one token under a model's raw (temperature 1) distribution. */
-export interface TokenLogprob {
-  readonly token: number;
-  readonly logprob: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { benchCommand } from '../../bench/command.js';
 import { isSpecrouteError } from '../errors/registry.js';
+import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
 import { draftCommand } from './commands/draft.js';
 import { generateCommand } from './commands/generate.js';

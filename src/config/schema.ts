@@ -29,7 +29,7 @@ function groupSchema<G extends SettingGroup, K extends keyof Settings[G] & strin
 }
 
 const modelFile = {
-  /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see docs/ARCHITECTURE.md#traps). */
+  /** llama.cpp threads. Defaults to `1` (best for small models on few cores; see docs/ARCHITECTURE.md#threads). */
   threads: z.number().int().min(1).max(256).default(defaultModelLoadOptions.threads),
   /** Context size per sequence in tokens, capped at the model's training context. Defaults to `512`. */
   contextSize: z.number().int().min(16).default(defaultModelLoadOptions.contextSize),

@@ -2,8 +2,8 @@
  * The one transport-free event stream of a generation. HTTP (SSE) and gRPC are thin adapters over
  * `AsyncIterable<TokenEvent>`.
  */
-import type { TokenLogprob } from '../backends/types.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
+import type { TokenLogprob } from './token-logprob.js';
+import type { SpeculationStats } from './speculation-stats.js';
 
 /**
  * Where a token came from:

@@ -10,7 +10,7 @@
  * (importing this module throws when it cannot load); `SPECROUTE_NATIVE_PATH` loads the addon from another
  * file (default `native-bindings/build/Release/specroute_kernels.node` under the package root).
  */
-import type { TokenLogprob } from '../backends/types.js';
+import type { TokenLogprob } from '../events/token-logprob.js';
 import type { Rng } from '../sampling/rng.js';
 import type { WarpParams } from '../sampling/params.js';
 import { entropyDense, topLogprobsDense } from '../sampling/logprobs.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import type { TokenLogprob } from '../backends/types.js';
+import type { TokenLogprob } from '../events/token-logprob.js';
 import type { ScoringKernels } from './kernels.js';
 import { packageRoot } from '../package-root.js';
 

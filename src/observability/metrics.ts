@@ -1,7 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EscalationObserver } from '../escalation/escalator.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
 import type { Transport } from '../contract/generation-request.js';
+import type { SpeculationStats } from '../events/speculation-stats.js';
+
+/**
+ * What the escalator reports to the metrics. It is the escalator's `EscalationObserver` written structurally, so
+ * that observability (a floor) does not import escalation; main.ts hands one to the `Escalator`, and the type
+ * checker compares the two there.
+ */
+export interface EscalationMetricsObserver {
+  breakerChanged(state: 'closed' | 'open' | 'half-open'): void;
+  outcome(
+    outcome: { readonly kind: 'spliced' | 'skipped'; readonly reason?: string; readonly latencyMs: number; readonly attempts: number },
+    usage: { readonly inputTokens: number; readonly outputTokens: number; readonly cost: number },
+  ): void;
+}
 
 /** Live values read at scrape time. */
 export interface MetricsSources {
@@ -165,13 +177,13 @@ export class Metrics {
   }
 
   /** Wires the escalator's outcomes and breaker changes into the metrics. */
-  escalationObserver(): EscalationObserver {
+  escalationObserver(): EscalationMetricsObserver {
     return {
       breakerChanged: (state) => {
         for (const s of ['closed', 'open', 'half-open']) this.breakerState.set({ state: s }, s === state ? 1 : 0);
       },
       outcome: (outcome, usage) => {
-        this.escalations.inc({ outcome: outcome.kind, reason: outcome.kind === 'skipped' ? outcome.reason : '' });
+        this.escalations.inc({ outcome: outcome.kind, reason: outcome.kind === 'skipped' ? (outcome.reason ?? '') : '' });
         if (outcome.attempts > 0) this.frontierLatency.observe(outcome.latencyMs / 1000);
         this.frontierTokens.inc({ direction: 'input' }, usage.inputTokens);
         this.frontierTokens.inc({ direction: 'output' }, usage.outputTokens);

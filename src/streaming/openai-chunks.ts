@@ -18,7 +18,7 @@
  *   token chunks spliced from it follow with `source: "frontier"`.
  */
 import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
+import type { SpeculationStats } from '../events/speculation-stats.js';
 
 /** Identity of one response: every chunk of a stream repeats it. */
 export interface ResponseMeta {

@@ -27,7 +27,7 @@ import {
   type SpeculationStats as SpeculationStatsMessage,
   type TokenChunk,
 } from '../gen/specroute/v1/generate_pb.js';
-import type { SpeculationStats } from '../pipeline/stats.js';
+import type { SpeculationStats } from '../events/speculation-stats.js';
 
 /** What the final message says about the generation besides the event itself. */
 export interface GenerationInfo {

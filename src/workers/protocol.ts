@@ -4,7 +4,7 @@
  *
  * Cancellation is cooperative: each sequence has a slot in a shared Int32Array of flags. The main thread sets
  * the flag; the worker checks it between evaluation steps. (Aborting a running piscina task would kill the
- * thread and the model in it; DESIGN.md.)
+ * thread and the model in it: docs/ARCHITECTURE.md#piscina-abort-kills-the-worker.)
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';

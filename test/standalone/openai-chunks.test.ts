@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken } from '../../src/events/token-event.js';
-import type { SpeculationStats } from '../../src/pipeline/stats.js';
+import type { SpeculationStats } from '../../src/events/speculation-stats.js';
 import { chatChunkFormat, chatCompletion, completionChunkFormat, textCompletion, type MappingOptions } from '../../src/streaming/openai-chunks.js';
 
 const meta = { id: 'chatcmpl-1', created: 1700000000, model: 'm' };

@@ -3,7 +3,7 @@ import { defaultModelLoadOptions, type ModelLoadOptions } from '../../backends/t
 import { requestSettings } from '../../contract/request-settings.js';
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
-import type { SpeculationStats } from '../../pipeline/stats.js';
+import type { SpeculationStats } from '../../events/speculation-stats.js';
 import { colorBySource, legend, useColor } from '../terminal.js';
 import { collect, integer, setting } from '../options.js';
 

@@ -1,5 +1,5 @@
 /**
- * The bridge between protobuf-es and @grpc/grpc-js (DESIGN.md, "protoc-gen-es vs grpc-js"): protoc-gen-es v2
+ * The bridge between protobuf-es and @grpc/grpc-js (docs/ARCHITECTURE.md#protoc-gen-es-vs-grpc-js): protoc-gen-es v2
  * emits `GenService` descriptors, grpc-js wants a `ServiceDefinition` of paths and (de)serializers. This file
  * maps one to the other, and runs handlers written connect-es style: a unary handler is an async function, a
  * server-streaming handler an async generator, and both get a context whose `signal` carries cancellation and

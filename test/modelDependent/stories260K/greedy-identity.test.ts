@@ -7,14 +7,14 @@ import { makeDraftWithCli, modelOptions, scratchDir, STORIES, storyPrompts } fro
  * Temperature 0: speculative output must be token-identical to verifier-only greedy decoding.
  *
  * How like is compared with like. The speculative path scores with batched verifier passes of varying shapes (the
- * draft's length, pauses of the adaptive schedule); the baseline decodes one token per pass. Both take the argmax
- * of the verifier's logits, so they can differ only where those logits differ, and llama.cpp's batched and
- * one-by-one evaluations differ in the last bits (DESIGN.md). With llama.cpp's default F16 KV cache that
- * difference is amplified: keys and values computed in different batch shapes round to different halves, which
- * moved two near-tied log-probabilities by ~1e-3 and flipped one token of these 18,000 (prompt 8 with the 3-layer
- * draft: −0.79507 vs −0.79641 one by one, −0.79575 vs −0.79570 batched). Both sides here use an F32 KV cache, the
- * same setting and the same model; the remaining float32 rounding left no flip, so the test asks for exact
- * identity. Should a runtime change that, the failure message prints the position; the remedy is to compare
+ * draft's length, pauses of the adaptive schedule); the baseline decodes one token per pass. Both take the argmax of
+ * the verifier's logits, so they can differ only where those logits differ, and llama.cpp's batched and one-by-one
+ * evaluations differ in the last bits (docs/ARCHITECTURE.md#batched-vs-one-by-one-logits). With llama.cpp's default
+ * F16 KV cache that difference is amplified: keys and values computed in different batch shapes round to different
+ * halves, which moved two near-tied log-probabilities by ~1e-3 and flipped one token of these 18,000 (prompt 8 with
+ * the 3-layer draft: −0.79507 vs −0.79641 one by one, −0.79575 vs −0.79570 batched). Both sides here use an F32 KV
+ * cache, the same setting and the same model; the remaining float32 rounding left no flip, so the test asks for
+ * exact identity. Should a runtime change that, the failure message prints the position; the remedy is to compare
  * teacher-forced scores on both sides, never to loosen the check.
  */
 const PROMPTS = storyPrompts().slice(0, 30);

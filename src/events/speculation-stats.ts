@@ -1,0 +1,33 @@
+import type { TokenSource } from './token-event.js';
+
+/** What one generation measured about speculation. Reported in the final event of every stream. */
+export interface SpeculationStats {
+  /** `speculative`, or `verifier-only` for plain decoding. */
+  readonly mode: 'speculative' | 'verifier-only';
+  /** Draft tokens proposed. */
+  readonly drafted: number;
+  /** Draft tokens the verifier accepted. */
+  readonly accepted: number;
+  /** accepted / drafted (0 when nothing was drafted). */
+  readonly acceptanceRate: number;
+  /** Mean number of draft tokens accepted per verifier pass. */
+  readonly meanAcceptedLength: number;
+  /** Mean number of tokens emitted per verifier pass (accepted + the correction or bonus): E in docs/ARCHITECTURE.md#expected-tokens-and-the-ideals. */
+  readonly tokensPerPass: number;
+  /** For each draft position i (0-based): how many blocks had a token there, and how many of those were accepted. */
+  readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number; readonly rate: number }>;
+  /** Verifier evaluations after the prompt: one per speculative block, or one per token in plain decoding. */
+  readonly verifierPasses: number;
+  /** Tokens emitted by source (draft, verifier, bonus, frontier). */
+  readonly tokensBySource: Readonly<Record<TokenSource, number>>;
+  /** Escalations to the frontier that spliced text in. */
+  readonly escalations: number;
+  /** Escalations that were triggered but skipped (breaker open, budget, frontier failure), by reason. */
+  readonly escalationsSkipped: Readonly<Record<string, number>>;
+  /** Tokens emitted (completion tokens, before any truncation by a stop sequence). */
+  readonly generatedTokens: number;
+  /** generatedTokens / wall time after the first token's prefill. */
+  readonly tokensPerSecond: number;
+  /** Milliseconds spent waiting on the draft, on the verifier, and elsewhere (acceptance, detokenizing, streaming). */
+  readonly timeMs: { readonly total: number; readonly prefill: number; readonly draft: number; readonly verify: number; readonly other: number };
+}
