@@ -10,15 +10,28 @@ export interface SpeculationStats {
   readonly accepted: number;
   /** accepted / drafted (0 when nothing was drafted). */
   readonly acceptanceRate: number;
-  /** Mean number of draft tokens accepted per verifier pass. */
+  /** Mean number of draft tokens accepted per verifier pass (plain verifier steps count as passes that accepted 0). */
   readonly meanAcceptedLength: number;
-  /** Mean number of tokens emitted per verifier pass (accepted + the correction or bonus): E in DESIGN.md. */
+  /**
+   * Mean number of tokens emitted per verifier pass (accepted + the correction, bonus or plain step's token): E in
+   * DESIGN.md.
+   */
   readonly tokensPerPass: number;
   /** For each draft position i (0-based): how many blocks had a token there, and how many of those were accepted. */
   readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number; readonly rate: number }>;
-  /** Verifier evaluations after the prompt: one per speculative block, or one per token in plain decoding. */
+  /**
+   * Verifier evaluations after the prompt: one per speculative block (a draft block, or a plain verifier step
+   * while drafting is paused), or one per token in plain decoding.
+   */
   readonly verifierPasses: number;
-  /** Tokens emitted by source (draft, verifier, bonus, frontier). */
+  /** Verifier passes that checked at least one drafted token; `verifierPasses − draftBlocks` were plain steps. */
+  readonly draftBlocks: number;
+  /**
+   * Draft blocks whose every drafted token was accepted. Each earns one `bonus` token, so `tokensBySource.bonus`
+   * equals this unless a stop or an escalation cut a block before its bonus token.
+   */
+  readonly fullyAcceptedBlocks: number;
+  /** Tokens emitted by source (draft, verifier, bonus, frontier; see `TokenSource`). */
   readonly tokensBySource: Readonly<Record<TokenSource, number>>;
   /** Escalations to the frontier that spliced text in. */
   readonly escalations: number;
@@ -37,6 +50,8 @@ export class StatsRecorder {
   drafted = 0;
   accepted = 0;
   passes = 0;
+  draftBlocks = 0;
+  fullyAcceptedBlocks = 0;
   generated = 0;
   draftMs = 0;
   verifyMs = 0;
@@ -49,9 +64,13 @@ export class StatsRecorder {
 
   constructor(private readonly mode: SpeculationStats['mode']) {}
 
-  /** Records one verified block: `drafted` proposed, the first `accepted` kept. */
+  /** Records one verifier pass of the speculative loop: `drafted` proposed (0 for a plain step), the first `accepted` kept. */
   block(drafted: number, accepted: number): void {
     this.passes++;
+    if (drafted > 0) {
+      this.draftBlocks++;
+      if (accepted === drafted) this.fullyAcceptedBlocks++;
+    }
     this.drafted += drafted;
     this.accepted += accepted;
     for (let i = 0; i < drafted; i++) {
@@ -73,6 +92,8 @@ export class StatsRecorder {
       tokensPerPass: this.passes > 0 ? (this.generated - this.bySource.frontier) / this.passes : 0,
       byPosition: this.positions.map((p) => ({ ...p, rate: p.drafted > 0 ? p.accepted / p.drafted : 0 })),
       verifierPasses: this.passes,
+      draftBlocks: this.draftBlocks,
+      fullyAcceptedBlocks: this.fullyAcceptedBlocks,
       tokensBySource: { ...this.bySource },
       escalations: this.escalations,
       escalationsSkipped: { ...this.skipped },
