@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
@@ -116,7 +117,10 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     }
     const { layers, quantize } = draft.derive;
     const tag = [layers ? `layers-${layers.replace(/[^0-9-]+/g, '_')}` : 'all', quantize ?? 'f'].join('.');
-    draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.draft.${tag}.gguf`) };
+    // Keyed by the verifier's full path too: two models of the same file name (any two `model.gguf`) must not
+    // share a cached draft.
+    const where = createHash('sha256').update(verifierPath).digest('hex').slice(0, 8);
+    draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.${where}.draft.${tag}.gguf`) };
   }
   return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, source };
 }
