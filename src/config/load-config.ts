@@ -111,7 +111,8 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path) };
   else if (draft?.derive) {
     if (isOnnxPath(verifierPath)) {
-      throw new SpecrouteError('invalid_argument', `config ${source}: model.draft.derive: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
+      const asked = overrides.model?.draft && 'derive' in overrides.model.draft ? '--draft-derive' : `config ${source}: model.draft.derive`;
+      throw new SpecrouteError('invalid_argument', `${asked}: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
         param: 'model.draft.derive',
       });
     }

@@ -149,10 +149,13 @@ describe('config', () => {
       expect(c.model.draft?.threads).toBe(2);
     });
 
-    it('rejects --draft-threads where there is no draft, naming the flag', () => {
+    it('rejects --draft-threads where there is no draft, and a derived draft of an ONNX verifier, naming the flag', () => {
       const noDraft = errorOf(() => loadConfig(file(yaml), { model: { verifier: 'v.gguf' }, draftThreads: 2 }, {}));
       expect(noDraft.param).toBe('--draft-threads');
       expect(noDraft.message).toMatch(/--verifier was given without --draft or --draft-derive/);
+      const onnx = errorOf(() => loadConfig(file(yaml), { model: { verifier: '/m/v.onnx', draft: { derive: { layers: '0-1' } } } }, {}));
+      expect(onnx.param).toBe('model.draft.derive');
+      expect(onnx.message).toMatch(/^--draft-derive: drafts are derived from GGUF verifiers only/);
       const fileWithout = file('model:\n  verifier: { path: v.gguf }\n');
       expect(errorOf(() => loadConfig(fileWithout, { draftThreads: 2 }, {})).message).toMatch(/has no model\.draft/);
     });

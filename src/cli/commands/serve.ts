@@ -83,9 +83,8 @@ Examples:
         ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
         ...(flags.draftThreads !== undefined ? { draftThreads: flags.draftThreads } : {}),
       };
-      const config = loadConfig(file, overrides);
       const log = (message: string): void => void process.stderr.write(`specroute: ${message}\n`);
-      const server = await startServer(config, log).catch((error: unknown) => {
+      const server = await (async () => startServer(loadConfig(file, overrides), log))().catch((error: unknown) => {
         throw nameTheFlag(error, flags);
       });
       await new Promise<void>((resolve) => {
@@ -117,9 +116,14 @@ function modelOverride(verifier: string, flags: ServeFlags): ModelOverride {
   };
 }
 
-/** A draft-making error at boot (`layers` out of range…) names the flag, or the config key, that asked for it. */
+/**
+ * An error about the derived draft (a layer the verifier lacks, found as the draft is made; an ONNX verifier) names
+ * `--draft-derive` when the flag asked for it, or else the config key.
+ */
 function nameTheFlag(error: unknown, flags: ServeFlags): unknown {
-  if (!isSpecrouteError(error) || (error.param !== 'layers' && error.param !== 'quantize')) return error;
-  const param = flags.draftDerive !== undefined ? '--draft-derive' : `model.draft.derive.${error.param}`;
+  if (!isSpecrouteError(error) || error.param === undefined) return error;
+  const fromDraftMaking = error.param === 'layers' || error.param === 'quantize';
+  if (!fromDraftMaking && error.param !== 'model.draft.derive') return error;
+  const param = flags.draftDerive !== undefined ? '--draft-derive' : fromDraftMaking ? `model.draft.derive.${error.param}` : error.param;
   return new SpecrouteError(error.code, error.message, { param, cause: error.cause });
 }

@@ -124,6 +124,8 @@ describe('specroute serve: model flags that cannot work fail at start, naming th
     expect((await fails('--verifier', STORIES, '--draft-derive', 'layers')).stderr).toMatch(/option '--draft-derive <spec>'/);
     expect((await fails('--verifier', 'missing.gguf')).stderr).toContain(`no such file: ${join(cwd, 'missing.gguf')} (--verifier)`);
     expect((await fails('--verifier', STORIES, '--draft-threads', '2')).stderr).toMatch(/no draft .*\(--draft-threads\)/);
+    writeFileSync(join(cwd, 'm.onnx'), '');
+    expect((await fails('--verifier', 'm.onnx', '--draft-derive', 'quantize=q8_0')).stderr).toMatch(/--draft-derive: drafts are derived from GGUF verifiers only.*\(--draft-derive\)/);
   });
 
   it('names --draft-derive when the verifier lacks the layers asked for (found as the draft is made)', async () => {
