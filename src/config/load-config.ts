@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
@@ -7,12 +8,35 @@ import { SpecrouteError } from '../errors/registry.js';
 import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
 import { configSchema, type SpecrouteConfig } from './schema.js';
 
+/**
+ * A `model` section given on the command line (`specroute serve --verifier …`). Relative paths are taken as a
+ * shell gives them: from the current directory, not from `modelsDir`.
+ */
+export interface ModelOverride {
+  /** The verifier file (GGUF, or ONNX `.onnx`). */
+  verifier: string;
+  /** The draft: a file, or one derived from the verifier at boot (cached). None when absent. */
+  draft?: { path: string } | { derive: { layers?: string; quantize?: 'q8_0' | 'q4_0' } };
+}
+
 /** Command-line overrides (`specroute serve` flags). */
 export interface ConfigOverrides {
   port?: number;
   grpcPort?: number;
   host?: string;
   modelsDir?: string;
+  /**
+   * Replaces the file's whole `model` section, never merged with it: no draft unless `draft` names one, and the
+   * file's per-model keys (`contextSize`, `kvCacheType`…) take their defaults. The other sections still apply,
+   * and so do `SPECROUTE_MODEL__…` variables, on top.
+   */
+  model?: ModelOverride;
+  /** `model.id`, the id clients send (over the file's or the `model` replacement's). */
+  modelId?: string;
+  /** `model.verifier.threads`. */
+  threads?: number;
+  /** `model.draft.threads`; an error when there is no draft to apply it to. */
+  draftThreads?: number;
 }
 
 /** A validated configuration with every path resolved. */
@@ -35,8 +59,9 @@ const ENV_SHORTCUTS: Record<string, string[]> = {
 };
 
 /**
- * Loads the YAML file, applies flags, then `SPECROUTE_*` environment variables (which win over both), validates
- * the result and resolves paths. An error names the offending key.
+ * Loads the YAML file, applies flags (`overrides.model` first, replacing the file's `model` section), then
+ * `SPECROUTE_*` environment variables (which win over both), validates the result and resolves paths. An error
+ * names the offending key.
  *
  * Environment variables: the shortcuts above, or any key as `SPECROUTE_` + its path in upper snake case with
  * `__` between levels: `SPECROUTE_MODEL__VERIFIER__THREADS=2`, `SPECROUTE_LIMITS__MAX_QUEUE=8`. Values are
@@ -65,6 +90,7 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (overrides.grpcPort !== undefined) setPath(raw, ['server', 'grpcPort'], overrides.grpcPort);
   if (overrides.host !== undefined) setPath(raw, ['server', 'host'], overrides.host);
   if (overrides.modelsDir !== undefined) setPath(raw, ['modelsDir'], overrides.modelsDir);
+  applyModelOverrides(raw, overrides, source);
   applyEnv(raw, env);
 
   const parsed = configSchema.safeParse(raw);
@@ -85,15 +111,40 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path) };
   else if (draft?.derive) {
     if (isOnnxPath(verifierPath)) {
-      throw new SpecrouteError('invalid_argument', `config ${source}: model.draft.derive: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
+      const asked = overrides.model?.draft && 'derive' in overrides.model.draft ? '--draft-derive' : `config ${source}: model.draft.derive`;
+      throw new SpecrouteError('invalid_argument', `${asked}: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
         param: 'model.draft.derive',
       });
     }
     const { layers, quantize } = draft.derive;
     const tag = [layers ? `layers-${layers.replace(/[^0-9-]+/g, '_')}` : 'all', quantize ?? 'f'].join('.');
-    draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.draft.${tag}.gguf`) };
+    // Keyed by the verifier's full path too: two models of the same file name (any two `model.gguf`) must not
+    // share a cached draft.
+    const where = createHash('sha256').update(verifierPath).digest('hex').slice(0, 8);
+    draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.${where}.draft.${tag}.gguf`) };
   }
   return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, source };
+}
+
+function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, source: string): void {
+  if (overrides.model) {
+    const { verifier, draft } = overrides.model;
+    raw.model = {
+      verifier: { path: resolve(verifier) },
+      draft: draft === undefined ? null : 'path' in draft ? { path: resolve(draft.path) } : { derive: { ...draft.derive } },
+    };
+  }
+  if (overrides.modelId !== undefined) setPath(raw, ['model', 'id'], overrides.modelId);
+  if (overrides.threads !== undefined) setPath(raw, ['model', 'verifier', 'threads'], overrides.threads);
+  if (overrides.draftThreads !== undefined) {
+    const model = raw.model as Record<string, unknown> | undefined;
+    const draft = typeof model === 'object' && model !== null ? model.draft : undefined;
+    if (typeof draft !== 'object' || draft === null || Array.isArray(draft)) {
+      const why = overrides.model ? '--verifier was given without --draft or --draft-derive' : source === '(defaults)' ? 'no config file names one' : `${source} has no model.draft`;
+      throw new SpecrouteError('invalid_argument', `there is no draft to give these threads: ${why}`, { param: '--draft-threads' });
+    }
+    setPath(raw, ['model', 'draft', 'threads'], overrides.draftThreads);
+  }
 }
 
 function describe(issue: ZodIssue): string {

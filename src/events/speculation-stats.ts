@@ -10,15 +10,28 @@ export interface SpeculationStats {
   readonly accepted: number;
   /** accepted / drafted (0 when nothing was drafted). */
   readonly acceptanceRate: number;
-  /** Mean number of draft tokens accepted per verifier pass. */
+  /** Mean number of draft tokens accepted per verifier pass (plain verifier steps count as passes that accepted 0). */
   readonly meanAcceptedLength: number;
-  /** Mean number of tokens emitted per verifier pass (accepted + the correction or bonus): E in docs/ARCHITECTURE.md#expected-tokens-and-the-ideals. */
+  /**
+   * Mean number of tokens emitted per verifier pass (accepted + the correction, bonus or plain step's token): E in
+   * docs/ARCHITECTURE.md#expected-tokens-and-the-ideals.
+   */
   readonly tokensPerPass: number;
   /** For each draft position i (0-based): how many blocks had a token there, and how many of those were accepted. */
   readonly byPosition: ReadonlyArray<{ readonly drafted: number; readonly accepted: number; readonly rate: number }>;
-  /** Verifier evaluations after the prompt: one per speculative block, or one per token in plain decoding. */
+  /**
+   * Verifier evaluations after the prompt: one per speculative block (a draft block, or a plain verifier step
+   * while drafting is paused), or one per token in plain decoding.
+   */
   readonly verifierPasses: number;
-  /** Tokens emitted by source (draft, verifier, bonus, frontier). */
+  /** Verifier passes that checked at least one drafted token; `verifierPasses − draftBlocks` were plain steps. */
+  readonly draftBlocks: number;
+  /**
+   * Draft blocks whose every drafted token was accepted. Each earns one `bonus` token, so `tokensBySource.bonus`
+   * equals this unless a stop or an escalation cut a block before its bonus token.
+   */
+  readonly fullyAcceptedBlocks: number;
+  /** Tokens emitted by source (draft, verifier, bonus, frontier; see `TokenSource`). */
   readonly tokensBySource: Readonly<Record<TokenSource, number>>;
   /** Escalations to the frontier that spliced text in. */
   readonly escalations: number;

@@ -8,8 +8,12 @@ import type { SpeculationStats } from './speculation-stats.js';
 /**
  * Where a token came from:
  * - `draft`: proposed by the draft model and accepted by the verifier;
- * - `verifier`: chosen by the verifier itself (a corrected draft token, or plain decoding);
- * - `bonus`: the verifier's extra token after a fully accepted draft;
+ * - `verifier`: the verifier's own choice with no drafted token standing for it: the correction that replaces a
+ *   rejected draft token, the first token (from the prompt's pass), the token of a plain step in which nothing
+ *   was drafted (adaptive γ has paused drafting, `p_min` stopped the draft before its first token, or only one
+ *   token is left to generate), and every token of verifier-only decoding;
+ * - `bonus`: the verifier's extra token after a draft block of at least one drafted token was accepted whole
+ *   (one per fully accepted block; never after a plain step);
  * - `frontier`: spliced in from the remote frontier model.
  */
 export type TokenSource = 'draft' | 'verifier' | 'bonus' | 'frontier';

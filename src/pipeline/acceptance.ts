@@ -6,9 +6,12 @@ import { probOf, type TokenDist } from '../sampling/token-dist.js';
 export interface AcceptanceResult {
   /** How many drafted tokens, from the start, were accepted. */
   readonly accepted: number;
-  /** The token that follows the accepted prefix: the resampled correction, or the bonus token. */
+  /** The token that follows the accepted prefix: the resampled correction, the bonus token, or a plain step's. */
   readonly next: number;
-  /** `verifier` when `next` replaces a rejected draft token, `bonus` when every drafted token was accepted. */
+  /**
+   * `bonus` when a block of at least one drafted token was accepted whole; `verifier` when `next` replaces a
+   * rejected draft token, or when nothing was drafted (a plain verifier step: drafting paused, or no room left).
+   */
   readonly nextSource: 'verifier' | 'bonus';
 }
 
@@ -16,7 +19,8 @@ export interface AcceptanceResult {
  * Lossless speculative sampling (Leviathan et al. 2023; Chen et al. 2023).
  *
  * Accept drafted token x_i with probability min(1, p_i(x_i) / q_i(x_i)). At the first rejection, draw from
- * norm(max(0, p_i − q_i)) and stop. When all γ are accepted, draw a bonus token from p_{γ+1}.
+ * norm(max(0, p_i − q_i)) and stop. When all γ ≥ 1 are accepted, draw a bonus token from p_{γ+1}; with γ = 0
+ * the draw from p_1 is the verifier's own plain step, and is tagged so.
  * The emitted tokens are then distributed exactly as the verifier's `p`. With one-hot distributions
  * (temperature 0) this is greedy verification: keep the longest prefix equal to the verifier's argmax, then
  * emit the verifier's argmax.
@@ -40,7 +44,7 @@ export function acceptDraft(draft: readonly number[], q: readonly TokenDist[], p
     if (px >= qx || rng.next() * qx < px) continue;
     return { accepted: i, next: sampleResidual(pi, qi, rng), nextSource: 'verifier' };
   }
-  return { accepted: draft.length, next: sampleFrom(p[draft.length]!, rng), nextSource: 'bonus' };
+  return { accepted: draft.length, next: sampleFrom(p[draft.length]!, rng), nextSource: draft.length > 0 ? 'bonus' : 'verifier' };
 }
 
 /** Draws from norm(max(0, p − q)). Only called after a rejection, so p ≠ q and the residual has mass. */

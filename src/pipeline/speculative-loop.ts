@@ -9,7 +9,8 @@ import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type 
 /**
  * The speculative loop. Each block: the draft proposes up to γ tokens (one worker task), the verifier scores the
  * uncommitted tokens plus the whole draft in one batched pass, the lossless rule keeps a prefix and adds the
- * correction or bonus token, and both caches roll back to what was committed.
+ * correction or bonus token, and both caches roll back to what was committed. A pass with nothing drafted (γ = 0
+ * while adaptation pauses the draft, or one token left) is a plain verifier step: its token is tagged `verifier`.
  *
  * Cache bookkeeping: `committed` is every token of the text; each model's cache holds a prefix of it
  * (`verifierKeep`, `draftKeep` tokens), always shorter than `committed`, so the next pass has at least one token to

@@ -6,6 +6,8 @@ export class StatsRecorder {
   drafted = 0;
   accepted = 0;
   passes = 0;
+  draftBlocks = 0;
+  fullyAcceptedBlocks = 0;
   generated = 0;
   draftMs = 0;
   verifyMs = 0;
@@ -18,9 +20,13 @@ export class StatsRecorder {
 
   constructor(private readonly mode: SpeculationStats['mode']) {}
 
-  /** Records one verified block: `drafted` proposed, the first `accepted` kept. */
+  /** Records one verifier pass of the speculative loop: `drafted` proposed (0 for a plain step), the first `accepted` kept. */
   block(drafted: number, accepted: number): void {
     this.passes++;
+    if (drafted > 0) {
+      this.draftBlocks++;
+      if (accepted === drafted) this.fullyAcceptedBlocks++;
+    }
     this.drafted += drafted;
     this.accepted += accepted;
     for (let i = 0; i < drafted; i++) {
@@ -42,6 +48,8 @@ export class StatsRecorder {
       tokensPerPass: this.passes > 0 ? (this.generated - this.bySource.frontier) / this.passes : 0,
       byPosition: this.positions.map((p) => ({ ...p, rate: p.drafted > 0 ? p.accepted / p.drafted : 0 })),
       verifierPasses: this.passes,
+      draftBlocks: this.draftBlocks,
+      fullyAcceptedBlocks: this.fullyAcceptedBlocks,
       tokensBySource: { ...this.bySource },
       escalations: this.escalations,
       escalationsSkipped: { ...this.skipped },

@@ -59,6 +59,8 @@ export interface WireStats {
   tokens_per_pass: number;
   by_position: Array<{ drafted: number; accepted: number; rate: number }>;
   verifier_passes: number;
+  draft_blocks: number;
+  fully_accepted_blocks: number;
   tokens_by_source: TokensBySource;
   escalations: number;
   escalations_skipped: Record<string, number>;
@@ -185,6 +187,8 @@ export function statsToWire(stats: SpeculationStats): WireStats {
     tokens_per_pass: stats.tokensPerPass,
     by_position: stats.byPosition.map((p) => ({ drafted: p.drafted, accepted: p.accepted, rate: p.rate })),
     verifier_passes: stats.verifierPasses,
+    draft_blocks: stats.draftBlocks,
+    fully_accepted_blocks: stats.fullyAcceptedBlocks,
     tokens_by_source: { ...stats.tokensBySource },
     escalations: stats.escalations,
     escalations_skipped: { ...stats.escalationsSkipped },

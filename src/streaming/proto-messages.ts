@@ -108,6 +108,8 @@ export function toSpeculationStats(stats: SpeculationStats): SpeculationStatsMes
     tokensPerPass: stats.tokensPerPass,
     byPosition: stats.byPosition.map((p) => ({ drafted: p.drafted, accepted: p.accepted, rate: p.rate })),
     verifierPasses: stats.verifierPasses,
+    draftBlocks: stats.draftBlocks,
+    fullyAcceptedBlocks: stats.fullyAcceptedBlocks,
     tokensBySource: { ...stats.tokensBySource },
     escalations: stats.escalations,
     escalationsSkipped: { ...stats.escalationsSkipped },

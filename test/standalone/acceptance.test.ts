@@ -154,7 +154,8 @@ describe('lossless acceptance rule', () => {
     const draft = [4, 2, 3];
     expect(acceptDraft(draft, draft.map(onehot), p, rng)).toEqual({ accepted: 2, next: 0, nextSource: 'verifier' });
     expect(acceptDraft([4, 2, 0], [4, 2, 0].map(onehot), p, rng)).toEqual({ accepted: 3, next: 1, nextSource: 'bonus' });
-    expect(acceptDraft([], [], [onehot(3)], rng)).toEqual({ accepted: 0, next: 3, nextSource: 'bonus' });
+    // Nothing drafted: a plain verifier step, whose token is the verifier's own, not a bonus.
+    expect(acceptDraft([], [], [onehot(3)], rng)).toEqual({ accepted: 0, next: 3, nextSource: 'verifier' });
   });
 
   it('keeps the verifier law when a greedy (one-hot) draft meets a sampling verifier', () => {

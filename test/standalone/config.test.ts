@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { draftDerive } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { scratchDir } from '../helpers/models.js';
@@ -77,5 +79,120 @@ describe('config', () => {
     expect(errorOf(() => loadConfig(file('model: [unclosed'), {}, {})).message).toMatch(/not valid YAML/);
     expect(errorOf(() => loadConfig('/nonexistent.yaml', {}, {})).param).toBe('config');
     expect(errorOf(() => loadConfig(DEFAULT, {}, { SPECROUTE_PORT: 'abc' })).param).toBe('server.port');
+  });
+
+  describe('serve --verifier: a model section from the command line', () => {
+    const yaml = [
+      'modelsDir: models',
+      'limits: { maxQueue: 5 }',
+      'speculation: { max: 6 }',
+      'model:',
+      '  id: from-the-file',
+      '  verifier: { path: big.gguf, threads: 3, contextSize: 256 }',
+      '  draft: { derive: { layers: 0-2 }, threads: 2 }',
+      '',
+    ].join('\n');
+
+    it('replaces the file\'s model section whole: a YAML with a draft plus --verifier gives no draft; other sections apply', () => {
+      const path = file(yaml);
+      const c = loadConfig(path, { model: { verifier: 'rel/v.gguf' } }, {});
+      expect(c.draftSource).toEqual({ kind: 'none' });
+      expect(c.model.draft).toBeNull();
+      // From the current directory, as a shell passes it (not from modelsDir, not from the file's folder).
+      expect(c.verifierPath).toBe(resolve(process.cwd(), 'rel/v.gguf'));
+      expect(c.modelId).toBe('v');
+      expect(c.model.verifier).toMatchObject({ threads: 1, contextSize: 512 });
+      expect(c.limits.maxQueue).toBe(5);
+      expect(c.speculation.max).toBe(6);
+      expect(c.modelsDir).toBe(join(path, '..', 'models'));
+    });
+
+    it('names a draft file or a derived draft, and keys derived drafts by the verifier\'s path', () => {
+      const path = file(yaml);
+      const withFile = loadConfig(path, { model: { verifier: '/m/v.gguf', draft: { path: 'd.gguf' } } }, {});
+      expect(withFile.draftSource).toEqual({ kind: 'file', path: resolve(process.cwd(), 'd.gguf') });
+      expect(withFile.model.draft).toMatchObject({ threads: 1 });
+      const derived = loadConfig(path, { model: { verifier: '/m/v.gguf', draft: { derive: { layers: '0,1', quantize: 'q8_0' } } } }, { SPECROUTE_CACHE_DIR: '/cache' });
+      expect(derived.draftSource).toMatchObject({ kind: 'derive', layers: '0,1', quantize: 'q8_0' });
+      const out = (derived.draftSource as { out: string }).out;
+      expect(out).toMatch(/^\/cache\/v\.[0-9a-f]{8}\.draft\.layers-0_1\.q8_0\.gguf$/);
+      const elsewhere = loadConfig(path, { model: { verifier: '/n/v.gguf', draft: { derive: { layers: '0,1', quantize: 'q8_0' } } } }, { SPECROUTE_CACHE_DIR: '/cache' });
+      expect((elsewhere.draftSource as { out: string }).out).not.toBe(out);
+    });
+
+    it('takes --model-id and thread flags; SPECROUTE_MODEL__* variables still win over all of it', () => {
+      const path = file(yaml);
+      const model = { verifier: '/m/v.gguf', draft: { derive: { quantize: 'q4_0' as const } } };
+      const flags = loadConfig(path, { model, modelId: 'mine', threads: 2, draftThreads: 3 }, {});
+      expect(flags.modelId).toBe('mine');
+      expect(flags.model.verifier.threads).toBe(2);
+      expect(flags.model.draft?.threads).toBe(3);
+      const env = loadConfig(path, { model, modelId: 'mine', threads: 2, draftThreads: 3 }, {
+        SPECROUTE_MODEL__ID: 'env-id',
+        SPECROUTE_MODEL__VERIFIER__THREADS: '4',
+        SPECROUTE_MODEL__DRAFT__THREADS: '5',
+        SPECROUTE_MODEL__VERIFIER__CONTEXT_SIZE: '128',
+        SPECROUTE_MODEL__VERIFIER__PATH: 'from-env.gguf',
+      });
+      expect(env.modelId).toBe('env-id');
+      expect(env.model.verifier).toMatchObject({ threads: 4, contextSize: 128 });
+      expect(env.model.draft?.threads).toBe(5);
+      // A path from the environment is configuration, and starts from modelsDir like the file's.
+      expect(env.verifierPath).toBe(join(path, '..', 'models', 'from-env.gguf'));
+    });
+
+    it('applies --model-id and thread flags over the file\'s own model section too', () => {
+      const c = loadConfig(file(yaml), { modelId: 'mine', threads: 2, draftThreads: 2 }, {});
+      expect(c.modelId).toBe('mine');
+      expect(c.model.verifier).toMatchObject({ path: 'big.gguf', threads: 2, contextSize: 256 });
+      expect(c.draftSource).toMatchObject({ kind: 'derive', layers: '0-2' });
+      expect(c.model.draft?.threads).toBe(2);
+    });
+
+    it('rejects --draft-threads where there is no draft, and a derived draft of an ONNX verifier, naming the flag', () => {
+      const noDraft = errorOf(() => loadConfig(file(yaml), { model: { verifier: 'v.gguf' }, draftThreads: 2 }, {}));
+      expect(noDraft.param).toBe('--draft-threads');
+      expect(noDraft.message).toMatch(/--verifier was given without --draft or --draft-derive/);
+      const onnx = errorOf(() => loadConfig(file(yaml), { model: { verifier: '/m/v.onnx', draft: { derive: { layers: '0-1' } } } }, {}));
+      expect(onnx.param).toBe('model.draft.derive');
+      expect(onnx.message).toMatch(/^--draft-derive: drafts are derived from GGUF verifiers only/);
+      const fileWithout = file('model:\n  verifier: { path: v.gguf }\n');
+      expect(errorOf(() => loadConfig(fileWithout, { draftThreads: 2 }, {})).message).toMatch(/has no model\.draft/);
+    });
+  });
+});
+
+describe('--draft-derive', () => {
+  it('reads layers and/or quantize, comma-separated, a layer list holding commas of its own', () => {
+    expect(draftDerive('layers=0-2')).toEqual({ layers: '0-2' });
+    expect(draftDerive('quantize=q8_0')).toEqual({ quantize: 'q8_0' });
+    expect(draftDerive('layers=0-2,quantize=q4_0')).toEqual({ layers: '0-2', quantize: 'q4_0' });
+    expect(draftDerive('quantize=Q8_0, layers=0,1,4')).toEqual({ quantize: 'q8_0', layers: '0,1,4' });
+    expect(draftDerive('layers=0,1,4,quantize=q8_0')).toEqual({ layers: '0,1,4', quantize: 'q8_0' });
+  });
+
+  it('rejects what it cannot read, saying what it expects', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['', /expected layers=LIST and\/or quantize=q8_0\|q4_0/],
+      ['q8_0', /expected layers=LIST/],
+      ['quantize=q5_1', /quantize must be q8_0 or q4_0, got "q5_1"/],
+      ['quantize=', /quantize has no value/],
+      ['layers=0-2,layers=3', /layers is given twice/],
+      ['layer=0-2', /unknown key "layer"/],
+      ['layers=a-b', /cannot read "a-b"/],
+      ['layers=2-0', /runs backwards/],
+      ['layers=0-2,,quantize=q8_0', /expected layers=LIST/],
+      ['quantize=q8_0,3', /expected layers=LIST/],
+    ];
+    for (const [value, message] of cases) {
+      let error: unknown;
+      try {
+        draftDerive(value);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, value).toBeInstanceOf(InvalidArgumentError);
+      expect((error as Error).message, value).toMatch(message);
+    }
   });
 });

@@ -32,6 +32,8 @@ const stats: SpeculationStats = {
   tokensPerPass: 2,
   byPosition: [{ drafted: 2, accepted: 2, rate: 1 }, { drafted: 1, accepted: 0, rate: 0 }],
   verifierPasses: 2,
+  draftBlocks: 2,
+  fullyAcceptedBlocks: 1,
   tokensBySource: { draft: 2, verifier: 1, bonus: 0, frontier: 1 },
   escalations: 1,
   escalationsSkipped: {},
@@ -54,7 +56,7 @@ describe('TokenEvent → OpenAI chat chunks', () => {
     const last = chunks.at(-1)!;
     expect(last.choices[0]!.finish_reason).toBe('length');
     expect(last).not.toHaveProperty('usage');
-    expect(last.specroute).toMatchObject({ stats: { acceptance_rate: 2 / 3, by_position: stats.byPosition, time_ms: stats.timeMs, tokens_by_source: stats.tokensBySource }, tokens_by_source: { draft: 2, verifier: 1, bonus: 0, frontier: 1 } });
+    expect(last.specroute).toMatchObject({ stats: { acceptance_rate: 2 / 3, draft_blocks: 2, fully_accepted_blocks: 1, by_position: stats.byPosition, time_ms: stats.timeMs, tokens_by_source: stats.tokensBySource }, tokens_by_source: { draft: 2, verifier: 1, bonus: 0, frontier: 1 } });
   });
 
   it('adds a usage chunk with empty choices, and usage: null elsewhere, with include_usage', () => {

@@ -115,6 +115,7 @@ function formatStats(done: TokenEventDone, color: boolean): string {
   ];
   if (s.mode === 'speculative') {
     lines.push(`drafted: ${s.drafted}   accepted: ${s.accepted} (${pct(s.acceptanceRate)})   mean accepted length: ${s.meanAcceptedLength.toFixed(2)}`);
+    lines.push(`draft blocks: ${s.draftBlocks} (${s.fullyAcceptedBlocks} fully accepted)   plain verifier steps: ${s.verifierPasses - s.draftBlocks}`);
     lines.push(`acceptance by position: ${s.byPosition.map((p, i) => `${i + 1}:${pct(p.rate)}`).join(' ')}`);
   }
   const t = s.timeMs;

@@ -1,10 +1,26 @@
 import { existsSync } from 'node:fs';
-import { Command } from 'commander';
-import { loadConfig } from '../../config/load-config.js';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { loadConfig, type ConfigOverrides, type ModelOverride } from '../../config/load-config.js';
+import { SpecrouteError, isSpecrouteError } from '../../errors/registry.js';
 import { startServer } from '../../main.js';
-import { integer } from '../options.js';
+import { draftDerive, integer, type DraftDeriveSpec } from '../options.js';
 
 const DEFAULT_CONFIG = 'specroute.yaml';
+
+interface ServeFlags {
+  config?: string;
+  host?: string;
+  port?: number;
+  grpcPort?: number;
+  modelsDir?: string;
+  verifier?: string;
+  draft?: string;
+  draftDerive?: DraftDeriveSpec;
+  modelId?: string;
+  threads?: number;
+  draftThreads?: number;
+}
 
 export function serveCommand(): Command {
   return new Command('serve')
@@ -13,29 +29,64 @@ export function serveCommand(): Command {
     .option('--host <address>', 'address to listen on')
     .option('--port <n>', 'HTTP port (0 picks a free one)', integer(0, 65535))
     .option('--grpc-port <n>', 'gRPC port (0 picks a free one, -1 disables gRPC)', integer(-1, 65535))
-    .option('--models-dir <dir>', 'folder that relative model paths start from')
+    .option('--models-dir <dir>', 'folder that relative model paths in the config file start from')
+    .option('--verifier <file>', "serve this verifier (GGUF, or .onnx; from the current directory) in place of the config file's whole model section")
+    .option('--draft <file>', "draft model sharing the verifier's tokenizer (from the current directory; needs --verifier)")
+    .addOption(
+      new Option('--draft-derive <spec>', 'derive the draft from the verifier at boot, cached: layers=LIST and/or quantize=q8_0|q4_0 (needs --verifier)')
+        .argParser(draftDerive)
+        .conflicts('draft'),
+    )
+    .option('--model-id <id>', 'the id clients send as "model" (default: the verifier file name without its extension)')
+    .option('--threads <n>', 'verifier threads (default: 1)', integer(1, 256))
+    .option('--draft-threads <n>', 'draft threads (default: 1)', integer(1, 256))
     .addHelpText(
       'after',
       `
+Your own model, no YAML (like llama.cpp's -m / -md): --verifier replaces the config file's model section
+whole, so there is no draft unless --draft or --draft-derive names one, and per-model keys (contextSize,
+kvCacheType…) take their defaults. The file's other sections (server, limits, speculation, escalation, auth)
+still apply, and ./${DEFAULT_CONFIG} is still read when present: pass --config to use another file.
+Paths given as flags are relative to the current directory, as with \`specroute generate\`; paths in a config
+file are relative to its modelsDir. --draft-derive takes layers (0-based: 0-2, or 0,1,4) and/or quantize,
+comma-separated; the draft is made once and cached in cacheDir (SPECROUTE_CACHE_DIR).
+--model-id, --threads and --draft-threads also apply over a config file's model section. Set threads to what
+your machine has: the default is 1, which suits tiny models on few cores.
+
 Flags override the config file; SPECROUTE_* environment variables override both
 (SPECROUTE_PORT, SPECROUTE_GRPC_PORT, SPECROUTE_HOST, SPECROUTE_MODELS_DIR, SPECROUTE_API_KEYS=k1,k2,
-or any key as SPECROUTE_SECTION__KEY, e.g. SPECROUTE_LIMITS__MAX_QUEUE=8).
+or any key as SPECROUTE_SECTION__KEY, e.g. SPECROUTE_LIMITS__MAX_QUEUE=8, SPECROUTE_MODEL__VERIFIER__CONTEXT_SIZE=2048).
 
 Examples:
   $ specroute serve                                  # ./specroute.yaml: stories260K from ../shared/models
   $ specroute serve --config prod.yaml --port 9000 --grpc-port -1
+  $ specroute serve --verifier ../shared/models/stories260K.gguf --draft-derive quantize=q8_0
+  $ specroute serve --verifier model.gguf --draft draft.gguf --threads 4 --draft-threads 2 --model-id my-model
+  $ specroute serve --verifier model.gguf --draft-derive layers=0-2,quantize=q8_0 --port 9000
+  $ specroute serve --verifier model.gguf            # the verifier alone, no draft
   $ SPECROUTE_API_KEYS=sk-local-123456 specroute serve --models-dir /models`,
     )
-    .action(async (flags: { config?: string; host?: string; port?: number; grpcPort?: number; modelsDir?: string }) => {
+    .action(async (flags: ServeFlags, command: Command) => {
+      if (flags.verifier === undefined) {
+        for (const [flag, given] of [['--draft <file>', flags.draft], ['--draft-derive <spec>', flags.draftDerive]] as const) {
+          if (given !== undefined) command.error(`error: option '${flag}' needs --verifier (it names the draft of a model given on the command line)`);
+        }
+      }
       const file = flags.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-      const config = loadConfig(file, {
+      const overrides: ConfigOverrides = {
         ...(flags.host !== undefined ? { host: flags.host } : {}),
         ...(flags.port !== undefined ? { port: flags.port } : {}),
         ...(flags.grpcPort !== undefined ? { grpcPort: flags.grpcPort } : {}),
         ...(flags.modelsDir !== undefined ? { modelsDir: flags.modelsDir } : {}),
-      });
+        ...(flags.verifier !== undefined ? { model: modelOverride(flags.verifier, flags) } : {}),
+        ...(flags.modelId !== undefined ? { modelId: flags.modelId } : {}),
+        ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+        ...(flags.draftThreads !== undefined ? { draftThreads: flags.draftThreads } : {}),
+      };
       const log = (message: string): void => void process.stderr.write(`specroute: ${message}\n`);
-      const server = await startServer(config, log);
+      const server = await (async () => startServer(loadConfig(file, overrides), log))().catch((error: unknown) => {
+        throw nameTheFlag(error, flags);
+      });
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {
           log(`${signal}: draining streams in flight, then shutting down`);
@@ -50,4 +101,29 @@ Examples:
       });
       log('stopped');
     });
+}
+
+/** The `model` section the flags describe; its files must exist (relative paths from the current directory). */
+function modelOverride(verifier: string, flags: ServeFlags): ModelOverride {
+  const existing = (path: string, flag: string): string => {
+    if (!existsSync(path)) throw new SpecrouteError('invalid_argument', `no such file: ${resolve(path)}`, { param: flag });
+    return path;
+  };
+  return {
+    verifier: existing(verifier, '--verifier'),
+    ...(flags.draft !== undefined ? { draft: { path: existing(flags.draft, '--draft') } } : {}),
+    ...(flags.draftDerive !== undefined ? { draft: { derive: flags.draftDerive } } : {}),
+  };
+}
+
+/**
+ * An error about the derived draft (a layer the verifier lacks, found as the draft is made; an ONNX verifier) names
+ * `--draft-derive` when the flag asked for it, or else the config key.
+ */
+function nameTheFlag(error: unknown, flags: ServeFlags): unknown {
+  if (!isSpecrouteError(error) || error.param === undefined) return error;
+  const fromDraftMaking = error.param === 'layers' || error.param === 'quantize';
+  if (!fromDraftMaking && error.param !== 'model.draft.derive') return error;
+  const param = flags.draftDerive !== undefined ? '--draft-derive' : fromDraftMaking ? `model.draft.derive.${error.param}` : error.param;
+  return new SpecrouteError(error.code, error.message, { param, cause: error.cause });
 }

@@ -64,15 +64,28 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
         let drafted = 0;
         let accepted = 0;
         let passes = 0;
+        let plainSteps = 0;
         for (const [i, prompt] of PROMPTS.entries()) {
           const out: number[] = [];
+          const bySource = { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
           for await (const event of engine.generateFromTokens(engine.encodePrompt(prompt), { maxTokens: TOKENS, ignoreEos: true })) {
-            if (event.kind === 'token') out.push(...event.tokenIds);
-            else if (event.kind === 'done') {
-              drafted += event.stats.drafted;
-              accepted += event.stats.accepted;
-              passes += event.stats.verifierPasses;
-              expect(event.stats.mode).toBe('speculative');
+            if (event.kind === 'token') {
+              out.push(...event.tokenIds);
+              bySource[event.source] += event.tokenIds.length;
+            } else if (event.kind === 'done') {
+              const s = event.stats;
+              drafted += s.drafted;
+              accepted += s.accepted;
+              passes += s.verifierPasses;
+              plainSteps += s.verifierPasses - s.draftBlocks;
+              expect(s.mode).toBe('speculative');
+              // Provenance says what happened: one bonus per fully accepted draft block, and every other pass
+              // (a rejected block's correction, or a plain step while drafting is paused) one verifier token,
+              // plus the first token from the prompt's pass. Nothing cuts these streams (no stop, no escalation).
+              expect(bySource, `prompt ${i}`).toEqual(s.tokensBySource);
+              expect(bySource.bonus, `prompt ${i}: bonus tokens vs fully accepted blocks`).toBe(s.fullyAcceptedBlocks);
+              expect(bySource.draft).toBe(s.accepted);
+              expect(bySource.verifier, `prompt ${i}: verifier tokens`).toBe(1 + (s.draftBlocks - s.fullyAcceptedBlocks) + (s.verifierPasses - s.draftBlocks));
             }
           }
           const firstDiff = out.findIndex((t, j) => t !== baseline[i]![j]);
@@ -86,6 +99,8 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
         // The weakest draft falls to γ = 0 (the default min), so some passes are plain verifier steps, the pauses
         // and probes of the adaptive schedule, and the identity holds through them.
         if (name === 'first 2 layers') expect(drafted).toBeLessThan(passes);
+        // …and those plain steps' tokens are tagged `verifier` (counted above), never `bonus`.
+        if (name === 'first 2 layers') expect(plainSteps).toBeGreaterThan(PROMPTS.length);
       });
     });
   }
