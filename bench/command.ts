@@ -16,6 +16,9 @@ import { loadConfig } from '../src/config/load-config.js';
 import { SpecrouteError } from '../src/errors/registry.js';
 import { ensureDerivedDraft } from '../src/models/derived-draft.js';
 import { integer, integerList, number, numberList } from '../src/cli/options.js';
+import { requestSettings } from '../src/contract/request-settings.js';
+
+const { speculation: specRange, sampling: samplingRange } = requestSettings;
 import { acceptanceByPositionChart, acceptanceVsTemperatureChart, measuredVsIdealChart, speedupVsGammaChart } from './lib/charts.js';
 import { benchDrafts, parseDraftSpec } from './lib/drafts.js';
 import { DEFAULT_DSTP_MIN_TOKENS } from './lib/dstp.js';
@@ -96,10 +99,10 @@ function runCommand(): Command {
     .option('--draft-from <file>', 'derive drafts from this GGUF instead of the verifier (e.g. stories260K.gguf for a scaled verifier)')
     .option('--suite <list>', `prompt suites: ${builtInSuites.join(', ')} (bench/prompts/NAME.jsonl) or JSONL paths`, stringList, ['stories'])
     .option('--prompts <n>', 'prompts taken from the start of each suite', integer(1), 4)
-    .option('--gamma <list>', 'fixed draft lengths γ', integerList(1, 64), [2, 4, 8])
+    .option('--gamma <list>', 'fixed draft lengths γ', integerList(1, specRange.max.max), [2, 4, 8])
     .option('--no-adaptive', 'skip the adaptive-γ setting')
-    .option('--p-min <list>', 'draft-confidence cut-offs to sweep (speculation.p_min)', numberList(0, 1), [0])
-    .option('--temperature <list>', 'sampling temperatures to sweep (0 = greedy)', numberList(0, 2), [0])
+    .option('--p-min <list>', 'draft-confidence cut-offs to sweep (speculation.p_min)', numberList(specRange.pMin.min, specRange.pMin.max), [0])
+    .option('--temperature <list>', 'sampling temperatures to sweep (0 = greedy)', numberList(samplingRange.temperature.min, samplingRange.temperature.max), [0])
     .option('--no-draft-only', 'skip the draft-only baseline')
     .option('--no-dstp', "skip node-llama-cpp's DraftSequenceTokenPredictor baseline")
     .option('--dstp-max-tokens <n>', 'the DSTP baseline\'s maxTokens (default: the largest γ)', integer(1, 64))

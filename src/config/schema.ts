@@ -22,10 +22,13 @@ export function settingSchema<S extends SettingSpec>(spec: S): SchemaOf<S> {
   return (spec.default === undefined ? n.optional() : n.default(spec.default)) as SchemaOf<S>;
 }
 
-/** Config keys for the named settings of one group, each under its field name. */
-function groupSchema<G extends SettingGroup, K extends keyof Settings[G] & string>(group: G, keys: readonly K[]): { [P in K]: SchemaOf<Settings[G][P]> } {
-  const specs = requestSettings[group] as unknown as Record<K, SettingSpec>;
-  return Object.fromEntries(keys.map((key) => [key, settingSchema(specs[key])])) as { [P in K]: SchemaOf<Settings[G][P]> };
+/** The settings of a group that the config may set a default for (those with a `config` key). */
+type Configurable<G extends SettingGroup> = { [P in keyof Settings[G] as Settings[G][P] extends { config: string } ? P : never]: SchemaOf<Settings[G][P]> };
+
+/** Config keys for every setting of `group` that has a server-wide default, each under its field name. */
+function groupSchema<G extends SettingGroup>(group: G): Configurable<G> {
+  const specs = Object.entries(requestSettings[group]) as Array<[string, SettingSpec]>;
+  return Object.fromEntries(specs.filter(([, spec]) => spec.config !== undefined).map(([field, spec]) => [field, settingSchema(spec)])) as Configurable<G>;
 }
 
 const modelFile = {
@@ -118,10 +121,10 @@ export const configSchema = z
       })
       .strict(),
     /** Server-wide sampling defaults: `temperature`, `topK`, `topP`, `minP` (the request settings of the same names). */
-    sampling: z.object(groupSchema('sampling', ['temperature', 'topK', 'topP', 'minP'])).strict().default({}),
+    sampling: z.object(groupSchema('sampling')).strict().default({}),
     /** Server-wide speculation defaults: `min`, `max`, `initial`, `adaptive`, `pMin`. */
     speculation: z
-      .object(groupSchema('speculation', ['min', 'max', 'initial', 'adaptive', 'pMin']))
+      .object(groupSchema('speculation'))
       .strict()
       .refine((s) => s.min <= s.max, { message: 'min must not exceed max', path: ['min'] })
       .default({}),
@@ -170,7 +173,7 @@ export const configSchema = z
             /** Escalate at all (requests may turn it off). Defaults to `true`. */
             enabled: z.boolean().default(defaultEscalationPolicy.enabled),
             /** `window`, `minConfidence`, `minMargin`, `maxEntropy`, `spanTokens`, `cooldownTokens`: the request settings `escalation.*`. */
-            ...groupSchema('escalation', ['window', 'minConfidence', 'minMargin', 'maxEntropy', 'spanTokens', 'cooldownTokens']),
+            ...groupSchema('escalation'),
           })
           .strict()
           .default({}),

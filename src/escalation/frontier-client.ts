@@ -84,16 +84,60 @@ export class FrontierClient {
     this.apiKey = options.apiKeyEnv ? env[options.apiKeyEnv] || undefined : undefined;
   }
 
+  /** The whole continuation at once (the escalation step's use). */
   async continue(request: ContinuationRequest, signal?: AbortSignal): Promise<ContinuationResult> {
-    const deadline = Date.now() + this.options.totalTimeoutMs;
-    let attempt = 0;
+    const pieces = this.attempts(request, signal, true);
     for (;;) {
-      attempt++;
-      try {
-        const result = await this.once(request, deadline, signal);
-        return { ...result, attempts: attempt };
-      } catch (error) {
-        const e = toFrontierError(error);
+      const next = await pieces.next();
+      if (next.done) return next.value;
+    }
+  }
+
+  /**
+   * The continuation as an async iterator of text pieces, each as soon as the frontier sends it; its return
+   * value is the whole result. Retries (and the switch from completions to chat) happen only before the first
+   * piece: once text has been handed out, a failure ends the iteration with that `FrontierError`. Leaving the
+   * loop early closes the connection. The frontier can thus serve a whole request as a token source.
+   */
+  stream(request: ContinuationRequest, signal?: AbortSignal): AsyncGenerator<string, ContinuationResult, undefined> {
+    return this.attempts(request, signal, false);
+  }
+
+  /**
+   * The attempts of one call, their pieces handed out as they come. `restartable`: the caller keeps only the
+   * final result, so a failure after some text may still be retried from scratch.
+   */
+  private async *attempts(request: ContinuationRequest, signal: AbortSignal | undefined, restartable: boolean): AsyncGenerator<string, ContinuationResult, undefined> {
+    const deadline = Date.now() + this.options.totalTimeoutMs;
+    const stop = new AbortController();
+    const linked = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    let attempt = 0;
+    let yielded = false;
+    try {
+      for (;;) {
+        attempt++;
+        const pieces: string[] = [];
+        let wake: (() => void) | undefined;
+        let outcome: { value: Omit<ContinuationResult, 'attempts'> } | { error: unknown } | undefined;
+        this.once(request, deadline, linked, (piece) => {
+          pieces.push(piece);
+          wake?.();
+        }).then(
+          (value) => ((outcome = { value }), wake?.()),
+          (error: unknown) => ((outcome = { error }), wake?.()),
+        );
+        for (;;) {
+          while (pieces.length > 0) {
+            yielded = true;
+            yield pieces.shift()!;
+          }
+          if (outcome) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
+        if ('value' in outcome) return { ...outcome.value, attempts: attempt };
+        const e = toFrontierError(outcome.error);
+        if (yielded && !restartable) throw e;
         if (this.options.api === 'auto' && this.api === 'completions' && (e.statusCode === 404 || e.statusCode === 405) && request.chat) {
           this.api = 'chat'; // the endpoint has no /completions: use chat from now on
           attempt--;
@@ -104,10 +148,12 @@ export class FrontierClient {
         if (Date.now() + backoff >= deadline) throw e;
         await sleep(backoff, signal);
       }
+    } finally {
+      stop.abort(); // the consumer left early, or the call is over: close any connection still open
     }
   }
 
-  private once(request: ContinuationRequest, deadline: number, signal: AbortSignal | undefined): Promise<Omit<ContinuationResult, 'attempts'>> {
+  private once(request: ContinuationRequest, deadline: number, signal: AbortSignal | undefined, onPiece: (text: string) => void): Promise<Omit<ContinuationResult, 'attempts'>> {
     const chat = this.api === 'chat';
     const url = new URL(`${this.options.baseUrl.replace(/\/$/, '')}/${chat ? 'chat/completions' : 'completions'}`);
     const body = JSON.stringify({
@@ -203,6 +249,7 @@ export class FrontierClient {
               }
               const parsed = parseChunk(event.data, chat);
               text += parsed.text;
+              if (parsed.text !== '') onPiece(parsed.text);
               completionTokens = parsed.completionTokens ?? completionTokens;
               promptTokens = parsed.promptTokens ?? promptTokens;
             }

@@ -130,6 +130,26 @@ describe('FrontierClient against a misbehaving server on 127.0.0.1', () => {
     expect(server.requests[0]!.body).toMatchObject({ prompt: 'Once upon a time', stream: true, model: 'frontier' });
   });
 
+  it('streams the continuation piece by piece, as the frontier sends it', async () => {
+    server.mode = 'ok';
+    const pieces: string[] = [];
+    const stream = client().stream(request);
+    let next = await stream.next();
+    for (; !next.done; next = await stream.next()) pieces.push(next.value);
+    expect(pieces).toEqual([' and', ' the', ' cat', ' sat', ' on']);
+    expect(next.value).toMatchObject({ text: pieces.join(''), completionTokens: 5, attempts: 1 });
+    // A stream that breaks after its first piece ends the iteration with the failure: no retry, no repeated text.
+    server.mode = 'close-mid-stream';
+    server.requests.length = 0;
+    const broken: string[] = [];
+    const error = await (async () => {
+      for await (const piece of client().stream(request)) broken.push(piece);
+    })().then(() => undefined, (e: FrontierError) => e);
+    expect(broken).toEqual([' and']);
+    expect(error?.failure).toBe('network');
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('retries 500s with backoff and gives up after the retries', async () => {
     server.mode = 'error500';
     server.requests.length = 0;

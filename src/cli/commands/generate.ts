@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { defaultModelLoadOptions, type ModelLoadOptions } from '../../backends/types.js';
-import { requestSettings } from '../../contract/request-settings.js';
+import type { SamplingSettings } from '../../contract/generation-request.js';
+import { requestSettings, type SettingSpec } from '../../contract/request-settings.js';
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
 import type { SpeculationStats } from '../../events/speculation-stats.js';
@@ -9,16 +10,11 @@ import { collect, integer, setting } from '../options.js';
 
 const { request: req, sampling: smp, speculation: spec } = requestSettings;
 
-interface GenerateFlags {
+interface GenerateFlags extends Partial<SamplingSettings> {
   verifier: string;
   draft?: string;
   prompt: string;
   maxTokens: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  minP: number;
-  seed?: number;
   stop?: string[];
   draftMax: number;
   draftMin: number;
@@ -32,18 +28,20 @@ interface GenerateFlags {
 }
 
 export function generateCommand(): Command {
-  return new Command('generate')
+  const command = new Command('generate')
     .description('Generate text from a prompt with a draft and a verifier, streaming each token coloured by its source.')
     .requiredOption('--verifier <file>', 'verifier GGUF model')
     .option('--draft <file>', 'draft GGUF model (sharing the verifier\'s tokenizer)')
     .option('--no-draft', 'decode with the verifier alone (the baseline)')
     .requiredOption('-p, --prompt <text>', 'prompt text')
-    .option('-n, --max-tokens <n>', req.maxTokens.doc, setting(req.maxTokens), 200)
-    .option('-t, --temperature <t>', smp.temperature.doc, setting(smp.temperature), smp.temperature.default)
-    .option('--top-k <k>', smp.topK.doc, setting(smp.topK), smp.topK.default)
-    .option('--top-p <p>', smp.topP.doc, setting(smp.topP), smp.topP.default)
-    .option('--min-p <p>', smp.minP.doc, setting(smp.minP), smp.minP.default)
-    .option('--seed <n>', smp.seed.doc, setting(smp.seed))
+    .option('-n, --max-tokens <n>', req.maxTokens.doc, setting(req.maxTokens), 200);
+  // One flag per sampling setting, named after it (`--top-k`, `--min-p`), with its range and default.
+  for (const spec of Object.values(smp) as SettingSpec[]) {
+    const flag = `${spec.name === 'temperature' ? '-t, ' : ''}--${spec.name.replace(/_/g, '-')} <value>`;
+    if (spec.default === undefined) command.option(flag, spec.doc, setting(spec));
+    else command.option(flag, spec.doc, setting(spec), spec.default);
+  }
+  return command
     .option('--stop <text>', 'stop sequence (repeatable)', collect)
     .option('--draft-max <n>', spec.max.doc, setting(spec.max), spec.max.default)
     .option('--draft-min <n>', spec.min.doc, setting(spec.min), spec.min.default)
@@ -90,7 +88,7 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
       model: 'generate',
       input,
       maxTokens: flags.maxTokens,
-      sampling: { temperature: flags.temperature, topK: flags.topK, topP: flags.topP, minP: flags.minP, ...(flags.seed !== undefined ? { seed: flags.seed } : {}) },
+      sampling: Object.fromEntries(Object.keys(smp).flatMap((field) => (flags[field as keyof SamplingSettings] !== undefined ? [[field, flags[field as keyof SamplingSettings]]] : []))),
       stop: flags.stop ?? [],
       ignoreEos: flags.ignoreEos,
     };

@@ -27,7 +27,10 @@ export const file_specroute_v1_generate: GenFile = /*@__PURE__*/
   fileDesc("ChtzcGVjcm91dGUvdjEvZ2VuZXJhdGUucHJvdG8SDHNwZWNyb3V0ZS52MSLNAwoPR2VuZXJhdGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEhAKBnByb21wdBgCIAEoCUgAEiIKBGNoYXQYAyABKAsyEi5zcGVjcm91dGUudjEuQ2hhdEgAEhcKCm1heF90b2tlbnMYBCABKAVIAYgBARIYCgt0ZW1wZXJhdHVyZRgFIAEoAUgCiAEBEhIKBXRvcF9rGAYgASgFSAOIAQESEgoFdG9wX3AYByABKAFIBIgBARIRCgRzZWVkGAggASgNSAWIAQESDAoEc3RvcBgJIAMoCRIUCgx0b3BfbG9ncHJvYnMYCiABKAUSNgoLc3BlY3VsYXRpb24YCyABKAsyIS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25PdmVycmlkZRISCgppZ25vcmVfZW9zGAwgASgIEjQKCmVzY2FsYXRpb24YDSABKAsyIC5zcGVjcm91dGUudjEuRXNjYWxhdGlvbk92ZXJyaWRlEhIKBW1pbl9wGA4gASgBSAaIAQFCBwoFaW5wdXRCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3Bfa0IICgZfdG9wX3BCBwoFX3NlZWRCCAoGX21pbl9wIjMKBENoYXQSKwoIbWVzc2FnZXMYASADKAsyGS5zcGVjcm91dGUudjEuQ2hhdE1lc3NhZ2UiRAoLQ2hhdE1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLnNwZWNyb3V0ZS52MS5DaGF0Um9sZRIPCgdjb250ZW50GAIgASgJIr4BChNTcGVjdWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEAoDbWluGAIgASgFSACIAQESEAoDbWF4GAMgASgFSAGIAQESFAoHaW5pdGlhbBgEIAEoBUgCiAEBEhUKCGFkYXB0aXZlGAUgASgISAOIAQESEgoFcF9taW4YBiABKAFIBIgBAUIGCgRfbWluQgYKBF9tYXhCCgoIX2luaXRpYWxCCwoJX2FkYXB0aXZlQggKBl9wX21pbiKjAgoSRXNjYWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEwoGd2luZG93GAIgASgFSACIAQESGwoObWluX2NvbmZpZGVuY2UYAyABKAFIAYgBARIYCgttYXhfZW50cm9weRgEIAEoAUgCiAEBEhgKC3NwYW5fdG9rZW5zGAUgASgFSAOIAQESHAoPY29vbGRvd25fdG9rZW5zGAYgASgFSASIAQESFwoKbWluX21hcmdpbhgHIAEoAUgFiAEBQgkKB193aW5kb3dCEQoPX21pbl9jb25maWRlbmNlQg4KDF9tYXhfZW50cm9weUIOCgxfc3Bhbl90b2tlbnNCEgoQX2Nvb2xkb3duX3Rva2Vuc0INCgtfbWluX21hcmdpbiKcAQoQR2VuZXJhdGVSZXNwb25zZRIpCgVjaHVuaxgBIAEoCzIYLnNwZWNyb3V0ZS52MS5Ub2tlbkNodW5rSAASJAoFZmluYWwYAiABKAsyEy5zcGVjcm91dGUudjEuRmluYWxIABIuCgplc2NhbGF0aW9uGAMgASgLMhguc3BlY3JvdXRlLnYxLkVzY2FsYXRpb25IAEIHCgVldmVudCKjAQoKRXNjYWxhdGlvbhIuCgZzdGF0dXMYASABKA4yHi5zcGVjcm91dGUudjEuRXNjYWxhdGlvblN0YXR1cxIOCgZyZWFzb24YAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoARIQCghhdHRlbXB0cxgEIAEoDRIXCg9mcm9udGllcl90b2tlbnMYBSABKA0SFgoOc3BsaWNlZF90b2tlbnMYBiABKA0imQEKClRva2VuQ2h1bmsSDAoEdGV4dBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SKQoGc291cmNlGAMgASgOMhkuc3BlY3JvdXRlLnYxLlRva2VuU291cmNlEg8KB2xvZ3Byb2IYBCABKAESLgoMdG9wX2xvZ3Byb2JzGAUgAygLMhguc3BlY3JvdXRlLnYxLlRvcExvZ3Byb2IiPQoKVG9wTG9ncHJvYhIQCgh0b2tlbl9pZBgBIAEoDRIPCgdsb2dwcm9iGAIgASgBEgwKBHRleHQYAyABKAkiuQEKBUZpbmFsEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSMQoNZmluaXNoX3JlYXNvbhgEIAEoDjIaLnNwZWNyb3V0ZS52MS5GaW5pc2hSZWFzb24SIgoFdXNhZ2UYBSABKAsyEy5zcGVjcm91dGUudjEuVXNhZ2USLQoFc3RhdHMYBiABKAsyHi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cyJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDSLrBAoQU3BlY3VsYXRpb25TdGF0cxIrCgRtb2RlGAEgASgOMh0uc3BlY3JvdXRlLnYxLlNwZWN1bGF0aW9uTW9kZRIPCgdkcmFmdGVkGAIgASgNEhAKCGFjY2VwdGVkGAMgASgNEhcKD2FjY2VwdGFuY2VfcmF0ZRgEIAEoARIcChRtZWFuX2FjY2VwdGVkX2xlbmd0aBgFIAEoARIXCg90b2tlbnNfcGVyX3Bhc3MYBiABKAESMAoLYnlfcG9zaXRpb24YByADKAsyGy5zcGVjcm91dGUudjEuUG9zaXRpb25TdGF0cxIXCg92ZXJpZmllcl9wYXNzZXMYCCABKA0SGAoQZ2VuZXJhdGVkX3Rva2VucxgJIAEoDRIZChF0b2tlbnNfcGVyX3NlY29uZBgKIAEoARIlCgR0aW1lGAsgASgLMhcuc3BlY3JvdXRlLnYxLlRpbWVTcGxpdBI2ChB0b2tlbnNfYnlfc291cmNlGAwgASgLMhwuc3BlY3JvdXRlLnYxLlRva2Vuc0J5U291cmNlEhMKC2VzY2FsYXRpb25zGA0gASgNElMKE2VzY2FsYXRpb25zX3NraXBwZWQYDiADKAsyNi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cy5Fc2NhbGF0aW9uc1NraXBwZWRFbnRyeRIUCgxkcmFmdF9ibG9ja3MYDyABKA0SHQoVZnVsbHlfYWNjZXB0ZWRfYmxvY2tzGBAgASgNGjkKF0VzY2FsYXRpb25zU2tpcHBlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiUgoOVG9rZW5zQnlTb3VyY2USDQoFZHJhZnQYASABKA0SEAoIdmVyaWZpZXIYAiABKA0SDQoFYm9udXMYAyABKA0SEAoIZnJvbnRpZXIYBCABKA0iQAoNUG9zaXRpb25TdGF0cxIPCgdkcmFmdGVkGAEgASgNEhAKCGFjY2VwdGVkGAIgASgNEgwKBHJhdGUYAyABKAEiaAoJVGltZVNwbGl0EhAKCHRvdGFsX21zGAEgASgBEhIKCnByZWZpbGxfbXMYAiABKAESEAoIZHJhZnRfbXMYAyABKAESEQoJdmVyaWZ5X21zGAQgASgBEhAKCG90aGVyX21zGAUgASgBIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IjkKEkxpc3RNb2RlbHNSZXNwb25zZRIjCgZtb2RlbHMYASADKAsyEy5zcGVjcm91dGUudjEuTW9kZWwifAoFTW9kZWwSCgoCaWQYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIQCghvd25lZF9ieRgDIAEoCRIUCgxjb250ZXh0X3NpemUYBCABKA0SEAoIdmVyaWZpZXIYBSABKAkSEgoFZHJhZnQYBiABKAlIAIgBAUIICgZfZHJhZnQqaAoIQ2hhdFJvbGUSGQoVQ0hBVF9ST0xFX1VOU1BFQ0lGSUVEEAASFAoQQ0hBVF9ST0xFX1NZU1RFTRABEhIKDkNIQVRfUk9MRV9VU0VSEAISFwoTQ0hBVF9ST0xFX0FTU0lTVEFOVBADKnMKEEVzY2FsYXRpb25TdGF0dXMSIQodRVNDQUxBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlFU0NBTEFUSU9OX1NUQVRVU19TUExJQ0VEEAESHQoZRVNDQUxBVElPTl9TVEFUVVNfU0tJUFBFRBACKpEBCgtUb2tlblNvdXJjZRIcChhUT0tFTl9TT1VSQ0VfVU5TUEVDSUZJRUQQABIWChJUT0tFTl9TT1VSQ0VfRFJBRlQQARIZChVUT0tFTl9TT1VSQ0VfVkVSSUZJRVIQAhIWChJUT0tFTl9TT1VSQ0VfQk9OVVMQAxIZChVUT0tFTl9TT1VSQ0VfRlJPTlRJRVIQBCpfCgxGaW5pc2hSZWFzb24SHQoZRklOSVNIX1JFQVNPTl9VTlNQRUNJRklFRBAAEhYKEkZJTklTSF9SRUFTT05fU1RPUBABEhgKFEZJTklTSF9SRUFTT05fTEVOR1RIEAIqeQoPU3BlY3VsYXRpb25Nb2RlEiAKHFNQRUNVTEFUSU9OX01PREVfVU5TUEVDSUZJRUQQABIgChxTUEVDVUxBVElPTl9NT0RFX1NQRUNVTEFUSVZFEAESIgoeU1BFQ1VMQVRJT05fTU9ERV9WRVJJRklFUl9PTkxZEAIysQEKEUdlbmVyYXRpb25TZXJ2aWNlEksKCEdlbmVyYXRlEh0uc3BlY3JvdXRlLnYxLkdlbmVyYXRlUmVxdWVzdBoeLnNwZWNyb3V0ZS52MS5HZW5lcmF0ZVJlc3BvbnNlMAESTwoKTGlzdE1vZGVscxIfLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVxdWVzdBogLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
- * GenerateRequest asks for one generation. Unset optional fields take the server's defaults.
+ * GenerateRequest asks for one generation. Unset optional fields take the server's defaults. Each setting's
+ * range and default are described once, in specroute's src/contract/request-settings.ts, and listed in the
+ * README's "Request settings" table; a value out of range is refused with INVALID_ARGUMENT naming the field
+ * (the specroute-param trailer).
  *
  * @generated from message specroute.v1.GenerateRequest
  */
@@ -63,31 +66,30 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * The most tokens to generate, at least 1. Defaults to the server's limit, capped by the context left after
-   * the prompt; a value larger than that context room is refused with INVALID_ARGUMENT.
+   * The most tokens to generate. Unset: the server's default, capped by the context left after the prompt; a
+   * value larger than that context room is refused with INVALID_ARGUMENT.
    *
    * @generated from field: optional int32 max_tokens = 4;
    */
   maxTokens?: number | undefined;
 
   /**
-   * Softmax temperature from 0 to 2; 0 decodes greedily (then the output equals the verifier's own greedy
-   * output). Defaults to 0.
+   * Softmax temperature; 0 decodes greedily (then the output equals the verifier's own greedy output).
    *
    * @generated from field: optional double temperature = 5;
    */
   temperature?: number | undefined;
 
   /**
-   * Keep only the top_k most likely tokens when sampling; 0 disables it. Defaults to 0.
+   * Keep only the top_k most likely tokens when sampling; 0 disables it.
    *
    * @generated from field: optional int32 top_k = 6;
    */
   topK?: number | undefined;
 
   /**
-   * Nucleus sampling: keep the smallest set of likely tokens whose probabilities sum to at least top_p, in
-   * (0, 1]. Defaults to 1 (disabled).
+   * Nucleus sampling: keep the smallest set of likely tokens whose probabilities sum to at least top_p; 1
+   * disables it.
    *
    * @generated from field: optional double top_p = 7;
    */
@@ -95,7 +97,7 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
 
   /**
    * Seed of the request's random stream: the same seed, prompt, models and settings give the same tokens.
-   * Defaults to a random seed.
+   * Unset: a random seed.
    *
    * @generated from field: optional uint32 seed = 8;
    */
@@ -109,7 +111,8 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
   stop: string[];
 
   /**
-   * How many most likely alternatives (0 to 20) to attach to every token chunk. Defaults to 0.
+   * How many most likely alternatives to attach to every token chunk, each with its text as it would appear
+   * at that position.
    *
    * @generated from field: int32 top_logprobs = 10;
    */
@@ -124,7 +127,6 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
 
   /**
    * Keep generating past the end-of-sequence token, up to max_tokens (for fixed-length benchmarks).
-   * Defaults to false.
    *
    * @generated from field: bool ignore_eos = 12;
    */
@@ -139,9 +141,8 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
   escalation?: EscalationOverride | undefined;
 
   /**
-   * Min-p sampling, from 0 to 1: drop tokens whose probability is below min_p times the top token's (after
-   * temperature, top_k and top_p), as llama.cpp and vLLM define it. 0 disables it. Defaults to the server's
-   * sampling.minP (0).
+   * Min-p sampling: drop tokens whose probability is below min_p times the top token's (after temperature,
+   * top_k and top_p), as llama.cpp and vLLM define it; 0 disables it.
    *
    * @generated from field: optional double min_p = 14;
    */
@@ -220,14 +221,14 @@ export type SpeculationOverride = Message<"specroute.v1.SpeculationOverride"> & 
   disable: boolean;
 
   /**
-   * The smallest draft length (tokens per draft block) adaptation goes down to, 0 or more.
+   * The smallest draft length (tokens per draft block) adaptation goes down to; 0 lets it pause the draft.
    *
    * @generated from field: optional int32 min = 2;
    */
   min?: number | undefined;
 
   /**
-   * The largest draft length, from min up to 64. With adaptive false, every block drafts this many tokens.
+   * The largest draft length, at least min. With adaptive false, every block drafts this many tokens.
    *
    * @generated from field: optional int32 max = 3;
    */
@@ -249,8 +250,8 @@ export type SpeculationOverride = Message<"specroute.v1.SpeculationOverride"> & 
   adaptive?: boolean | undefined;
 
   /**
-   * End a draft block early when the draft's probability of its next token is below this, from 0 to 1
-   * (llama.cpp's --draft-p-min); 0 disables it.
+   * End a draft block early when the draft's probability of its next token is below this (llama.cpp's
+   * --draft-p-min); 0 disables it.
    *
    * @generated from field: optional double p_min = 6;
    */
@@ -280,45 +281,44 @@ export type EscalationOverride = Message<"specroute.v1.EscalationOverride"> & {
   disable: boolean;
 
   /**
-   * Tokens in the sliding window whose mean is compared with the thresholds, 1 to 4096.
+   * Tokens in the sliding window whose mean is compared with the thresholds.
    *
    * @generated from field: optional int32 window = 2;
    */
   window?: number | undefined;
 
   /**
-   * Escalate when the window's mean top probability under the verifier falls below this, from 0 to 1; 0
-   * disables this trigger.
+   * Escalate when the window's mean top probability under the verifier falls below this; 0 disables this
+   * trigger.
    *
    * @generated from field: optional double min_confidence = 3;
    */
   minConfidence?: number | undefined;
 
   /**
-   * Escalate when the window's mean verifier entropy (nats) rises above this, from 0 to 100; 0 disables this
-   * trigger.
+   * Escalate when the window's mean verifier entropy (nats) rises above this; 0 disables this trigger.
    *
    * @generated from field: optional double max_entropy = 4;
    */
   maxEntropy?: number | undefined;
 
   /**
-   * Most tokens the frontier writes per escalation, 1 to 4096.
+   * Most tokens the frontier writes per escalation.
    *
    * @generated from field: optional int32 span_tokens = 5;
    */
   spanTokens?: number | undefined;
 
   /**
-   * Local tokens to emit after an escalation before the next may trigger, 0 to 4096.
+   * Local tokens to emit after an escalation before the next may trigger.
    *
    * @generated from field: optional int32 cooldown_tokens = 6;
    */
   cooldownTokens?: number | undefined;
 
   /**
-   * Escalate when the window's mean verifier margin (top probability minus the runner-up's) falls below this,
-   * from 0 to 1; 0 disables this trigger.
+   * Escalate when the window's mean verifier margin (top probability minus the runner-up's) falls below this;
+   * 0 disables this trigger.
    *
    * @generated from field: optional double min_margin = 7;
    */
