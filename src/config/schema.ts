@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defaultModelLoadOptions } from '../backends/types.js';
+import { speculationBoundsHold } from '../contract/check-settings.js';
 import { requestSettings, type SettingGroup, type SettingSpec } from '../contract/request-settings.js';
 import { defaultBudget } from '../escalation/budget.js';
 import { defaultCircuitBreaker } from '../escalation/circuit-breaker.js';
@@ -126,7 +127,7 @@ export const configSchema = z
     speculation: z
       .object(groupSchema('speculation'))
       .strict()
-      .refine((s) => s.min <= s.max, { message: 'min must not exceed max', path: ['min'] })
+      .refine(speculationBoundsHold, { message: 'min must not exceed max', path: ['min'] })
       .default({}),
     limits: z
       .object({

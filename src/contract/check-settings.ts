@@ -17,9 +17,16 @@ export function checkSettings(group: SettingGroup, values: Readonly<Record<strin
   }
 }
 
+type Bounds = { readonly min?: number | undefined; readonly max?: number | undefined };
+
 /** The one rule between speculation settings: `min` must not exceed `max` (after merging with the server's). */
-export function checkSpeculationBounds(s: { readonly min?: number | undefined; readonly max?: number | undefined }, prefix: string): void {
-  if (s.min !== undefined && s.max !== undefined && s.min > s.max) {
+export function speculationBoundsHold(s: Bounds): boolean {
+  return s.min === undefined || s.max === undefined || s.min <= s.max;
+}
+
+/** Throws `invalid_argument` naming `<prefix>.min` when `speculationBoundsHold` fails. */
+export function checkSpeculationBounds(s: Bounds, prefix: string): void {
+  if (!speculationBoundsHold(s)) {
     throw invalidArgument(`${prefix}.min`, `${prefix}.min (${s.min}) must not exceed ${prefix}.max (${s.max})`);
   }
 }

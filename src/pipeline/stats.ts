@@ -6,7 +6,6 @@ export class StatsRecorder {
   drafted = 0;
   accepted = 0;
   passes = 0;
-  draftBlocks = 0;
   fullyAcceptedBlocks = 0;
   generated = 0;
   draftMs = 0;
@@ -23,10 +22,7 @@ export class StatsRecorder {
   /** Records one verifier pass of the speculative loop: `drafted` proposed (0 for a plain step), the first `accepted` kept. */
   block(drafted: number, accepted: number): void {
     this.passes++;
-    if (drafted > 0) {
-      this.draftBlocks++;
-      if (accepted === drafted) this.fullyAcceptedBlocks++;
-    }
+    if (drafted > 0 && accepted === drafted) this.fullyAcceptedBlocks++;
     this.drafted += drafted;
     this.accepted += accepted;
     for (let i = 0; i < drafted; i++) {
@@ -48,7 +44,7 @@ export class StatsRecorder {
       tokensPerPass: this.passes > 0 ? (this.generated - this.bySource.frontier) / this.passes : 0,
       byPosition: this.positions.map((p) => ({ ...p, rate: p.drafted > 0 ? p.accepted / p.drafted : 0 })),
       verifierPasses: this.passes,
-      draftBlocks: this.draftBlocks,
+      draftBlocks: this.positions[0]?.drafted ?? 0, // every block that drafted had a token at position 1
       fullyAcceptedBlocks: this.fullyAcceptedBlocks,
       tokensBySource: { ...this.bySource },
       escalations: this.escalations,
