@@ -17,11 +17,20 @@ const program = new Command('specroute')
   .addCommand(convertCommand())
   .addCommand(benchCommand());
 
+// Commander would exit the process itself on a bad flag (status 1); throwing instead lets the status below be 2.
+const throwOnExit = (command: Command): void => {
+  command.exitOverride();
+  command.commands.forEach(throwOnExit);
+};
+throwOnExit(program);
+
+// Exit status: 0 success, 2 a usage error (a bad flag or a request the command refuses), 1 anything else.
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) {
-    process.exitCode = error.exitCode;
+    // Commander exits 0 after --help and --version, 1 after a bad flag; a bad flag is a usage error.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else if (isSpecrouteError(error)) {
     process.stderr.write(`specroute: ${error.message}${error.param ? ` (${error.param})` : ''}\n`);
     process.exitCode = 2;

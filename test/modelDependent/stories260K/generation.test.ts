@@ -100,6 +100,8 @@ describe('stories260K generation with a 3-layer draft', () => {
   it('reports top log-probabilities under the verifier', async () => {
     const events: TokenEvent[] = [];
     for await (const e of gen('Once upon a time', { maxTokens: 5, topLogprobs: 3 })) events.push(e);
+    // The loop below checks each token event; this count makes it fail when no token event (or a short run) came.
+    expect(events.filter((e) => e.kind === 'token').flatMap((e) => (e.kind === 'token' ? e.tokenIds : []))).toHaveLength(5);
     for (const e of events) {
       if (e.kind !== 'token') continue;
       expect(e.topLogprobs).toHaveLength(3);

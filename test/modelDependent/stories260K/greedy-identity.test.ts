@@ -31,6 +31,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
   const dir = scratchDir();
   const drafts: Record<string, string> = {};
   let baseline: number[][] = [];
+  let baselineText: string[] = [];
 
   beforeAll(async () => {
     drafts['q8_0'] = await makeDraftWithCli(dir, 'q8', STORIES, ['--quantize', 'q8_0']);
@@ -42,14 +43,25 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
       for (const prompt of PROMPTS) {
         baseline.push(await tokens(engine.generateFromTokens(engine.encodePrompt(prompt), { maxTokens: TOKENS, ignoreEos: true, speculation: false })));
       }
+      baselineText = baseline.map((b) => engine.tokenizer.detokenize(b));
     } finally {
       await engine.dispose();
     }
   });
 
+  // Fails if the baseline is not the verifier's own greedy story (a wrong model, a broken sampler, garbage tokens or
+  // the same text whatever the prompt), which would make every identity check below compare the wrong thing.
   it('the baseline generates the expected story text', () => {
     expect(baseline).toHaveLength(30);
     for (const b of baseline) expect(b).toHaveLength(TOKENS);
+    // stories260K's greedy continuations of the first three prompts (F32 KV cache), as llama2.c's tinyllamas tell them.
+    expect(baselineText[0]).toMatch(/^, there was a little girl named Lily\. She loved to play outside in the park\. One day, she saw a big, red ball\./);
+    expect(baselineText[1]).toMatch(/^ ?was a little girl named Lily\. She loved to play with her toys and her toys\./);
+    expect(baselineText[2]).toMatch(/^\. They saw a big box with a big box\. They wanted to play with it\./);
+    // Every continuation is prose (letters, spaces, punctuation), and prompts lead to different stories. (The texts
+    // are detokenized without the prompt, so a leading space may be dropped.)
+    for (const text of baselineText) expect(text).toMatch(/^[\w\s.,!?'"-]+$/);
+    expect(new Set(baselineText).size).toBeGreaterThan(20);
   });
 
   for (const name of ['q8_0', 'first 3 layers', 'first 2 layers']) {
