@@ -16,6 +16,14 @@ export interface AcceptanceResult {
 }
 
 /**
+ * The shape of an acceptance rule: the drafted tokens, the draft's distributions `q` (γ), the verifier's `p`
+ * (γ + 1) and the request's random stream, to a verdict. `acceptDraft` is the one the product uses; the type
+ * exists so a test can run the engine with a deliberately wrong rule and show that its statistical checks catch
+ * it (`EngineOptions.acceptance`).
+ */
+export type AcceptanceRule = (draft: readonly number[], q: readonly TokenDist[], p: readonly TokenDist[], rng: Rng) => AcceptanceResult;
+
+/**
  * Lossless speculative sampling (Leviathan et al. 2023; Chen et al. 2023).
  *
  * Accept drafted token x_i with probability min(1, p_i(x_i) / q_i(x_i)). At the first rejection, draw from

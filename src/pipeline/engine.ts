@@ -10,6 +10,7 @@ import type { Escalator } from '../escalation/escalator.js';
 import type { TokenEvent, TokenEventToken } from '../events/token-event.js';
 import { defaultSamplingParams, type SamplingParams } from '../sampling/params.js';
 import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
+import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-length.js';
 import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
 import { EscalationStep } from './escalation-step.js';
@@ -33,6 +34,15 @@ export interface EngineOptions {
   sampling?: Partial<Omit<SamplingParams, 'seed'>>;
   /** The frontier behind its guards. Without one, requests never escalate. */
   escalator?: Escalator;
+  /**
+   * The acceptance rule of the speculative loop. A seam for tests only: they run the whole engine with a
+   * deliberately broken rule to show that their statistical checks would catch one
+   * (test/modelDependent/stories260K/lossless-sampling.test.ts). Nothing in the product sets it; any other rule
+   * loses the guarantee that the output is distributed as the verifier's (docs/ARCHITECTURE.md#lossless-speculative-sampling).
+   *
+   * Defaults to `acceptDraft`.
+   */
+  acceptance?: AcceptanceRule;
 }
 
 /**
@@ -48,6 +58,7 @@ export class SpeculativeEngine implements Generator {
     readonly draft: ModelWorker | undefined,
     readonly defaults: EngineDefaults,
     readonly escalator: Escalator | undefined,
+    private readonly acceptance: AcceptanceRule,
   ) {}
 
   static async load(options: EngineOptions): Promise<SpeculativeEngine> {
@@ -64,7 +75,7 @@ export class SpeculativeEngine implements Generator {
         options.draft ? ModelWorker.start(options.draft, 'draft').then((w) => (started.push(w), w)) : undefined,
       ]);
       if (draft) checkCompatible(verifier.info, draft.info);
-      return new SpeculativeEngine(tokenizer, verifier, draft, defaults, options.escalator);
+      return new SpeculativeEngine(tokenizer, verifier, draft, defaults, options.escalator, options.acceptance ?? acceptDraft);
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.dispose()));
       throw error;
@@ -128,7 +139,7 @@ export class SpeculativeEngine implements Generator {
     const sequences = await this.openSequences(speculative);
     const onAbort = (): void => sequences.forEach((s) => s.cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
-    const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx) : decodePlain(sequences[0]!, ctx);
+    const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx, this.acceptance) : decodePlain(sequences[0]!, ctx);
     try {
       throwIfAborted(signal);
       let command: LoopCommand | undefined;

@@ -2,7 +2,7 @@ import { distOf } from '../backends/scores.js';
 import { Rng } from '../sampling/rng.js';
 import { sampleFrom } from '../native/kernels.js';
 import type { WorkerSequence } from '../workers/model-worker-client.js';
-import { acceptDraft } from './acceptance.js';
+import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { AdaptiveDraftLength } from './adaptive-draft-length.js';
 import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type LoopContext } from './decode-loop.js';
 
@@ -15,8 +15,11 @@ import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type 
  * Cache bookkeeping: `committed` is every token of the text; each model's cache holds a prefix of it
  * (`verifierKeep`, `draftKeep` tokens), always shorter than `committed`, so the next pass has at least one token to
  * evaluate and gets the distribution after the last committed token.
+ *
+ * `accept` is the acceptance rule, `acceptDraft` (docs/ARCHITECTURE.md#lossless-speculative-sampling); only tests
+ * pass another (`EngineOptions.acceptance`).
  */
-export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence, ctx: LoopContext): DecodeLoop {
+export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence, ctx: LoopContext, accept: AcceptanceRule = acceptDraft): DecodeLoop {
   const { prompt, sampling, stats } = ctx;
   const rng = new Rng(sampling.seed);
   const request = scoreRequest(ctx);
@@ -75,7 +78,7 @@ export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence
     const scores = await verifier.evaluate(verifierKeep, [...committed.slice(verifierKeep), ...proposal.tokens], proposal.tokens.length + 1, request);
     stats.verifyMs += performance.now() - t;
 
-    const verdict = acceptDraft(proposal.tokens, proposal.q, scores.map(distOf), rng);
+    const verdict = accept(proposal.tokens, proposal.q, scores.map(distOf), rng);
     stats.block(proposal.tokens.length, verdict.accepted);
     gamma.update(proposal.tokens.length, verdict.accepted);
 

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { teacherForcedAgreement } from '../../../bench/fixtures/agreement.js';
-import { loadReferenceModel, referenceLogits } from '../../../bench/fixtures/reference-forward.js';
+import { loadReferenceModel, referenceLogits, type ReferenceModel } from '../../../bench/fixtures/reference-forward.js';
 import { scaleVerifier, widenMatrix, type ScaleVerifierResult } from '../../../bench/fixtures/scale-verifier.js';
 import { LlamaBackend } from '../../../src/backends/llama/llama-backend.js';
+import type { ScoreRequest } from '../../../src/backends/types.js';
 import { makeDraft } from '../../../src/models/draft-make.js';
 import { GgufReader } from '../../../src/models/gguf/gguf-reader.js';
 import { toFloat32 } from '../../../src/models/gguf/quantize.js';
@@ -20,6 +21,50 @@ async function header(path: string) {
   const reader = await GgufReader.open(path);
   await reader.close();
   return reader.header;
+}
+
+/** Temperature 1, no truncation: dense scores whose `logits` are llama.cpp's raw log-probabilities. */
+const RAW: ScoreRequest = { sampling: { temperature: 1, topK: 0, topP: 1, minP: 0 } };
+/** Max |Δ log-probability| allowed between the float64 reference and llama.cpp in float32 (F32 KV cache). */
+const REFERENCE_TOLERANCE = 1e-4;
+
+/** llama.cpp's log-probabilities after each token, the whole input in one batch on an F32 KV cache. */
+async function llamaLogprobs(path: string, tokens: readonly number[]): Promise<Float64Array[]> {
+  const backend = await LlamaBackend.load(modelOptions(path, { kvCacheType: 'F32' }));
+  const sequence = backend.openSequence();
+  try {
+    const scores = await sequence.evaluate(0, tokens, tokens.length, RAW);
+    return scores.map((s) => {
+      if (s.kind !== 'dense') throw new Error('expected dense scores');
+      return Float64Array.from(s.logits, (v) => v - s.logZ);
+    });
+  } finally {
+    await sequence.dispose();
+    await backend.dispose();
+  }
+}
+
+function logSoftmax(logits: Float64Array): Float64Array {
+  const max = Math.max(...logits);
+  let z = 0;
+  for (const v of logits) z += Math.exp(v - max);
+  const logZ = max + Math.log(z);
+  return logits.map((v) => v - logZ);
+}
+
+/** Max |Δ| between llama.cpp's log-probabilities and the reference's, over every position and token. */
+function maxLogprobError(llama: readonly Float64Array[], model: ReferenceModel, tokens: readonly number[]): number {
+  const reference = referenceLogits(model, tokens).map(logSoftmax);
+  expect(llama).toHaveLength(reference.length);
+  let max = 0;
+  for (const [i, row] of reference.entries()) {
+    for (const [t, v] of row.entries()) {
+      const d = Math.abs(v - llama[i]![t]!);
+      // NaN (a -Infinity from an underflowed probability) fails the comparison below.
+      max = Number.isNaN(d) ? Infinity : Math.max(max, d);
+    }
+  }
+  return max;
 }
 
 function rawHex(entry: { raw?: Uint8Array } | undefined): string | undefined {
@@ -107,6 +152,37 @@ describe('stories260K: compute-scaled verifier', () => {
     for (const [i, row] of a.entries()) for (const [t, v] of row.entries()) maxDelta = Math.max(maxDelta, Math.abs(v - b[i]![t]!));
     expect(tokens.length).toBeGreaterThan(10);
     expect(maxDelta).toBeLessThan(1e-9);
+  });
+
+  /**
+   * The test above compares two outputs of bench/fixtures/reference-forward.ts with each other; this one checks that
+   * forward pass against llama.cpp itself, which is what makes it an oracle rather than a self-consistency check:
+   * a reference that got RoPE (pair layout, frequencies, position), RMS norm, grouped-query heads, SwiGLU or the
+   * tensor layout wrong would still agree with itself on both models, but not with llama.cpp. Here every position
+   * of four inputs (three prompts, and all prompts joined, for positions in the hundreds where RoPE angles are large)
+   * must give log-probabilities within REFERENCE_TOLERANCE of llama.cpp's, on the source model and on the widened
+   * one. llama.cpp runs on an F32 KV cache (its F16 cache alone moves log-probabilities by ~1e-2) with each input in
+   * one batch; what is left is float32 rounding. The last check shows the tolerance has teeth: the same reference
+   * with RoPE's frequency base halved misses by far more.
+   */
+  it('its float64 reference forward pass computes llama.cpp\'s function: log-probabilities within 1e-4 at every position, source and widened', async () => {
+    const backend = await LlamaBackend.load(modelOptions(STORIES));
+    const bos = backend.info.bos!;
+    const inputs = [...storyPrompts().slice(0, 3), storyPrompts().join(' ')].map((text) => [bos, ...backend.tokenize(text)]);
+    await backend.dispose();
+    expect(Math.max(...inputs.map((t) => t.length))).toBeGreaterThan(150);
+    const [source, scaled] = await Promise.all([loadReferenceModel(STORIES), loadReferenceModel(scaledPath)]);
+    const errors = { source: 0, scaled: 0, wrongRope: 0 };
+    for (const tokens of inputs) {
+      const [fromSource, fromScaled] = [await llamaLogprobs(STORIES, tokens), await llamaLogprobs(scaledPath, tokens)];
+      errors.source = Math.max(errors.source, maxLogprobError(fromSource, source, tokens));
+      errors.scaled = Math.max(errors.scaled, maxLogprobError(fromScaled, scaled, tokens));
+      errors.wrongRope = Math.max(errors.wrongRope, maxLogprobError(fromSource, { ...source, ropeBase: source.ropeBase / 2 }, tokens));
+    }
+    console.log(`[scaled-verifier] reference vs llama.cpp, max |Δ log p| over ${inputs.reduce((n, t) => n + t.length, 0)} positions: ${JSON.stringify(errors)}`);
+    expect(errors.source).toBeLessThan(REFERENCE_TOLERANCE);
+    expect(errors.scaled).toBeLessThan(REFERENCE_TOLERANCE);
+    expect(errors.wrongRope).toBeGreaterThan(100 * REFERENCE_TOLERANCE);
   });
 
   it('agrees with stories260K on ≥ 99.5% of 300 teacher-forced greedy positions under llama.cpp', async () => {
