@@ -215,3 +215,53 @@ describe('shutdown with a request holding a sequence, requests queued and a gRPC
     expect((await client.generate({ model: MODEL, input, maxTokens: 5 }, { deadlineMs: 5000 })).status.code).toBe(grpc.status.UNAVAILABLE);
   });
 });
+
+describe('shutdown with a gRPC client that stopped reading', () => {
+  let server: RunningServer;
+  let client: GenerationClient;
+
+  beforeAll(async () => {
+    server = await startTestServer({ SPECROUTE_SERVER__SHUTDOWN_GRACE_MS: '1000' });
+    client = new GenerationClient(`127.0.0.1:${server.grpcPort!}`);
+  });
+  afterAll(async () => {
+    client?.close();
+    await server?.close();
+  });
+
+  it('ends the stream and closes, instead of waiting forever for the client to read', async () => {
+    // 450 tokens with 20 alternatives each are far more than HTTP/2 flow control lets through to a client that
+    // reads nothing: the server's writes stall, and the generation waits on the transport, not on the models.
+    const stream = client.start({ model: MODEL, input, maxTokens: 450, ignoreEos: true, topLogprobs: 20 });
+    const messages: unknown[] = [];
+    stream.on('data', (m: unknown) => {
+      messages.push(m);
+      stream.pause(); // reads one message, then nothing
+    });
+    stream.on('error', () => undefined);
+    const status = new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+    const tokens = async (): Promise<number> => (await server.metrics.generatedTokens.get()).values.reduce((sum, v) => sum + v.value, 0);
+    // Wait for the stall: tokens stop coming while the request is still active.
+    let last = -1;
+    await until(async () => {
+      const now = await tokens();
+      const stalled = now === last && now > 0;
+      last = now;
+      if (!stalled) await new Promise((r) => setTimeout(r, 300));
+      return stalled;
+    }, 'the stream stalled on its client');
+    expect(server.scheduler.activeRequests).toBe(1);
+    expect(await tokens()).toBeLessThan(450);
+
+    // Fails if the drain waits on a stream stuck on its client: the scheduler's abort never reached the
+    // transport's wait for the client to read, so server.close() never returned.
+    await within(server.close(), 'server.close()');
+    expect(server.scheduler.activeRequests).toBe(0);
+    const shuttingDown = (await server.metrics.requests.get()).values.find((v) => v.labels.transport === 'grpc' && v.labels.status === 'shutting_down');
+    expect(shuttingDown?.value).toBe(1);
+    stream.resume();
+    const end = await within(status, 'the stream status');
+    expect(end.code).not.toBe(grpc.status.OK);
+    expect(messages.length).toBeLessThan(450);
+  });
+});
