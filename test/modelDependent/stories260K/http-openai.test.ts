@@ -5,7 +5,7 @@ import { startTestServer } from '../../helpers/server.js';
 import { escalateAfterHttp, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
 import { metricValue, parsePrometheus } from '../../helpers/prometheus.js';
 import { parseSse, postJson, streamedText } from '../../helpers/sse.js';
-import { until } from '../../helpers/until.js';
+import { until, within } from '../../helpers/until.js';
 
 const MODEL = 'stories260K';
 const KEY = 'sk-test-0123456789';
@@ -351,11 +351,12 @@ describe('SSE heartbeats, queueing and disconnects (one sequence, a queue of one
       SPECROUTE_LIMITS__MAX_QUEUE: '1',
       SPECROUTE_SERVER__HEARTBEAT_SECONDS: '0.02',
       // Ample for the stream that shutdown lets finish (no stream here is left to the end of the grace).
-      SPECROUTE_SERVER__SHUTDOWN_GRACE_MS: '120000',
+      SPECROUTE_SERVER__SHUTDOWN_GRACE_MS: '30000',
       ...frontierSettings(frontier),
     });
   });
   afterAll(async () => {
+    frontier?.release(); // after a failure, let held requests go rather than wait out the grace
     await server?.close();
     await frontier?.close();
   });
@@ -379,7 +380,7 @@ describe('SSE heartbeats, queueing and disconnects (one sequence, a queue of one
 
     // B hears keep-alives while it waits; only then is A let go. Fails if a queued stream gets no heartbeat.
     const bReader = b.body!.getReader();
-    const waited = await readUntil(bReader, (text) => text.includes(': keep-alive'));
+    const waited = await within(readUntil(bReader, (text) => text.includes(': keep-alive')), 'a keep-alive on the queued stream');
     expect(waited).not.toContain('data: ');
     frontier.release();
     const bSse = parseSse(await readAll(bReader, waited));

@@ -39,6 +39,14 @@ describe('aborts and deadlines that land during a frontier call', () => {
     await frontier?.close();
   });
 
+  /**
+   * Each test needs a closed breaker to reach the frontier at all: a charge left by an earlier test (a failure of
+   * the product) would otherwise show up here as a request that never holds.
+   */
+  function breakerClosedAtStart(): void {
+    expect(server.engine.escalator!.breaker.state, 'the breaker at the start of the test').toBe('closed');
+  }
+
   /** Everything the request held is let go: its place, its sequences and its connection to the frontier. */
   async function released(): Promise<void> {
     await until(() => server.scheduler.activeRequests === 0 && server.scheduler.queueDepth === 0 && server.engine.verifier.openSequences === 0, 'the sequence freed');
@@ -58,6 +66,7 @@ describe('aborts and deadlines that land during a frontier call', () => {
   }
 
   it('a client that disconnects over HTTP: the request ends, its sequence and frontier call are freed, the breaker is not charged', async () => {
+    breakerClosedAtStart();
     const cancelled = await metric('specroute_requests_total', { transport: 'http', status: 'cancelled' });
     const abandoned = await abandonedCalls();
     const reached = frontier.requests.length;
@@ -77,6 +86,7 @@ describe('aborts and deadlines that land during a frontier call', () => {
   });
 
   it('a deadline over HTTP (specroute.timeout_ms): an SSE error event or a 504, the sequence freed, the breaker not charged', async () => {
+    breakerClosedAtStart();
     const exceeded = await metric('specroute_requests_total', { transport: 'http', status: 'deadline_exceeded' });
     const abandoned = await abandonedCalls();
     const reached = frontier.requests.length;
@@ -100,6 +110,7 @@ describe('aborts and deadlines that land during a frontier call', () => {
   });
 
   it('a gRPC client that cancels: CANCELLED, the sequence freed, the breaker not charged', async () => {
+    breakerClosedAtStart();
     const cancelled = await metric('specroute_requests_total', { transport: 'grpc', status: 'cancelled' });
     const abandoned = await abandonedCalls();
     const reached = frontier.requests.length;
@@ -115,6 +126,7 @@ describe('aborts and deadlines that land during a frontier call', () => {
   });
 
   it('a gRPC deadline only the server enforces: DEADLINE_EXCEEDED, the sequence freed, the breaker not charged', async () => {
+    breakerClosedAtStart();
     const exceeded = await metric('specroute_requests_total', { transport: 'grpc', status: 'deadline_exceeded' });
     const abandoned = await abandonedCalls();
     const reached = frontier.requests.length;
