@@ -11,7 +11,9 @@ import { ChatRole, GenerateRequestSchema } from '../../../src/gen/specroute/v1/g
 import { ERROR_CODE_TRAILER, PARAM_TRAILER } from '../../../src/ingress/grpc/grpc-status.js';
 import { collectStream, GenerationClient, rawCall, summarize, type CallResult } from '../../helpers/grpc.js';
 import type { RunningServer } from '../../../src/main.js';
+import { escalateAfter, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
 import { startTestServer } from '../../helpers/server.js';
+import { until } from '../../helpers/until.js';
 
 const KEY = 'sk-hostile-test-0123456789';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -223,33 +225,45 @@ const cases: Case[] = [
 describe('hostile gRPC input', () => {
   let server: RunningServer;
   let client: GenerationClient;
+  // The good stream escalates once, after 150 tokens, to a frontier that holds the call until every hostile case
+  // has been sent: the cases certainly overlap the stream, however fast or slow generation is.
+  let frontier: FaultyFrontier;
   beforeAll(async () => {
-    server = await startTestServer({ SPECROUTE_API_KEYS: KEY, SPECROUTE_SERVER__MAX_BODY_BYTES: String(MAX_BODY) });
+    frontier = await startFaultyFrontier('ok');
+    server = await startTestServer({ SPECROUTE_API_KEYS: KEY, SPECROUTE_SERVER__MAX_BODY_BYTES: String(MAX_BODY), ...frontierSettings(frontier) });
     client = new GenerationClient(`127.0.0.1:${server.grpcPort!}`);
   });
   afterAll(async () => {
+    frontier?.release();
     client?.close();
     await server?.close();
+    await frontier?.close();
   });
 
   it(`refuses ${cases.length} hostile requests with a status naming the problem, while a good stream finishes intact`, async () => {
     expect(cases.length).toBeGreaterThanOrEqual(80);
-    const good = { model: 'stories260K', input: { case: 'prompt' as const, value: 'Once upon a time' }, maxTokens: 400, ignoreEos: true };
+    const good = { model: 'stories260K', input: { case: 'prompt' as const, value: 'Once upon a time' }, maxTokens: 400, ignoreEos: true, escalation: escalateAfter(150) };
+    // The reference, its frontier span answered at once.
     const reference = summarize((await client.generate(good, { metadata: AUTH })).messages);
 
+    frontier.mode = 'hold';
     const stream = client.start(good, { metadata: AUTH });
     const streamed = collectStream(stream);
     await new Promise((resolve) => stream.once('data', resolve)); // it is generating
     let streamEnded = false;
     void streamed.then(() => (streamEnded = true));
-    let overlapped = false;
 
+    // The first batches go out while it generates, the rest (on a fast machine) while its frontier call is held.
     const results: Array<{ c: Case; r: CallResult<unknown> }> = [];
     for (let i = 0; i < cases.length; i += 8) {
       const batch = cases.slice(i, i + 8);
       results.push(...(await Promise.all(batch.map(async (c) => ({ c, r: await c.send(client) })))));
-      if (!streamEnded) overlapped = true; // this batch ran while the good stream was generating
     }
+    // Every case went out while the good stream was in flight: it cannot end before its frontier call does.
+    expect(streamEnded).toBe(false);
+    await until(() => frontier.held === 1, 'the good stream at its frontier call');
+    frontier.release();
+    frontier.mode = 'ok';
 
     const failures: string[] = [];
     for (const { c, r } of results) {
@@ -276,7 +290,6 @@ describe('hostile gRPC input', () => {
     expect(run.text).toBe(reference.text);
     expect(run.final!.usage!.completionTokens).toBe(400);
     expect(messages.at(-1)!.event.case).toBe('final');
-    expect(overlapped).toBe(true);
 
     // Nothing leaked, and the server still serves.
     expect(server.scheduler.activeRequests).toBe(0);
