@@ -313,7 +313,13 @@ describe('gRPC escalation to a frontier (a fake OpenAI-compatible server on 127.
   beforeAll(async () => {
     frontier = await startFaultyFrontier('ok');
     frontier.words = [' The', ' dog', ' ran', ' to', ' the', ' park', '.'];
-    server = await startTestServer({ SPECROUTE_ESCALATION__FRONTIER__BASE_URL: `${frontier.baseUrl}`, SPECROUTE_ESCALATION__FRONTIER__MODEL: 'frontier' });
+    server = await startTestServer({
+      SPECROUTE_ESCALATION__FRONTIER__BASE_URL: `${frontier.baseUrl}`,
+      SPECROUTE_ESCALATION__FRONTIER__MODEL: 'frontier',
+      // The frontier shares the test's event loop: ample timeouts, so a busy machine skips no span for them.
+      SPECROUTE_ESCALATION__FRONTIER__FIRST_BYTE_TIMEOUT_MS: '30000',
+      SPECROUTE_ESCALATION__FRONTIER__TOTAL_TIMEOUT_MS: '60000',
+    });
     client = new GenerationClient(`127.0.0.1:${server.grpcPort!}`);
   });
   afterAll(async () => {

@@ -38,6 +38,9 @@ describe('the OpenAI API over HTTP, with the official openai client', () => {
       SPECROUTE_API_KEYS: KEY,
       SPECROUTE_ESCALATION__FRONTIER__BASE_URL: frontier.baseUrl,
       SPECROUTE_ESCALATION__FRONTIER__MODEL: 'frontier',
+      // The frontier shares the test's event loop: ample timeouts, so a busy machine skips no span for them.
+      SPECROUTE_ESCALATION__FRONTIER__FIRST_BYTE_TIMEOUT_MS: '30000',
+      SPECROUTE_ESCALATION__FRONTIER__TOTAL_TIMEOUT_MS: '60000',
       SPECROUTE_ESCALATION__POLICY__MIN_CONFIDENCE: '0',
     });
     client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: KEY, maxRetries: 0 });
