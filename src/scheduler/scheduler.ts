@@ -79,6 +79,15 @@ export class Scheduler {
   }
 
   /**
+   * Aborts (its reason a `shutting_down` error) when a drain's grace runs out and the requests still in flight are
+   * ended. Transports listen to it too: a stream whose client stopped reading waits on the transport, not on the
+   * generation, and must stop waiting then, or the drain would wait for it forever.
+   */
+  get shutdownSignal(): AbortSignal {
+    return this.shutdown.signal;
+  }
+
+  /**
    * Validates (once, for every stage below), tokenizes and admits a request. Throws at once (before any event) for bad input, an unknown
    * model, a prompt too long for the context, a full queue, or a server shutting down.
    */

@@ -3,6 +3,8 @@
  * plus a raw client that sends arbitrary bytes for hostile-input tests.
  */
 import * as grpc from '@grpc/grpc-js';
+import { connect, type IncomingHttpHeaders } from 'node:http2';
+import { once } from 'node:events';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { Health, HealthCheckRequestSchema, type HealthCheckResponse } from '../../src/gen/grpc/health/v1/health_pb.js';
 import {
@@ -20,8 +22,13 @@ export const LIST_MODELS_PATH = methodPath(GenerationService.method.listModels);
 export interface CallOptions {
   /** Extra metadata, such as `{ authorization: 'Bearer …' }`. */
   metadata?: Record<string, string | Buffer>;
-  /** Milliseconds from now. */
+  /** Milliseconds from now: the client's own deadline (grpc-js also sends it to the server as `grpc-timeout`). */
   deadlineMs?: number;
+  /**
+   * A `grpc-timeout` header value (`300m`, `0n`…) sent as plain metadata on a call with no client deadline:
+   * the client never ends the call itself, so only the server can enforce it.
+   */
+  serverTimeout?: string;
 }
 
 /** How a call ended: its messages and final status (never throws for a non-OK status). */
@@ -31,9 +38,13 @@ export interface CallResult<T> {
   headers: grpc.Metadata | undefined;
 }
 
-function metadataOf(values: CallOptions['metadata'] = {}): grpc.Metadata {
+function metadataOf(options: CallOptions): grpc.Metadata {
   const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(values)) metadata.set(key, value as grpc.MetadataValue);
+  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value as grpc.MetadataValue);
+  if (options.serverTimeout !== undefined) {
+    if (options.deadlineMs !== undefined) throw new Error('serverTimeout is for calls without a client deadline');
+    metadata.set('grpc-timeout', options.serverTimeout);
+  }
   return metadata;
 }
 
@@ -78,7 +89,7 @@ export class GenerationClient {
   /** Starts a Generate stream (for tests that cancel or read it themselves). */
   start(request: MessageInitShape<typeof GenerateRequestSchema>, options: CallOptions = {}): grpc.ClientReadableStream<GenerateResponse> {
     const method = (this.raw as unknown as { Generate: ServerStream<unknown, GenerateResponse> }).Generate.bind(this.raw);
-    return method(create(GenerateRequestSchema, request), metadataOf(options.metadata), callOptions(options));
+    return method(create(GenerateRequestSchema, request), metadataOf(options), callOptions(options));
   }
 
   generate(request: MessageInitShape<typeof GenerateRequestSchema>, options: CallOptions = {}): Promise<CallResult<GenerateResponse>> {
@@ -87,23 +98,60 @@ export class GenerationClient {
 
   listModels(options: CallOptions = {}): Promise<CallResult<ListModelsResponse>> {
     const method = (this.raw as unknown as { ListModels: Unary<unknown, ListModelsResponse> }).ListModels.bind(this.raw);
-    return unaryResult((cb) => method(create(ListModelsRequestSchema, {}), metadataOf(options.metadata), callOptions(options), cb));
+    return unaryResult((cb) => method(create(ListModelsRequestSchema, {}), metadataOf(options), callOptions(options), cb));
   }
 
   /** Sends `bytes` as the request message of a server-streaming method (Generate by default), unvalidated. */
   rawStream(bytes: Buffer, options: CallOptions & { path?: string } = {}): Promise<CallResult<Buffer>> {
     const identity = (b: Buffer): Buffer => b;
-    return collectStream(this.raw.makeServerStreamRequest(options.path ?? GENERATE_PATH, identity, identity, bytes, metadataOf(options.metadata), callOptions(options)));
+    return collectStream(this.raw.makeServerStreamRequest(options.path ?? GENERATE_PATH, identity, identity, bytes, metadataOf(options), callOptions(options)));
   }
 
   /** Sends `bytes` as the request message of a unary method (ListModels by default), unvalidated. */
   rawUnary(bytes: Buffer, options: CallOptions & { path?: string } = {}): Promise<CallResult<Buffer>> {
     const identity = (b: Buffer): Buffer => b;
-    return unaryResult((cb) => this.raw.makeUnaryRequest(options.path ?? LIST_MODELS_PATH, identity, identity, bytes, metadataOf(options.metadata), callOptions(options), cb));
+    return unaryResult((cb) => this.raw.makeUnaryRequest(options.path ?? LIST_MODELS_PATH, identity, identity, bytes, metadataOf(options), callOptions(options), cb));
   }
 
   close(): void {
     this.raw.close();
+  }
+}
+
+/**
+ * One call over a bare node:http2 session, for what grpc-js will not send as given: `headers` go out as they are
+ * (a `grpc-timeout` with no client deadline), and the request's HEADERS and DATA frames are written in the same
+ * turn once the connection is up, so they reach an in-process server together, in one read. (grpc-js may write
+ * them in separate turns; a server timer can then run between the two.) Never throws for a non-OK status.
+ */
+export async function rawCall(address: string, message: Buffer, options: { path?: string; headers?: Record<string, string> } = {}): Promise<CallResult<Buffer>> {
+  const session = connect(`http://${address}`);
+  try {
+    await once(session, 'connect');
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1); // byte 0: not compressed
+    message.copy(frame, 5);
+    const stream = session.request({ ':method': 'POST', ':path': options.path ?? GENERATE_PATH, 'content-type': 'application/grpc', te: 'trailers', ...options.headers });
+    stream.end(frame);
+    let head: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders | undefined;
+    const body: Buffer[] = [];
+    stream.on('response', (h) => (head = h));
+    stream.on('trailers', (t) => (trailers = t));
+    stream.on('data', (chunk: Buffer) => body.push(chunk));
+    await once(stream, 'close');
+    const ending = trailers ?? head; // a trailers-only response carries its status in the headers
+    const bytes = Buffer.concat(body);
+    const messages: Buffer[] = [];
+    for (let at = 0; at + 5 <= bytes.length; at += 5 + bytes.readUInt32BE(at + 1)) messages.push(bytes.subarray(at + 5, at + 5 + bytes.readUInt32BE(at + 1)));
+    const metadata = grpc.Metadata.fromHttp2Headers(ending);
+    metadata.remove('grpc-status');
+    metadata.remove('grpc-message');
+    const code = Number(ending['grpc-status'] ?? grpc.status.UNKNOWN) as grpc.status;
+    const details = decodeURIComponent(String(ending['grpc-message'] ?? ''));
+    return { messages, status: { code, details, metadata }, headers: trailers ? grpc.Metadata.fromHttp2Headers(head) : undefined };
+  } finally {
+    session.close();
   }
 }
 

@@ -32,3 +32,8 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     .samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
 }
+
+/** Scrapes a running server's `GET /metrics`. */
+export async function scrape(httpUrl: string): Promise<string> {
+  return (await fetch(`${httpUrl}/metrics`)).text();
+}

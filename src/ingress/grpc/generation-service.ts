@@ -54,6 +54,8 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
       },
       ...hooks,
     },
+    // A stream stuck on a client that stopped reading must not hold the scheduler's drain (and shutdown) open.
+    { shutdown: ctx.scheduler.shutdownSignal },
   );
 }
 

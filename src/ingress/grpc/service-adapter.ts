@@ -81,6 +81,15 @@ export interface ServiceHooks {
   onInternalError?(context: CallContext, error: unknown): void;
 }
 
+export interface ServiceOptions {
+  /**
+   * Aborts when the server is forced down (the scheduler's `shutdownSignal`): every call's `signal` aborts with
+   * its reason, and a server stream that waits on a client that stopped reading stops waiting and ends with that
+   * status.
+   */
+  shutdown?: AbortSignal;
+}
+
 /** A service ready for `server.addService(definition, implementation)`. */
 export interface ImplementedService {
   readonly definition: grpc.ServiceDefinition;
@@ -92,7 +101,7 @@ export interface ImplementedService {
  * decoded here, so bytes that are not a valid message (bad wire format, invalid UTF-8 in a string field) end the
  * call with INVALID_ARGUMENT naming the field at fault (`wire-diagnosis.ts`) instead of grpc-js's bare INTERNAL.
  */
-export function implementService<S extends GenServiceMethods>(service: GenService<S>, handlers: ServiceHandlers<S>, hooks: ServiceHooks = {}): ImplementedService {
+export function implementService<S extends GenServiceMethods>(service: GenService<S>, handlers: ServiceHandlers<S>, hooks: ServiceHooks = {}, options: ServiceOptions = {}): ImplementedService {
   const definition: MutableServiceDefinition = { ...grpcServiceDefinition(service) };
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
@@ -100,9 +109,9 @@ export function implementService<S extends GenServiceMethods>(service: GenServic
     // The server receives raw bytes; `decode` below turns them into the message (or a clear error).
     definition[method.name] = { ...definition[method.name]!, requestDeserialize: (bytes: Buffer) => bytes };
     if (method.methodKind === 'unary') {
-      implementation[method.name] = unary(method, handler as (r: unknown, c: CallContext) => Promise<unknown>, hooks);
+      implementation[method.name] = unary(method, handler as (r: unknown, c: CallContext) => Promise<unknown>, hooks, options);
     } else if (method.methodKind === 'server_streaming') {
-      implementation[method.name] = serverStreaming(method, handler as (r: unknown, c: CallContext) => AsyncIterable<unknown>, hooks);
+      implementation[method.name] = serverStreaming(method, handler as (r: unknown, c: CallContext) => AsyncIterable<unknown>, hooks, options);
     } else {
       throw new Error(`${methodPath(method)}: ${method.methodKind} methods are not supported by this adapter`);
     }
@@ -110,9 +119,9 @@ export function implementService<S extends GenServiceMethods>(service: GenServic
   return { definition, implementation };
 }
 
-function unary(method: DescMethod, handler: (request: unknown, context: CallContext) => Promise<unknown>, hooks: ServiceHooks): grpc.handleUnaryCall<Buffer, unknown> {
+function unary(method: DescMethod, handler: (request: unknown, context: CallContext) => Promise<unknown>, hooks: ServiceHooks, options: ServiceOptions): grpc.handleUnaryCall<Buffer, unknown> {
   return (call, callback) => {
-    const { context, dispose } = callContext(method, call);
+    const { context, dispose } = callContext(method, call, options.shutdown);
     const respond = async (): Promise<void> => {
       const request = decode(method, call.request, context, hooks);
       const response = await handler(request, context);
@@ -124,17 +133,21 @@ function unary(method: DescMethod, handler: (request: unknown, context: CallCont
   };
 }
 
-function serverStreaming(method: DescMethod, handler: (request: unknown, context: CallContext) => AsyncIterable<unknown>, hooks: ServiceHooks): grpc.handleServerStreamingCall<Buffer, unknown> {
+function serverStreaming(method: DescMethod, handler: (request: unknown, context: CallContext) => AsyncIterable<unknown>, hooks: ServiceHooks, options: ServiceOptions): grpc.handleServerStreamingCall<Buffer, unknown> {
   return (call) => {
-    const { context, dispose } = callContext(method, call);
+    const { context, dispose } = callContext(method, call, options.shutdown);
     const stream = async (): Promise<void> => {
       const request = decode(method, call.request, context, hooks);
       for await (const response of handler(request, context)) {
-        // A gone client: stop pulling, which returns the handler's generator and runs its cleanup.
-        if (context.signal.aborted) return;
+        // A gone client (or a call grpc-js has ended at its deadline): stop pulling, which returns the handler's
+        // generator and runs its cleanup. After any other abort (the server forced down) the call still needs its
+        // status: keep pulling, and the handler, which sees the same signal, ends with it.
+        if (call.cancelled) return;
         if (!call.write(create(method.output, response as MessageInitShape<typeof method.output>))) await drained(call, context.signal);
       }
-      if (!context.signal.aborted) call.end();
+      if (call.cancelled) return;
+      if (context.signal.aborted) throw context.signal.reason;
+      call.end();
     };
     stream()
       .catch((error: unknown) => {
@@ -174,8 +187,11 @@ function toStatus(error: unknown, context: CallContext, hooks: ServiceHooks): Pa
 
 type AnyServerCall = grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>;
 
-function callContext(method: DescMethod, call: AnyServerCall): { context: CallContext; dispose: () => void } {
+function callContext(method: DescMethod, call: AnyServerCall, shutdown: AbortSignal | undefined): { context: CallContext; dispose: () => void } {
   const controller = new AbortController();
+  const onShutdown = (): void => controller.abort(shutdown?.reason);
+  shutdown?.addEventListener('abort', onShutdown, { once: true });
+  if (shutdown?.aborted) onShutdown();
   const deadline = deadlineMs(call.getDeadline());
   const remainingMs = (): number | undefined => (deadline === undefined ? undefined : deadline - Date.now());
   const pastDeadline = (): SpecrouteError => new SpecrouteError('deadline_exceeded', 'the call ran past its deadline');
@@ -205,6 +221,7 @@ function callContext(method: DescMethod, call: AnyServerCall): { context: CallCo
   const dispose = (): void => {
     clearTimeout(timer);
     call.off('cancelled', onCancelled);
+    shutdown?.removeEventListener('abort', onShutdown);
   };
   return { context, dispose };
 }

@@ -9,9 +9,11 @@ import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatRole, GenerateRequestSchema } from '../../../src/gen/specroute/v1/generate_pb.js';
 import { ERROR_CODE_TRAILER, PARAM_TRAILER } from '../../../src/ingress/grpc/grpc-status.js';
-import { collectStream, GenerationClient, summarize, type CallResult } from '../../helpers/grpc.js';
+import { collectStream, GenerationClient, rawCall, summarize, type CallResult } from '../../helpers/grpc.js';
 import type { RunningServer } from '../../../src/main.js';
+import { escalateAfter, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
 import { startTestServer } from '../../helpers/server.js';
+import { until } from '../../helpers/until.js';
 
 const KEY = 'sk-hostile-test-0123456789';
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -65,6 +67,8 @@ interface Case {
   param?: string;
   /** What the details must say. */
   details?: RegExp;
+  /** The trailer `specroute-error-code` (the registry's code), where the case checks it. */
+  errorCode?: string;
 }
 
 const gen = (bytesOut: Buffer, metadata: Record<string, string> = AUTH) => (c: GenerationClient) => c.rawStream(bytesOut, { metadata });
@@ -200,7 +204,13 @@ const cases: Case[] = [
   { name: 'prompt over the message size limit', send: gen(typed(ok({ input: { case: 'prompt', value: 'x'.repeat(MAX_BODY + 1) } }))), code: S.RESOURCE_EXHAUSTED, details: /larger than max/ },
   { name: '1 MiB of garbage', send: gen(garbage(1, 1 << 20)), code: S.RESOURCE_EXHAUSTED, details: /larger than max/ },
   { name: 'ListModels over the size limit', send: (c) => c.rawUnary(len(5, Buffer.alloc(MAX_BODY)), { metadata: AUTH }), code: S.RESOURCE_EXHAUSTED, details: /larger than max/ },
-  { name: 'a deadline already passed', send: (c) => c.rawStream(typed(ok()), { metadata: AUTH, deadlineMs: -1000 }), code: S.DEADLINE_EXCEEDED, details: /Deadline|deadline/ },
+  // A deadline that has passed on arrival. grpc-js refuses a call whose *client* deadline has passed without
+  // sending it, so these send `grpc-timeout` by hand over bare HTTP/2, with no client deadline: the server must
+  // refuse them itself. `0n` and `1n` (rounded down to 0 ms) put the deadline at the arrival of the headers;
+  // headers and message arrive together (`rawCall`), so the handler runs before grpc-js's own 0 ms timer. Fails
+  // if the server admits a call that arrived past its deadline (generation-service.ts).
+  { name: 'grpc-timeout 0n (arrives past its deadline)', send: (c) => rawCall(c.address, typed(ok()), { headers: { ...AUTH, 'grpc-timeout': '0n' } }), code: S.DEADLINE_EXCEEDED, details: /^the call arrived past its deadline$/, errorCode: 'deadline_exceeded' },
+  { name: 'grpc-timeout 1n (arrives past its deadline)', send: (c) => rawCall(c.address, typed(ok()), { headers: { ...AUTH, 'grpc-timeout': '1n' } }), code: S.DEADLINE_EXCEEDED, details: /^the call arrived past its deadline$/, errorCode: 'deadline_exceeded' },
   { name: 'unknown method', send: (c) => c.rawStream(typed(ok()), { metadata: AUTH, path: '/specroute.v1.GenerationService/Nope' }), code: S.UNIMPLEMENTED, details: /Nope/ },
   { name: 'unknown service', send: (c) => c.rawUnary(Buffer.alloc(0), { metadata: AUTH, path: '/specroute.v2.GenerationService/ListModels' }), code: S.UNIMPLEMENTED, details: /v2/ },
   { name: 'ListModels with bad bytes', send: (c) => c.rawUnary(Buffer.from([0x08]), { metadata: AUTH }), code: S.INVALID_ARGUMENT, param: 'specroute.v1.ListModelsRequest#1', details: /ListModelsRequest#1 is truncated/ },
@@ -215,33 +225,45 @@ const cases: Case[] = [
 describe('hostile gRPC input', () => {
   let server: RunningServer;
   let client: GenerationClient;
+  // The good stream escalates once, after 150 tokens, to a frontier that holds the call until every hostile case
+  // has been sent: the cases certainly overlap the stream, however fast or slow generation is.
+  let frontier: FaultyFrontier;
   beforeAll(async () => {
-    server = await startTestServer({ SPECROUTE_API_KEYS: KEY, SPECROUTE_SERVER__MAX_BODY_BYTES: String(MAX_BODY) });
+    frontier = await startFaultyFrontier('ok');
+    server = await startTestServer({ SPECROUTE_API_KEYS: KEY, SPECROUTE_SERVER__MAX_BODY_BYTES: String(MAX_BODY), ...frontierSettings(frontier) });
     client = new GenerationClient(`127.0.0.1:${server.grpcPort!}`);
   });
   afterAll(async () => {
+    frontier?.release();
     client?.close();
     await server?.close();
+    await frontier?.close();
   });
 
   it(`refuses ${cases.length} hostile requests with a status naming the problem, while a good stream finishes intact`, async () => {
     expect(cases.length).toBeGreaterThanOrEqual(80);
-    const good = { model: 'stories260K', input: { case: 'prompt' as const, value: 'Once upon a time' }, maxTokens: 400, ignoreEos: true };
+    const good = { model: 'stories260K', input: { case: 'prompt' as const, value: 'Once upon a time' }, maxTokens: 400, ignoreEos: true, escalation: escalateAfter(150) };
+    // The reference, its frontier span answered at once.
     const reference = summarize((await client.generate(good, { metadata: AUTH })).messages);
 
+    frontier.mode = 'hold';
     const stream = client.start(good, { metadata: AUTH });
     const streamed = collectStream(stream);
     await new Promise((resolve) => stream.once('data', resolve)); // it is generating
     let streamEnded = false;
     void streamed.then(() => (streamEnded = true));
-    let overlapped = false;
 
+    // The first batches go out while it generates, the rest (on a fast machine) while its frontier call is held.
     const results: Array<{ c: Case; r: CallResult<unknown> }> = [];
     for (let i = 0; i < cases.length; i += 8) {
       const batch = cases.slice(i, i + 8);
       results.push(...(await Promise.all(batch.map(async (c) => ({ c, r: await c.send(client) })))));
-      if (!streamEnded) overlapped = true; // this batch ran while the good stream was generating
     }
+    // Every case went out while the good stream was in flight: it cannot end before its frontier call does.
+    expect(streamEnded).toBe(false);
+    await until(() => frontier.held === 1, 'the good stream at its frontier call');
+    frontier.release();
+    frontier.mode = 'ok';
 
     const failures: string[] = [];
     for (const { c, r } of results) {
@@ -256,6 +278,7 @@ describe('hostile gRPC input', () => {
         c.details && !c.details.test(details) ? `details "${details}" do not match ${c.details}` : undefined,
         r.messages.length > 0 ? `${r.messages.length} messages streamed` : undefined,
       ].filter(Boolean);
+      if (c.errorCode !== undefined && metadata.get(ERROR_CODE_TRAILER)[0] !== c.errorCode) problems.push(`error code ${String(metadata.get(ERROR_CODE_TRAILER)[0])}, expected ${c.errorCode}`);
       if (c.code === 'any' && code !== S.RESOURCE_EXHAUSTED && metadata.get(ERROR_CODE_TRAILER).length === 0) problems.push('no specroute-error-code trailer');
       if (problems.length > 0) failures.push(`${c.name}: ${problems.join('; ')}`);
     }
@@ -267,7 +290,6 @@ describe('hostile gRPC input', () => {
     expect(run.text).toBe(reference.text);
     expect(run.final!.usage!.completionTokens).toBe(400);
     expect(messages.at(-1)!.event.case).toBe('final');
-    expect(overlapped).toBe(true);
 
     // Nothing leaked, and the server still serves.
     expect(server.scheduler.activeRequests).toBe(0);

@@ -1,25 +1,20 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus as ServingStatus, type HealthCheckResponse } from '../../../src/gen/grpc/health/v1/health_pb.js';
-import { ChatRole, EscalationStatus, FinishReason, SpeculationMode, TokenSource, type GenerateResponse } from '../../../src/gen/specroute/v1/generate_pb.js';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ChatRole, EscalationStatus, FinishReason, GenerateRequestSchema, SpeculationMode, TokenSource, type GenerateResponse } from '../../../src/gen/specroute/v1/generate_pb.js';
 import { PARAM_TRAILER } from '../../../src/ingress/grpc/grpc-status.js';
 import { REQUEST_ID_HEADER } from '../../../src/ingress/grpc/generation-service.js';
-import { startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
-import { collectStream, GenerationClient, HealthClient, summarize } from '../../helpers/grpc.js';
+import { escalateAfter, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
+import { collectStream, GenerationClient, HealthClient, rawCall, summarize } from '../../helpers/grpc.js';
+import { metricValue, scrape } from '../../helpers/prometheus.js';
 import type { RunningServer } from '../../../src/main.js';
 import { startTestServer } from '../../helpers/server.js';
+import { until } from '../../helpers/until.js';
 
 const KEY = 'sk-grpc-test-0123456789';
 const AUTH = { metadata: { authorization: `Bearer ${KEY}` } };
 const prompt = (value: string) => ({ case: 'prompt' as const, value });
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The first `n` messages of a stream, leaving it open. */
 function firstMessages(stream: grpc.ClientReadableStream<GenerateResponse>, n: number): Promise<GenerateResponse[]> {
@@ -37,9 +32,25 @@ describe('gRPC GenerationService on stories260K (3-layer draft)', () => {
   let server: RunningServer;
   let client: GenerationClient;
   let health: HealthClient;
+  // A frontier that never answers: a request that asks to escalate (`escalateAfter`) waits in its frontier call,
+  // holding its sequence, until it is cancelled or its deadline passes. Other requests never escalate.
+  let frontier: FaultyFrontier;
+  const deadlineExceeded = async (): Promise<number> => metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'grpc', status: 'deadline_exceeded' });
 
   beforeAll(async () => {
-    server = await startTestServer({ SPECROUTE_API_KEYS: KEY, SPECROUTE_LIMITS__MAX_CONCURRENT: '2', SPECROUTE_LIMITS__MAX_QUEUE: '1' });
+    frontier = await startFaultyFrontier('hang');
+    server = await startTestServer({
+      SPECROUTE_API_KEYS: KEY,
+      SPECROUTE_LIMITS__MAX_CONCURRENT: '2',
+      SPECROUTE_LIMITS__MAX_QUEUE: '1',
+      // The tests below compare greedy outputs exactly (speculative against verifier-only, and against fixed
+      // text). Both models use an F32 KV cache for that: the default F16 cache rounds batched and one-by-one
+      // passes differently and can flip a near-tie (docs/ARCHITECTURE.md#f16-kv-cache-and-flash-attention;
+      // flash attention is always off in the llama backend).
+      SPECROUTE_MODEL__VERIFIER__KV_CACHE_TYPE: 'F32',
+      SPECROUTE_MODEL__DRAFT__KV_CACHE_TYPE: 'F32',
+      ...frontierSettings(frontier),
+    });
     client = new GenerationClient(`127.0.0.1:${server.grpcPort!}`);
     health = new HealthClient(`127.0.0.1:${server.grpcPort!}`);
   });
@@ -47,6 +58,7 @@ describe('gRPC GenerationService on stories260K (3-layer draft)', () => {
     client?.close();
     health?.close();
     await server?.close();
+    await frontier?.close();
   });
 
   it('streams tokens with their provenance and log-probability, then usage and speculation stats', async () => {
@@ -92,9 +104,15 @@ describe('gRPC GenerationService on stories260K (3-layer draft)', () => {
     expect(plain.text).toBe(spec.text);
     expect(new Set(plain.sources)).toEqual(new Set([TokenSource.VERIFIER]));
     expect(plain.final!.stats!.mode).toBe(SpeculationMode.VERIFIER_ONLY);
+    // γ fixed at 2: every draft block proposes exactly two tokens. Fails if speculation never ran (no position at
+    // all) or if the request's speculation.max were ignored (γ would run up to the server's 8).
     const fixed = await client.generate({ ...base, speculation: { max: 2, adaptive: false } }, AUTH);
     expect(fixed.status.code).toBe(grpc.status.OK);
-    expect(summarize(fixed.messages).final!.stats!.byPosition.length).toBeLessThanOrEqual(2);
+    const stats = summarize(fixed.messages).final!.stats!;
+    expect(stats.mode).toBe(SpeculationMode.SPECULATIVE);
+    expect(stats.drafted).toBeGreaterThan(0);
+    expect(stats.byPosition).toHaveLength(2);
+    expect(stats.byPosition[1]!.drafted).toBeGreaterThan(0);
   });
 
   it('takes chat messages, stop sequences, seeds and top log-probabilities', async () => {
@@ -171,11 +189,65 @@ describe('gRPC GenerationService on stories260K (3-layer draft)', () => {
     expect(unknown.status.details).toContain("'gpt-4'");
   });
 
-  it('ends a stream past its deadline with DEADLINE_EXCEEDED and frees its sequence', async () => {
-    const { status, messages } = await client.generate({ model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 450, ignoreEos: true }, { ...AUTH, deadlineMs: 100 });
+  // The deadline tests send `grpc-timeout` as plain metadata on calls that have no deadline of their own, so the
+  // client never ends them: a DEADLINE_EXCEEDED can only come from the server.
+  it('ends a stream at a deadline only the server enforces, and frees its sequence', async () => {
+    const counted = await deadlineExceeded();
+    const reached = frontier.requests.length;
+    // Three tokens, then a frontier call that never returns: only the deadline can end this stream.
+    const { status, messages } = await client.generate(
+      { model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 450, ignoreEos: true, escalation: escalateAfter(3) },
+      { ...AUTH, serverTimeout: '1S' },
+    );
+    // Fails if the server ignores a deadline that the client does not enforce (the call would wait forever).
     expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     expect(messages.some((m) => m.event.case === 'final')).toBe(false);
-    await until(() => server.scheduler.activeRequests === 0 && server.engine.verifier.openSequences === 0);
+    // Fails if the work behind the call outlives it: its sequence and its frontier call must go.
+    await until(() => server.scheduler.activeRequests === 0 && server.engine.verifier.openSequences === 0, 'sequence freed');
+    await until(() => frontier.open === 0, 'frontier call closed');
+    expect(frontier.requests.length).toBe(reached + 1);
+    expect(await deadlineExceeded()).toBe(counted + 1);
+  });
+
+  it('ends a request whose deadline passes while it waits in the queue, leaving the others alone', async () => {
+    const counted = await deadlineExceeded();
+    const reached = frontier.requests.length;
+    const hold = () => client.start({ model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 450, ignoreEos: true, escalation: escalateAfter(0) }, AUTH);
+    const holders = [hold(), hold()];
+    const held = holders.map(collectStream);
+    await until(() => frontier.requests.length === reached + 2, 'both sequences held');
+    const queued = client.generate({ model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 5 }, { ...AUTH, serverTimeout: '1S' });
+    await until(() => server.scheduler.queueDepth === 1, 'the request queued');
+    const { status, messages } = await queued;
+    // Fails if a deadline does not reach a request before it has a sequence (it would wait until one frees).
+    expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(messages).toEqual([]);
+    expect(server.scheduler.queueDepth).toBe(0);
+    expect(server.scheduler.activeRequests).toBe(2);
+    expect(await deadlineExceeded()).toBe(counted + 1);
+    holders.forEach((s) => s.cancel());
+    await Promise.all(held);
+    await until(() => server.scheduler.activeRequests === 0 && server.engine.verifier.openSequences === 0, 'sequences freed');
+  });
+
+  it('refuses a call that arrives past its deadline before admitting it', async () => {
+    const counted = await deadlineExceeded();
+    const finished = async (): Promise<number> => metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'grpc' });
+    const before = await finished();
+    // `grpc-timeout: 0n`: the deadline is the moment the headers arrive, so it has passed when the handler runs.
+    // Headers and message arrive together (`rawCall`), so the handler runs in the same turn as the headers, before
+    // grpc-js's own 0 ms timer.
+    const message = Buffer.from(toBinary(GenerateRequestSchema, create(GenerateRequestSchema, { model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 5 })));
+    const { status, messages } = await rawCall(client.address, message, { headers: { ...AUTH.metadata, 'grpc-timeout': '0n' } });
+    // Fails if the "arrived past its deadline" check in generation-service.ts is gone: the request would be
+    // admitted and end with grpc-js's own "Deadline exceeded" (or run), uncounted or counted by the scheduler.
+    expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(status.details).toBe('the call arrived past its deadline');
+    expect(status.metadata.get('specroute-error-code')).toEqual(['deadline_exceeded']);
+    expect(messages).toEqual([]);
+    expect(await deadlineExceeded()).toBe(counted + 1);
+    expect(await finished()).toBe(before + 1);
+    expect(server.scheduler.activeRequests).toBe(0);
   });
 
   it('cancelling a stream stops generation at once and frees its sequence', async () => {
@@ -192,21 +264,24 @@ describe('gRPC GenerationService on stories260K (3-layer draft)', () => {
   });
 
   it('answers RESOURCE_EXHAUSTED when every sequence and queue place is taken', async () => {
-    // max concurrent 2 + queue 1: three long streams fill the server, a fourth is refused.
-    const long = () => client.start({ model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 450, ignoreEos: true }, AUTH);
-    const streams = [long(), long()];
+    // max concurrent 2 + queue 1: two streams hold both sequences (waiting on the frontier that never answers,
+    // however fast the models are), a third waits in the queue, a fourth is refused.
+    const reached = frontier.requests.length;
+    const hold = () => client.start({ model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 450, ignoreEos: true, escalation: escalateAfter(0) }, AUTH);
+    const streams = [hold(), hold()];
     const ends = streams.map(collectStream);
-    await Promise.all(streams.map((s) => firstMessages(s, 1)));
-    const queued = long();
+    await until(() => frontier.requests.length === reached + 2, 'both sequences held');
+    const queued = client.start({ model: 'stories260K', input: prompt('Once upon a time'), maxTokens: 5 }, AUTH);
     const queuedEnd = collectStream(queued);
-    await until(() => server.scheduler.queueDepth === 1);
+    await until(() => server.scheduler.queueDepth === 1, 'the third request queued');
     const refused = await client.generate({ model: 'stories260K', input: prompt('Once'), maxTokens: 5 }, AUTH);
     expect(refused.status.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(refused.status.details).toMatch(/capacity/);
     expect(refused.status.metadata.get('specroute-retryable')).toEqual(['true']);
     [...streams, queued].forEach((s) => s.cancel());
     await Promise.all([...ends, queuedEnd]);
-    await until(() => server.scheduler.activeRequests === 0 && server.scheduler.queueDepth === 0);
+    await until(() => server.scheduler.activeRequests === 0 && server.scheduler.queueDepth === 0, 'sequences and queue freed');
+    await until(() => frontier.open === 0, 'frontier calls closed');
   });
 
   it('answers grpc.health.v1 Check and Watch, and turns NOT_SERVING at shutdown', async () => {
@@ -238,7 +313,13 @@ describe('gRPC escalation to a frontier (a fake OpenAI-compatible server on 127.
   beforeAll(async () => {
     frontier = await startFaultyFrontier('ok');
     frontier.words = [' The', ' dog', ' ran', ' to', ' the', ' park', '.'];
-    server = await startTestServer({ SPECROUTE_ESCALATION__FRONTIER__BASE_URL: `${frontier.baseUrl}`, SPECROUTE_ESCALATION__FRONTIER__MODEL: 'frontier' });
+    server = await startTestServer({
+      SPECROUTE_ESCALATION__FRONTIER__BASE_URL: `${frontier.baseUrl}`,
+      SPECROUTE_ESCALATION__FRONTIER__MODEL: 'frontier',
+      // The frontier shares the test's event loop: ample timeouts, so a busy machine skips no span for them.
+      SPECROUTE_ESCALATION__FRONTIER__FIRST_BYTE_TIMEOUT_MS: '30000',
+      SPECROUTE_ESCALATION__FRONTIER__TOTAL_TIMEOUT_MS: '60000',
+    });
     client = new GenerationClient(`127.0.0.1:${server.grpcPort!}`);
   });
   afterAll(async () => {
