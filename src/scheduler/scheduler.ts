@@ -130,6 +130,7 @@ export class Scheduler {
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([clientSignal, deadline, this.shutdown.signal]);
     let status = 'ok';
+    let completed = false;
     let finished!: () => void;
     const tracked = new Promise<void>((resolve) => (finished = resolve));
     this.inFlight.add(tracked);
@@ -146,6 +147,7 @@ export class Scheduler {
           last = now;
           this.metrics.generatedTokens.inc({ source: event.source }, event.tokenIds.length);
         } else if (event.kind === 'done') {
+          completed = true;
           this.metrics.promptTokens.inc(event.usage.promptTokens);
           this.metrics.recordStats(event.stats);
         }
@@ -156,6 +158,9 @@ export class Scheduler {
       status = reason instanceof SpecrouteError ? reason.code : 'internal';
       throw reason;
     } finally {
+      // A consumer that stopped iterating before the final event (a client gone between two tokens, so no abort was
+      // seen mid-step) ended the request too: it is cancelled, not ok.
+      if (status === 'ok' && !completed) status = 'cancelled';
       if (holding) this.release();
       this.metrics.requestDuration.observe({ transport }, (performance.now() - admitted) / 1000);
       this.metrics.requestFinished(transport, status);

@@ -277,3 +277,29 @@ describe('shutdown with a gRPC client that stopped reading', () => {
     expect(messages.length).toBeLessThan(450);
   });
 });
+
+describe('a consumer that stops reading between two tokens', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(async () => server?.close());
+
+  // Fails if a request whose consumer left before the final event is counted as `ok` (no abort is seen when the
+  // consumer leaves between tokens, only the generator's return).
+  it('is counted as cancelled, and its sequence is freed', async () => {
+    const cancelled = metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'http', status: 'cancelled' });
+    const ok = metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'http', status: 'ok' });
+    const generation = server.scheduler.admit(
+      { model: MODEL, input: { kind: 'text', text: PROMPT }, maxTokens: 200, ignoreEos: true },
+      { transport: 'http', signal: new AbortController().signal },
+    );
+    let tokens = 0;
+    for await (const event of generation) if (event.kind === 'token' && ++tokens >= 3) break;
+    expect(tokens).toBe(3);
+    await until(() => server.scheduler.activeRequests === 0 && server.engine.verifier.openSequences === 0, 'the sequence freed');
+    const text = await scrape(server.httpUrl);
+    expect(metricValue(text, 'specroute_requests_total', { transport: 'http', status: 'cancelled' })).toBe(cancelled + 1);
+    expect(metricValue(text, 'specroute_requests_total', { transport: 'http', status: 'ok' })).toBe(ok);
+  });
+});
