@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The tests StrykerJS runs against each mutant of the pure core (`npm run test:mutation`, stryker.config.mjs):
+ * the fast standalone tests of the mutated modules only. No model files, no network, no child processes.
+ */
+export default defineConfig({
+  test: {
+    include: [
+      'test/standalone/acceptance.test.ts',
+      'test/standalone/adaptive-draft-length.test.ts',
+      'test/standalone/speculative-provenance.test.ts',
+      'test/standalone/sampling.test.ts',
+      'test/standalone/text-assembler.test.ts',
+      'test/standalone/sse-parser.test.ts',
+      'test/standalone/circuit-breaker.test.ts',
+      'test/standalone/budget.test.ts',
+      'test/standalone/escalation-policy.test.ts',
+      'test/standalone/config.test.ts',
+      'test/standalone/request-settings.test.ts',
+      'test/standalone/request-validation.test.ts',
+    ],
+    // config.test.ts writes YAML files under one scratch folder per run; the global setup removes it.
+    globalSetup: ['test/global-setup.ts'],
+    // The TypeScript kernels (src/sampling/), which are the mutated ones; silently, without looking for the addon.
+    env: { SPECROUTE_NATIVE: '0' },
+    // Instrumented code runs slower; the statistical acceptance tests take several seconds there.
+    testTimeout: 120_000,
+  },
+});
