@@ -2,8 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { z, type ZodTypeAny } from 'zod';
 import { draftDerive } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { configSchema } from '../../src/config/schema.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { scratchDir } from '../helpers/models.js';
 
@@ -49,8 +51,8 @@ describe('config', () => {
     const c = loadConfig(DEFAULT, {}, { SPECROUTE_NATIVE: '0', SPECROUTE_NATIVE_PATH: '/x.node', SPECROUTE_: 'x' });
     expect(c.server.port).toBe(8080);
     const typo = errorOf(() => loadConfig(DEFAULT, {}, { SPECROUTE_SERVER__PROT: '1' }));
-    expect(typo.param).toBe('server');
-    expect(typo.message).toMatch(/unknown key\(s\) prot/);
+    expect(typo.param).toBe('server.prot');
+    expect(typo.message).toMatch(/server\.prot: unknown key \(server takes host, port, grpcPort, .*\) \(from SPECROUTE_SERVER__PROT\)$/);
   });
 
   it('resolves relative model paths from modelsDir, itself relative to the config file', () => {
@@ -65,7 +67,7 @@ describe('config', () => {
     const cases: Array<[string, string]> = [
       ['model:\n  verifier: { path: v.gguf, threads: 0 }\n', 'model.verifier.threads'],
       ['model:\n  verifier: { path: v.gguf }\nserver: { port: "eighty" }\n', 'server.port'],
-      ['model:\n  verifier: { path: v.gguf }\nspeculation: { maxx: 3 }\n', 'speculation'],
+      ['model:\n  verifier: { path: v.gguf }\nspeculation: { maxx: 3 }\n', 'speculation.maxx'],
       ['server: { port: 80 }\n', 'model'],
       ['model:\n  verifier: { path: v.gguf }\n  draft: { threads: 1 }\n', 'model.draft'],
       ['model:\n  verifier: { path: v.gguf }\nauth: { apiKeys: [short] }\n', 'auth.apiKeys.0'],
@@ -159,6 +161,129 @@ describe('config', () => {
       const fileWithout = file('model:\n  verifier: { path: v.gguf }\n');
       expect(errorOf(() => loadConfig(fileWithout, { draftThreads: 2 }, {})).message).toMatch(/has no model\.draft/);
     });
+  });
+});
+
+/** The schema under defaults, optionals, nullables and refinements (the test's own walk, not the loader's). */
+function bare(schema: ZodTypeAny): ZodTypeAny {
+  if (schema instanceof z.ZodDefault) return bare(schema._def.innerType);
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return bare(schema._def.innerType);
+  if (schema instanceof z.ZodEffects) return bare(schema._def.schema);
+  return schema;
+}
+
+/** Every section (object) of the config schema, the top level included, and every key that holds a value. */
+function walkSchema(schema: ZodTypeAny, path: string[] = [], out = { sections: [] as string[][], leaves: [] as Array<{ path: string[]; schema: ZodTypeAny }> }): typeof out {
+  const s = bare(schema);
+  if (s instanceof z.ZodObject) {
+    out.sections.push(path);
+    for (const [key, inner] of Object.entries(s.shape as Record<string, ZodTypeAny>)) walkSchema(inner, [...path, key], out);
+  } else out.leaves.push({ path, schema: s });
+  return out;
+}
+
+describe('config errors name the key, in every section of the schema', () => {
+  const { sections, leaves } = walkSchema(configSchema);
+  /** The smallest valid config holding every section: a draft file, and a frontier (its keys exist only with one). */
+  const BASE = { model: { verifier: { path: 'v.gguf' }, draft: { path: 'd.gguf' } }, escalation: { frontier: { baseUrl: 'http://127.0.0.1:9/v1', model: 'f' } } };
+  /** A draft has a file or a derivation, not both: `model.draft.derive`'s keys are tried on a derived draft. */
+  const DERIVED = { ...BASE, model: { verifier: { path: 'v.gguf' }, draft: { derive: {} } } };
+  const baseFor = (path: string[]): object => (path.join('.').startsWith('model.draft.derive') ? DERIVED : BASE);
+  const dotted = (path: string[]): string => path.join('.');
+  const envName = (path: string[]): string => `SPECROUTE_${path.map((key) => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('__')}`;
+
+  function withValue(base: object, path: string[], value: unknown): object {
+    const config = structuredClone(base) as Record<string, unknown>;
+    let at = config;
+    for (const key of path.slice(0, -1)) at = (at[key] ??= {}) as Record<string, unknown>;
+    at[path.at(-1)!] = value;
+    return config;
+  }
+  // JSON is YAML.
+  const yamlFile = (config: object): string => file(JSON.stringify(config, null, 2));
+
+  it('walks the whole schema (sanity check of the walk itself)', () => {
+    expect(sections.map(dotted)).toEqual(expect.arrayContaining(['', 'server', 'model.verifier', 'model.draft.derive', 'escalation.frontier', 'escalation.budget']));
+    expect(leaves.map((l) => dotted(l.path))).toEqual(expect.arrayContaining(['escalation.frontier.firstByteTimeoutMs', 'model.verifier.threads', 'modelsDir']));
+    for (const base of [BASE, DERIVED]) expect(() => loadConfig(yamlFile(base), {}, {})).not.toThrow();
+  });
+
+  it('a bad value of any key in a YAML file is named by its full dotted key', () => {
+    // The first of these that the key's own schema refuses.
+    const candidates: unknown[] = ['not-a-number', 12345, true, '', [], {}];
+    for (const { path, schema } of leaves) {
+      const bad = candidates.find((value) => !schema.safeParse(value).success);
+      const error = errorOf(() => loadConfig(yamlFile(withValue(baseFor(path), path, bad)), {}, {}));
+      expect(error, dotted(path)).toBeInstanceOf(SpecrouteError);
+      expect(error.param, `${dotted(path)} = ${JSON.stringify(bad)}`).toBe(dotted(path));
+      expect(error.message).toMatch(new RegExp(`^config .*c\\.yaml: ${dotted(path).replace(/\./g, '\\.')}: `));
+    }
+  });
+
+  it('a bad value of any key set by its SPECROUTE_* variable is named by its key and its variable', () => {
+    const candidates = ['not-a-number', '', '1bad'];
+    const reached = new Set<string>();
+    for (const { path } of leaves) {
+      const config = yamlFile(baseFor(path));
+      for (const value of candidates) {
+        let error: SpecrouteError | undefined;
+        try {
+          loadConfig(config, {}, { [envName(path)]: value });
+        } catch (e) {
+          error = e as SpecrouteError;
+        }
+        if (error === undefined) continue; // a value this key takes: try the next one
+        expect(error, `${envName(path)}=${value}`).toBeInstanceOf(SpecrouteError);
+        expect(error.param === dotted(path) || error.param!.startsWith(`${dotted(path)}.`), `${envName(path)}=${value} named ${error.param}`).toBe(true);
+        expect(error.message).toContain(`(from ${envName(path)})`);
+        reached.add(dotted(path));
+        break;
+      }
+    }
+    // Only a key that takes any text at all has no bad value in the environment.
+    const anyText = leaves.filter((l) => l.schema instanceof z.ZodString && l.schema._def.checks.length === 0).map((l) => dotted(l.path));
+    expect(leaves.map((l) => dotted(l.path)).filter((key) => !reached.has(key))).toEqual(anyText);
+    for (const section of sections.filter((s) => s.length > 0)) {
+      expect([...reached].some((key) => key.startsWith(`${dotted(section)}.`)), `a key of ${dotted(section)} reached from the environment`).toBe(true);
+    }
+  });
+
+  it('an unknown key in any section is named in full, from the file and from the environment', () => {
+    for (const section of sections) {
+      const key = dotted([...section, 'notAKey']);
+      const fromFile = errorOf(() => loadConfig(yamlFile(withValue(baseFor(section), [...section, 'notAKey'], 1)), {}, {}));
+      expect(fromFile.param, key).toBe(key);
+      expect(fromFile.message).toContain(`${key}: unknown key (`);
+      if (section.length === 0) continue; // SPECROUTE_NOT_A_KEY is not configuration (see above)
+      const variable = envName([...section, 'notAKey']);
+      const fromEnv = errorOf(() => loadConfig(yamlFile(baseFor(section)), {}, { [variable]: '1' }));
+      expect(fromEnv.param, variable).toBe(key);
+      expect(fromEnv.message).toContain(`(from ${variable})`);
+    }
+  });
+
+  it('names every unknown key of a section, and the keys it takes', () => {
+    const error = errorOf(() => loadConfig(yamlFile(withValue(withValue(BASE, ['limits', 'maxQueu'], 1), ['limits', 'maxConcurent'], 2)), {}, {}));
+    expect(error.param).toBe('limits.maxQueu');
+    expect(error.message).toMatch(/limits\.maxQueu: unknown key, and so are limits\.maxConcurent \(limits takes maxConcurrent, maxQueue, requestTimeoutMs, defaultMaxTokens\)$/);
+    expect(errorOf(() => loadConfig(yamlFile(withValue(BASE, ['prot'], 1)), {}, {})).message).toMatch(/: prot: unknown key \(the top level takes server, modelsDir, .*\)$/);
+  });
+
+  it('reads a variable by the type of its key: text stays text, a list splits at commas, a number is a number', () => {
+    const c = loadConfig(yamlFile(BASE), {}, {
+      SPECROUTE_MODEL__ID: '2024',
+      SPECROUTE_MODEL__VERIFIER__EXECUTION_PROVIDERS: 'cuda, cpu',
+      SPECROUTE_LIMITS__MAX_QUEUE: '7',
+      SPECROUTE_SPECULATION__ADAPTIVE: 'false',
+      SPECROUTE_MODEL__VERIFIER__KV_CACHE_TYPE: 'F32',
+    });
+    expect(c.modelId).toBe('2024');
+    expect(c.model.verifier.executionProviders).toEqual(['cuda', 'cpu']);
+    expect(c.limits.maxQueue).toBe(7);
+    expect(c.speculation.adaptive).toBe(false);
+    expect(c.model.verifier.kvCacheType).toBe('F32');
+    expect(loadConfig(yamlFile(DERIVED), {}, { SPECROUTE_MODEL__DRAFT__DERIVE__LAYERS: '3' }).draftSource).toMatchObject({ kind: 'derive', layers: '3' });
+    expect(loadConfig(yamlFile(BASE), {}, { SPECROUTE_MODEL__DRAFT: 'null' }).draftSource).toEqual({ kind: 'none' });
   });
 });
 
