@@ -98,7 +98,8 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const { key, message } = explain(parsed.error.issues[0]!);
-    const variable = [...fromEnv].find(([path]) => key === path || key.startsWith(`${path}.`))?.[1];
+    // The variable that set this key, one above it (a list, a section), or one below it.
+    const variable = [...fromEnv].find(([path]) => key === path || key.startsWith(`${path}.`) || path.startsWith(`${key}.`))?.[1];
     throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}${variable ? ` (from ${variable})` : ''}`, { param: key });
   }
   const config = parsed.data;
@@ -174,15 +175,12 @@ function unwrap(schema: ZodTypeAny): ZodTypeAny {
 
 /** The (unwrapped) schema of the key at `path`, or undefined when the config has no such key. */
 function schemaAt(path: readonly string[]): ZodTypeAny | undefined {
-  let at: ZodTypeAny = configSchema;
+  let at: ZodTypeAny | undefined = configSchema;
   for (const key of path) {
-    const object = unwrap(at);
-    if (!(object instanceof z.ZodObject)) return undefined;
-    const next = (object.shape as Record<string, ZodTypeAny | undefined>)[key];
-    if (next === undefined) return undefined;
-    at = next;
+    const object: ZodTypeAny | undefined = at && unwrap(at);
+    at = object instanceof z.ZodObject ? (object.shape as Record<string, ZodTypeAny | undefined>)[key] : undefined;
   }
-  return unwrap(at);
+  return at && unwrap(at);
 }
 
 const TOP_LEVEL_KEYS = new Set(Object.keys(configSchema.shape));

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +7,11 @@ import { z, type ZodTypeAny } from 'zod';
 import { draftDerive } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { configSchema } from '../../src/config/schema.js';
+import { allSettings, settingDefaults } from '../../src/contract/request-settings.js';
+import { defaultBudget } from '../../src/escalation/budget.js';
+import { defaultCircuitBreaker } from '../../src/escalation/circuit-breaker.js';
+import { defaultFrontier } from '../../src/escalation/frontier-client.js';
+import { defaultEscalationPolicy } from '../../src/escalation/policy.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { scratchDir } from '../helpers/models.js';
 
@@ -284,6 +290,153 @@ describe('config errors name the key, in every section of the schema', () => {
     expect(c.model.verifier.kvCacheType).toBe('F32');
     expect(loadConfig(yamlFile(DERIVED), {}, { SPECROUTE_MODEL__DRAFT__DERIVE__LAYERS: '3' }).draftSource).toMatchObject({ kind: 'derive', layers: '3' });
     expect(loadConfig(yamlFile(BASE), {}, { SPECROUTE_MODEL__DRAFT: 'null' }).draftSource).toEqual({ kind: 'none' });
+  });
+});
+
+describe('the loader in detail', () => {
+  const minimal = 'model:\n  verifier: { path: v.gguf }\n';
+
+  it('a minimal config takes the documented defaults', () => {
+    const path = file(minimal);
+    const c = loadConfig(path, {}, {});
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 8080, grpcPort: 50051, maxBodyBytes: 1_048_576, heartbeatSeconds: 15, shutdownGraceMs: 10_000 });
+    expect(c.modelsDir).toBe(resolve(path, '..', '../shared/models'));
+    expect(c.cacheDir).toBe(resolve(tmpdir(), 'specroute-cache'));
+    expect(c.model.verifier).toEqual({ path: 'v.gguf', threads: 1, contextSize: 512, batchSize: 512, gpuLayers: 0, executionProviders: ['cpu'], kvCacheType: 'F16' });
+    expect(c.model.draft).toBeNull();
+    expect(c.draftSource).toEqual({ kind: 'none' });
+    expect(c.limits).toEqual({ maxConcurrent: 16, maxQueue: 64, requestTimeoutMs: 300_000, defaultMaxTokens: 256 });
+    expect(c.sampling).toEqual(settingDefaults('sampling'));
+    expect(c.speculation).toEqual(settingDefaults('speculation'));
+    expect(c.escalation).toEqual({ policy: defaultEscalationPolicy, breaker: defaultCircuitBreaker, budget: defaultBudget });
+    expect(c.auth).toEqual({ apiKeys: [] });
+    expect(c.source).toBe(path);
+    const frontier = loadConfig(file(`${minimal}escalation:\n  frontier: { baseUrl: "http://127.0.0.1:9/v1", model: f }\n`), {}, {}).escalation.frontier;
+    expect(frontier).toEqual({ baseUrl: 'http://127.0.0.1:9/v1', model: 'f', ...defaultFrontier });
+  });
+
+  it('a request setting without a config key is not a config key', () => {
+    const sections = Object.keys(configSchema.shape);
+    const requestOnly = allSettings().filter((s) => s.spec.config === undefined && sections.includes(s.group));
+    expect(requestOnly.map((s) => s.wire)).toContain('seed');
+    for (const { group, field } of requestOnly) {
+      expect(errorOf(() => loadConfig(file(`${minimal}${group}: { ${field}: 1 }\n`), {}, {})).param).toBe(`${group}.${field}`);
+    }
+  });
+
+  it('takes every value of the enumerations', () => {
+    for (const api of ['auto', 'completions', 'chat']) {
+      expect(loadConfig(file(`${minimal}escalation:\n  frontier: { baseUrl: "http://h/v1", model: f, api: ${api} }\n`), {}, {}).escalation.frontier?.api).toBe(api);
+    }
+    for (const kv of ['F16', 'F32']) expect(loadConfig(file(`model:\n  verifier: { path: v.gguf, kvCacheType: ${kv} }\n`), {}, {}).model.verifier.kvCacheType).toBe(kv);
+    for (const q of ['q8_0', 'q4_0']) expect(loadConfig(file(`model:\n  verifier: { path: v.gguf }\n  draft: { derive: { quantize: ${q} } }\n`), {}, {}).draftSource).toMatchObject({ quantize: q });
+  });
+
+  it('apiKeyEnv must be an environment variable name', () => {
+    const withKeyEnv = (name: string): string => file(`${minimal}escalation:\n  frontier: { baseUrl: "http://h/v1", model: f, apiKeyEnv: "${name}" }\n`);
+    for (const good of ['OPENAI_API_KEY', '_x', 'a1', 'Z']) expect(loadConfig(withKeyEnv(good), {}, {}).escalation.frontier?.apiKeyEnv).toBe(good);
+    for (const bad of ['1ABC', 'A-B', 'A B', 'KEY$', 'sk-123', '']) {
+      const error = errorOf(() => loadConfig(withKeyEnv(bad), {}, {}));
+      expect(error.param, bad).toBe('escalation.frontier.apiKeyEnv');
+      expect(error.message, bad).toMatch(/escalation\.frontier\.apiKeyEnv: must be an environment variable name$/);
+    }
+  });
+
+  it('a draft takes exactly one of path and derive; speculation min must not exceed max', () => {
+    for (const draft of ['{ path: d.gguf, derive: { layers: 0-1 } }', '{ threads: 2 }']) {
+      const error = errorOf(() => loadConfig(file(`model:\n  verifier: { path: v.gguf }\n  draft: ${draft}\n`), {}, {}));
+      expect(error).toMatchObject({ param: 'model.draft' });
+      expect(error.message).toMatch(/model\.draft: give exactly one of path and derive$/);
+    }
+    const bounds = errorOf(() => loadConfig(file(`${minimal}speculation: { min: 5, max: 3 }\n`), {}, {}));
+    expect(bounds.param).toBe('speculation.min');
+    expect(bounds.message).toMatch(/speculation\.min: min must not exceed max$/);
+    expect(loadConfig(file(`${minimal}speculation: { min: 3, max: 3 }\n`), {}, {}).speculation).toMatchObject({ min: 3, max: 3 });
+  });
+
+  it('names a derived draft after the verifier, its layers and its quantization, in cacheDir', () => {
+    const at = (derive: string): string => {
+      const c = loadConfig(file(`cacheDir: /c\nmodel:\n  verifier: { path: /m/My.Model.GGUF }\n  draft: { derive: ${derive} }\n`), {}, {});
+      const source = c.draftSource as { kind: string; out: string };
+      expect(source.kind).toBe('derive');
+      return source.out.replace(/\.[0-9a-f]{8}\./, '.HASH.');
+    };
+    expect(at('{}')).toBe('/c/My.Model.HASH.draft.all.f.gguf');
+    expect(at('{ layers: "0-2" }')).toBe('/c/My.Model.HASH.draft.layers-0-2.f.gguf');
+    expect(at('{ layers: "0,1, 4", quantize: q4_0 }')).toBe('/c/My.Model.HASH.draft.layers-0_1_4.q4_0.gguf');
+    const c = loadConfig(file('model:\n  verifier: { path: /m/v.gguf }\n  draft: { derive: {} }\n'), {}, {});
+    expect(c.draftSource).toEqual({ kind: 'derive', out: expect.stringMatching(/^.*\/specroute-cache\/v\.[0-9a-f]{8}\.draft\.all\.f\.gguf$/) });
+    expect(Object.keys(c.draftSource)).toEqual(['kind', 'out']);
+    // A relative cacheDir starts from the config file's folder.
+    const path = file('cacheDir: cache\nmodel:\n  verifier: { path: /m/v.gguf }\n  draft: { derive: {} }\n');
+    expect(loadConfig(path, {}, {}).cacheDir).toBe(resolve(path, '..', 'cache'));
+  });
+
+  it('takes the model id from the verifier\'s file name without .gguf or .onnx (any case), unless given', () => {
+    const id = (verifier: string): string => loadConfig(file(`model:\n  verifier: { path: "${verifier}" }\n`), {}, {}).modelId;
+    expect(id('/m/tiny.gguf')).toBe('tiny');
+    expect(id('/m/tiny.Q8.GGUF')).toBe('tiny.Q8');
+    expect(id('/m/tiny.onnx')).toBe('tiny');
+    expect(id('/m/a.gguf.b.gguf')).toBe('a.gguf.b');
+    expect(id('/m/tiny.bin')).toBe('tiny.bin');
+    expect(loadConfig(file('model:\n  id: mine\n  verifier: { path: v.gguf }\n'), {}, {}).modelId).toBe('mine');
+  });
+
+  it('refuses to derive a draft from an ONNX verifier named in the file, saying where it was asked', () => {
+    const error = errorOf(() => loadConfig(file('model:\n  verifier: { path: /m/v.onnx }\n  draft: { derive: {} }\n'), {}, {}));
+    expect(error.param).toBe('model.draft.derive');
+    expect(error.message).toMatch(/^config .*c\.yaml: model\.draft\.derive: drafts are derived from GGUF verifiers only/);
+  });
+
+  it('without a file: paths from the current directory, and the model from the flags or the environment', () => {
+    const c = loadConfig(undefined, { model: { verifier: 'rel/v.gguf' } }, {});
+    expect(c.source).toBe('(defaults)');
+    expect(c.modelsDir).toBe(resolve(process.cwd(), '../shared/models'));
+    expect(c.verifierPath).toBe(resolve(process.cwd(), 'rel/v.gguf'));
+    const env = loadConfig(undefined, {}, { SPECROUTE_MODEL__VERIFIER__PATH: 'v.gguf', SPECROUTE_MODELS_DIR: '/models' });
+    expect(env.verifierPath).toBe('/models/v.gguf');
+    const none = errorOf(() => loadConfig(undefined, { draftThreads: 2 }, {}));
+    expect(none).toMatchObject({ param: '--draft-threads', message: 'there is no draft to give these threads: no config file names one' });
+    expect(errorOf(() => loadConfig(undefined, {}, {})).message).toMatch(/^config \(defaults\): model: Required$/);
+  });
+
+  it('a file must hold a mapping of valid YAML; an empty file is an empty mapping', () => {
+    for (const text of ['- a\n- b\n', 'just text\n', '42\n']) {
+      const error = errorOf(() => loadConfig(file(text), {}, {}));
+      expect(error, text).toMatchObject({ param: 'config', message: expect.stringMatching(/c\.yaml must hold a mapping$/) });
+    }
+    expect(errorOf(() => loadConfig(file(''), {}, {})).param).toBe('model');
+    expect(errorOf(() => loadConfig(file('a: [b'), {}, {})).message).toMatch(/^\/.*c\.yaml is not valid YAML: /);
+    expect(errorOf(() => loadConfig('/nonexistent/c.yaml', {}, {})).message).toMatch(/^cannot read the config file \/nonexistent\/c\.yaml: ENOENT/);
+  });
+
+  it('each flag and shortcut variable sets its key', () => {
+    const c = loadConfig(file(minimal), { host: '0.0.0.0', port: 1, grpcPort: -1, modelsDir: '/flags' }, {});
+    expect(c.server).toMatchObject({ host: '0.0.0.0', port: 1, grpcPort: -1 });
+    expect(c.modelsDir).toBe('/flags');
+    const e = loadConfig(file(minimal), {}, { SPECROUTE_HOST: '::1', SPECROUTE_PORT: '2', SPECROUTE_GRPC_PORT: '3', SPECROUTE_MODELS_DIR: '/env', SPECROUTE_API_KEYS: 'sk-aaaaaaaa,,sk-bbbbbbbb, ' });
+    expect(e.server).toMatchObject({ host: '::1', port: 2, grpcPort: 3 });
+    expect(e.modelsDir).toBe('/env');
+    expect(e.auth.apiKeys).toEqual(['sk-aaaaaaaa', 'sk-bbbbbbbb']);
+    expect(errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_API_KEYS: 'short' }))).toMatchObject({ param: 'auth.apiKeys.0', message: expect.stringMatching(/\(from SPECROUTE_API_KEYS\)$/) });
+  });
+
+  it('reads a number-like variable as a number only when it is one: signs and decimals included', () => {
+    const c = loadConfig(file(minimal), {}, { SPECROUTE_SERVER__GRPC_PORT: '-1', SPECROUTE_SERVER__HEARTBEAT_SECONDS: '1.5', SPECROUTE_ESCALATION__POLICY__ENABLED: 'true' });
+    expect(c.server.grpcPort).toBe(-1);
+    expect(c.server.heartbeatSeconds).toBe(1.5);
+    expect(c.escalation.policy.enabled).toBe(true);
+    for (const text of ['12a', 'a12', '1.', '.5', '1.2.3', '--1']) {
+      const error = errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_LIMITS__MAX_QUEUE: text }));
+      expect(error.message, text).toMatch(/limits\.maxQueue: Expected number, received string \(from SPECROUTE_LIMITS__MAX_QUEUE\)$/);
+    }
+  });
+
+  it('a variable below a key that holds a value names that key; a variable replaces a section that is not a mapping', () => {
+    expect(errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_SERVER__PORT__X: '1' }))).toMatchObject({ param: 'server.port', message: expect.stringMatching(/\(from SPECROUTE_SERVER__PORT__X\)$/) });
+    for (const section of ['[]', 'null', '7']) {
+      expect(loadConfig(file(`${minimal}server: ${section}\n`), {}, { SPECROUTE_PORT: '9' }).server.port, section).toBe(9);
+    }
   });
 });
 
