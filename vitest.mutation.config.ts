@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { CollectionFailuresAsTests } from './test/helpers/collection-failures-reporter.js';
 
 /**
  * The tests StrykerJS runs against each mutant of the pure core (`npm run test:mutation`, stryker.config.mjs):
@@ -27,5 +28,7 @@ export default defineConfig({
     // The TypeScript kernels (src/sampling/), which are the mutated ones; silently, without looking for the addon.
     env: { SPECROUTE_NATIVE: '0' },
     testTimeout: 30_000,
+    // A mutant that breaks a module's import fails the test files that load it (see the reporter).
+    reporters: ['default', new CollectionFailuresAsTests()],
   },
 });
