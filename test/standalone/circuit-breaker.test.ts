@@ -28,6 +28,13 @@ describe('CircuitBreaker', () => {
     expect(changes).toEqual(['open']);
   });
 
+  it('lets every call through while closed', () => {
+    const { b } = breaker({ halfOpenProbes: 1 });
+    expect([b.tryAcquire(), b.tryAcquire(), b.tryAcquire()]).toEqual([true, true, true]);
+    b.success();
+    expect(b.tryAcquire()).toBe(true);
+  });
+
   it('a threshold of one opens on the first failure', () => {
     const { b } = breaker({ failureThreshold: 1 });
     expect(b.tryAcquire()).toBe(true);

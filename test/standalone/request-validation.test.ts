@@ -155,6 +155,8 @@ describe('request-settings helpers', () => {
     expect([0, 1e-9, 1, 1.0000001, 0.5, -0].map((v) => inRange(open, v))).toEqual([false, true, true, false, true, false]);
     expect([0, 1.5, -1e-9].map((v) => inRange(number(0, 2), v))).toEqual([true, true, false]);
     expect(inRange(number(0), 1e300)).toBe(true);
+    // Unbounded above: still a finite number.
+    expect([Infinity, Number.NaN, '2', null].map((v) => inRange(number(0), v))).toEqual([false, false, false, false]);
   });
 
   it('wireName prefixes the speculation and escalation groups only', () => {

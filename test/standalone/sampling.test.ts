@@ -76,9 +76,19 @@ describe('warp: temperature, then top-k, then top-p, then min-p', () => {
     expectProbs(warp(logits, { ...none, topP: 0.6 }), softmaxOver(logits, 1, [1]));
   });
 
+  it('top-p 1 keeps every token, even one whose mass rounds away in the running total', () => {
+    // e^-40 ≈ 4e-18 next to two tokens of weight 1: the cumulative mass reaches 1.0 before it.
+    const tail = warp(f32([0, 0, -40]), none);
+    expect(denseProbs(tail)[2]).toBeGreaterThan(0);
+    expect(denseProbs(warp(f32([0, 0, -40, -50]), { ...none, topK: 3 }))[2]).toBeGreaterThan(0);
+    expect(denseProbs(warp(f32([0, 0, -40, -50]), { ...none, topK: 3 }))[3]).toBe(0);
+  });
+
   it('top-p looks only within the top-k set', () => {
     // The top two hold ≈ 0.86 < 0.95: top-p alone would keep four tokens, top-k caps them at two.
     expectProbs(warp(logits, { ...none, topK: 2, topP: 0.95 }), softmaxOver(logits, 1, [1, 3]));
+    // ≈ 0.86 < 0.9 ≤ the top three's ≈ 0.94: still the top two.
+    expectProbs(warp(logits, { ...none, topK: 2, topP: 0.9 }), softmaxOver(logits, 1, [1, 3]));
     expectProbs(warp(logits, { ...none, topK: 3, topP: 0.6 }), softmaxOver(logits, 1, [1]));
   });
 

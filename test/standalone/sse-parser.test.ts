@@ -30,6 +30,9 @@ describe('SseParser', () => {
 
   it('ends lines with LF, CR or CRLF, also when a CRLF is split across chunks', () => {
     expect(parseBothWays('data: a\r\n\r\ndata: b\r\rdata: c\n\n')).toEqual([msg('a'), msg('b'), msg('c')]);
+    // A CRLF is one line end, not a line end and a blank line.
+    expect(parseBothWays('data: a\r\ndata: b\r\n\r\n')).toEqual([msg('a\nb')]);
+    expect(parseBothWays('event: e\r\ndata: x\r\n\r\n')).toEqual([msg('x', { event: 'e' })]);
     expect(parse('data: a\r', '\ndata: b\r', '\n\r', '\n')).toEqual([msg('a\nb')]);
     // A CR at the end of a chunk ends the line there: the next chunk's text is a new line.
     expect(parse('data: a\r', 'data: b\r', '\r')).toEqual([msg('a\nb')]);

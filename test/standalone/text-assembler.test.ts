@@ -185,3 +185,64 @@ describe('TextAssembler: context, held tokens and stop sequences in detail', () 
     }
   });
 });
+
+describe('TextAssembler: what is held and released, exactly', () => {
+  const token = (...tokenIds: number[]): Omit<TokenEventToken, 'text'> => ({ kind: 'token', tokenIds, source: 'draft', logprob: -1 });
+  const euro = [0xe2, 0x82, 0xac];
+
+  it('holds a token only when its text ends in an unfinished character', () => {
+    const a = new TextAssembler(bytes, [], []);
+    expect(a.push(token(0x61, euro[0]!))).toEqual([]); // "a" + the start of "€"
+    expect(a.push(token(euro[1]!, euro[2]!)).map((e) => e.text)).toEqual(['a€', '']);
+    // A replacement character at the start, with text after it, is final: released at once.
+    const b = new TextAssembler(bytes, [], []);
+    expect(b.push(token(0xff, 0x61)).map((e) => e.text)).toEqual(['\uFFFDa']);
+  });
+
+  it('the tokens after the first of a character count for no text when looking for stop sequences', () => {
+    // The three bytes of "€" make one "€", not three: "€€" has not appeared.
+    const a = new TextAssembler(bytes, ['€€'], []);
+    for (const b of euro) expect(a.push(token(b))).toEqual([]);
+    expect(a.hasStopped).toBe(false);
+    expect(a.flush().map((e) => e.text)).toEqual(['€', '', '']);
+  });
+
+  it('flush decodes pending tokens once, the text going with the first of them', () => {
+    const contexts: number[][] = [];
+    const recording: Tokenizer = { ...bytes, detokenize: (tokens, context = []) => (contexts.push([...context]), bytes.detokenize(tokens)) };
+    const a = new TextAssembler(recording, [], []);
+    a.push(token(euro[0]!));
+    a.push(token(euro[1]!));
+    expect(contexts).toHaveLength(2);
+    expect(a.flush().map((e) => e.text)).toEqual(['\uFFFD', '']);
+    expect(contexts).toHaveLength(3);
+    // Nothing pending: nothing to decode.
+    expect(a.flush()).toEqual([]);
+    expect(contexts).toHaveLength(3);
+  });
+
+  it('cuts a later held token at the stop sequence, counting from where that token starts', () => {
+    const a = new TextAssembler(bytes, ['XY', 'abq'], []);
+    const ab = token(...bytes.tokenize('ab'));
+    const cxyd = token(...bytes.tokenize('cXYd'));
+    expect(a.push(ab)).toEqual([]);
+    expect(a.push(cxyd)).toEqual([
+      { ...ab, text: 'ab' },
+      { ...cxyd, text: 'c' },
+    ]);
+  });
+
+  it('releases held tokens in order only while the text before them is safe', () => {
+    const a = new TextAssembler(bytes, ['abc'], []);
+    expect(textOf(a.push(token(0x61)))).toBe(''); // "a": could start "abc"
+    expect(textOf(a.push(token(...bytes.tokenize('xa'))))).toBe('a'); // "axa": the first "a" is safe, "xa" is not
+    expect(textOf(a.push(token(...bytes.tokenize('bc'))))).toBe('x');
+    expect(a.hasStopped).toBe(true);
+  });
+
+  it('a stop sequence at the very start wins over a later one', () => {
+    const a = new TextAssembler(bytes, ['x', 'zz'], []);
+    expect(a.push(token(...bytes.tokenize('xazz')))).toEqual([]);
+    expect(a.hasStopped).toBe(true);
+  });
+});
