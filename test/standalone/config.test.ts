@@ -25,10 +25,12 @@ function file(yaml: string): string {
   return path;
 }
 
+/** The error `fn` throws; a SpecrouteError from the loader is always `invalid_argument` (a usage error). */
 function errorOf(fn: () => unknown): SpecrouteError {
   try {
     fn();
   } catch (error) {
+    if (error instanceof SpecrouteError) expect(error.code).toBe('invalid_argument');
     return error as SpecrouteError;
   }
   throw new Error('expected an error');
@@ -214,6 +216,43 @@ describe('config errors name the key, in every section of the schema', () => {
     for (const base of [BASE, DERIVED]) expect(() => loadConfig(yamlFile(base), {}, {})).not.toThrow();
   });
 
+  it('a config that sets every key to another value than its default loads with each value in place', () => {
+    const full = {
+      server: { host: '0.0.0.0', port: 9090, grpcPort: 50052, maxBodyBytes: 2048, heartbeatSeconds: 2.5, shutdownGraceMs: 500 },
+      modelsDir: '/models',
+      cacheDir: '/cache',
+      model: {
+        id: 'served',
+        verifier: { path: 'big.gguf', threads: 2, contextSize: 1024, batchSize: 64, gpuLayers: 4, executionProviders: ['cuda', 'cpu'], tokenizer: 'tok.gguf', kvCacheType: 'F32' },
+        draft: { path: 'small.gguf', threads: 3, contextSize: 256, batchSize: 32, gpuLayers: 2, executionProviders: ['webgpu', 'cpu'], tokenizer: 'tok2.gguf', kvCacheType: 'F32' },
+      },
+      sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
+      speculation: { min: 1, max: 6, initial: 2, adaptive: false, pMin: 0.2 },
+      limits: { maxConcurrent: 4, maxQueue: 8, requestTimeoutMs: 60_000, defaultMaxTokens: 128 },
+      escalation: {
+        frontier: { baseUrl: 'https://api.example.com/v1', model: 'frontier-large', apiKeyEnv: 'FRONTIER_KEY', api: 'chat', connectTimeoutMs: 500, firstByteTimeoutMs: 1500, totalTimeoutMs: 8000, retries: 3, backoffBaseMs: 50, backoffMaxMs: 1000 },
+        policy: { enabled: false, window: 8, minConfidence: 0.5, minMargin: 0.1, maxEntropy: 2.5, spanTokens: 32, cooldownTokens: 8 },
+        breaker: { failureThreshold: 5, cooldownMs: 30_000, halfOpenProbes: 2 },
+        budget: { maxTokensPerRequest: 128, maxCallsPerRequest: 8, callsPerMinute: 120, maxCostPerHour: 5, inputPricePerMillion: 2.5, outputPricePerMillion: 10 },
+      },
+      auth: { apiKeys: ['sk-local-123456', 'sk-other-654321'] },
+    };
+    // A draft is a file or a derivation: derive's keys get a config of their own.
+    const derived = withValue(full, ['model', 'draft'], { derive: { layers: '0-3', quantize: 'q4_0' } });
+    const read = (value: unknown, path: string[]): unknown => path.reduce<unknown>((at, key) => (at as Record<string, unknown> | null | undefined)?.[key], value);
+    const given = (config: object): string[][] => leaves.map((l) => l.path).filter((path) => read(config, path) !== undefined);
+    const covered = new Set([...given(full), ...given(derived)].map(dotted));
+    expect(leaves.map((l) => dotted(l.path)).filter((key) => !covered.has(key)), 'keys the sample configs leave out').toEqual([]);
+    const defaults = loadConfig(yamlFile(BASE), {}, {});
+    for (const config of [full, derived]) {
+      const c = loadConfig(yamlFile(config), {}, {});
+      for (const path of given(config)) {
+        expect(read(c, path), dotted(path)).toEqual(read(config, path));
+        if (read(BASE, path) === undefined) expect(read(defaults, path), `${dotted(path)} differs from its default`).not.toEqual(read(config, path));
+      }
+    }
+  });
+
   it('a bad value of any key in a YAML file is named by its full dotted key', () => {
     // The first of these that the key's own schema refuses.
     const candidates: unknown[] = ['not-a-number', 12345, true, '', [], {}];
@@ -272,6 +311,8 @@ describe('config errors name the key, in every section of the schema', () => {
     const error = errorOf(() => loadConfig(yamlFile(withValue(withValue(BASE, ['limits', 'maxQueu'], 1), ['limits', 'maxConcurent'], 2)), {}, {}));
     expect(error.param).toBe('limits.maxQueu');
     expect(error.message).toMatch(/limits\.maxQueu: unknown key, and so are limits\.maxConcurent \(limits takes maxConcurrent, maxQueue, requestTimeoutMs, defaultMaxTokens\)$/);
+    const three = errorOf(() => loadConfig(yamlFile(withValue(withValue(withValue(BASE, ['escalation', 'frontier', 'a'], 1), ['escalation', 'frontier', 'b'], 1), ['escalation', 'frontier', 'c'], 1)), {}, {}));
+    expect(three.message).toMatch(/escalation\.frontier\.a: unknown key, and so are escalation\.frontier\.b, escalation\.frontier\.c \(escalation\.frontier takes baseUrl, model, /);
     expect(errorOf(() => loadConfig(yamlFile(withValue(BASE, ['prot'], 1)), {}, {})).message).toMatch(/: prot: unknown key \(the top level takes server, modelsDir, .*\)$/);
   });
 
@@ -406,7 +447,7 @@ describe('the loader in detail', () => {
       expect(error, text).toMatchObject({ param: 'config', message: expect.stringMatching(/c\.yaml must hold a mapping$/) });
     }
     expect(errorOf(() => loadConfig(file(''), {}, {})).param).toBe('model');
-    expect(errorOf(() => loadConfig(file('a: [b'), {}, {})).message).toMatch(/^\/.*c\.yaml is not valid YAML: /);
+    expect(errorOf(() => loadConfig(file('a: [b'), {}, {}))).toMatchObject({ param: 'config', message: expect.stringMatching(/^\/.*c\.yaml is not valid YAML: /) });
     expect(errorOf(() => loadConfig('/nonexistent/c.yaml', {}, {})).message).toMatch(/^cannot read the config file \/nonexistent\/c\.yaml: ENOENT/);
   });
 
@@ -422,14 +463,27 @@ describe('the loader in detail', () => {
   });
 
   it('reads a number-like variable as a number only when it is one: signs and decimals included', () => {
-    const c = loadConfig(file(minimal), {}, { SPECROUTE_SERVER__GRPC_PORT: '-1', SPECROUTE_SERVER__HEARTBEAT_SECONDS: '1.5', SPECROUTE_ESCALATION__POLICY__ENABLED: 'true' });
+    const c = loadConfig(file(minimal), {}, { SPECROUTE_SERVER__GRPC_PORT: '-1', SPECROUTE_SERVER__HEARTBEAT_SECONDS: '1.25', SPECROUTE_ESCALATION__POLICY__ENABLED: 'true' });
     expect(c.server.grpcPort).toBe(-1);
-    expect(c.server.heartbeatSeconds).toBe(1.5);
+    expect(c.server.heartbeatSeconds).toBe(1.25);
     expect(c.escalation.policy.enabled).toBe(true);
     for (const text of ['12a', 'a12', '1.', '.5', '1.2.3', '--1']) {
       const error = errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_LIMITS__MAX_QUEUE: text }));
       expect(error.message, text).toMatch(/limits\.maxQueue: Expected number, received string \(from SPECROUTE_LIMITS__MAX_QUEUE\)$/);
     }
+  });
+
+  it('reads only SPECROUTE_* variables that are set, and blames a variable only for its own key', () => {
+    const c = loadConfig(file(minimal), {}, { XPECROUTE_SERVER__PORT: 'x', SPECROUTE: 'x', SPECROUTE_API_KEYS: undefined, SPECROUTE_HOST: undefined });
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(c.auth.apiKeys).toEqual([]);
+    const error = errorOf(() => loadConfig(file(`${minimal}server: { port: x }\n`), {}, { SPECROUTE_LIMITS__MAX_QUEUE: '3', SPECROUTE_SERVER__HOST: 'h', SPECROUTE_SERVER__PORTS: undefined }));
+    expect(error.param).toBe('server.port');
+    expect(error.message).not.toContain('(from');
+  });
+
+  it('--draft-threads with a file whose model section is empty says so', () => {
+    expect(errorOf(() => loadConfig(file('model: null\n'), { draftThreads: 2 }, {})).message).toMatch(/c\.yaml has no model\.draft$/);
   });
 
   it('a variable below a key that holds a value names that key; a variable replaces a section that is not a mapping', () => {
