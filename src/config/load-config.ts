@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { ZodIssue } from 'zod';
+import { z, type ZodIssue, type ZodTypeAny } from 'zod';
 import { SpecrouteError } from '../errors/registry.js';
 import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
 import { configSchema, type SpecrouteConfig } from './schema.js';
@@ -50,7 +50,7 @@ export interface ResolvedConfig extends SpecrouteConfig {
 }
 
 /** Environment shortcuts for the keys people change most. Any key is reachable as SPECROUTE_A__B_C (see below). */
-const ENV_SHORTCUTS: Record<string, string[]> = {
+const ENV_SHORTCUTS: Record<string, readonly string[]> = {
   SPECROUTE_HOST: ['server', 'host'],
   SPECROUTE_PORT: ['server', 'port'],
   SPECROUTE_GRPC_PORT: ['server', 'grpcPort'],
@@ -61,11 +61,13 @@ const ENV_SHORTCUTS: Record<string, string[]> = {
 /**
  * Loads the YAML file, applies flags (`overrides.model` first, replacing the file's `model` section), then
  * `SPECROUTE_*` environment variables (which win over both), validates the result and resolves paths. An error
- * names the offending key.
+ * names the offending key in full (`escalation.frontier.firstByteTimeoutMs`, an unknown `server.prot`), and the
+ * variable when the value came from one.
  *
  * Environment variables: the shortcuts above, or any key as `SPECROUTE_` + its path in upper snake case with
- * `__` between levels: `SPECROUTE_MODEL__VERIFIER__THREADS=2`, `SPECROUTE_LIMITS__MAX_QUEUE=8`. Values are
- * parsed as YAML scalars (numbers, booleans); `SPECROUTE_API_KEYS` is a comma-separated list. A variable whose
+ * `__` between levels: `SPECROUTE_MODEL__VERIFIER__THREADS=2`, `SPECROUTE_LIMITS__MAX_QUEUE=8`. A value is read
+ * by the type of its key: text for a text key (`SPECROUTE_MODEL__ID=2024` is the id "2024"), a comma-separated
+ * list for a list (`SPECROUTE_API_KEYS=k1,k2`), else a YAML scalar (numbers, booleans, `null`). A variable whose
  * first part names no top-level key is not configuration and is left alone (`SPECROUTE_NATIVE`, read by the
  * kernels); within a known section an unknown key is an error like one in the file.
  */
@@ -91,13 +93,14 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (overrides.host !== undefined) setPath(raw, ['server', 'host'], overrides.host);
   if (overrides.modelsDir !== undefined) setPath(raw, ['modelsDir'], overrides.modelsDir);
   applyModelOverrides(raw, overrides, source);
-  applyEnv(raw, env);
+  const fromEnv = applyEnv(raw, env);
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.join('.') || '(root)';
-    throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${describe(issue)}`, { param: key });
+    const { key, message } = explain(parsed.error.issues[0]!);
+    // The variable that set this key, one above it (a list, a section), or one below it.
+    const variable = [...fromEnv].find(([path]) => key === path || key.startsWith(`${path}.`) || path.startsWith(`${key}.`))?.[1];
+    throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}${variable ? ` (from ${variable})` : ''}`, { param: key });
   }
   const config = parsed.data;
   const base = file ? dirname(resolve(file)) : process.cwd();
@@ -147,27 +150,64 @@ function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOver
   }
 }
 
-function describe(issue: ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.join(', ')}`;
-  return issue.message;
+/**
+ * The dotted key an issue is about, and what is wrong there. An unknown key is named in full, with the keys its
+ * section does take.
+ */
+function explain(issue: ZodIssue): { key: string; message: string } {
+  const at = issue.path.map(String);
+  if (issue.code !== 'unrecognized_keys') return { key: at.join('.') || '(root)', message: issue.message };
+  const [first, ...more] = issue.keys.map((k) => [...at, k].join('.'));
+  const section = schemaAt(at);
+  const known = section instanceof z.ZodObject ? ` (${at.length > 0 ? at.join('.') : 'the top level'} takes ${Object.keys(section.shape).join(', ')})` : '';
+  return { key: first!, message: `unknown key${more.length > 0 ? `, and so are ${more.join(', ')}` : ''}${known}` };
+}
+
+/** The schema under defaults, optionals, nullables and refinements. */
+function unwrap(schema: ZodTypeAny): ZodTypeAny {
+  for (;;) {
+    if (schema instanceof z.ZodDefault) schema = schema.removeDefault();
+    else if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) schema = schema.unwrap();
+    else if (schema instanceof z.ZodEffects) schema = schema.innerType();
+    else return schema;
+  }
+}
+
+/** The (unwrapped) schema of the key at `path`, or undefined when the config has no such key. */
+function schemaAt(path: readonly string[]): ZodTypeAny | undefined {
+  let at: ZodTypeAny | undefined = configSchema;
+  for (const key of path) {
+    const object: ZodTypeAny | undefined = at && unwrap(at);
+    at = object instanceof z.ZodObject ? (object.shape as Record<string, ZodTypeAny | undefined>)[key] : undefined;
+  }
+  return at && unwrap(at);
 }
 
 const TOP_LEVEL_KEYS = new Set(Object.keys(configSchema.shape));
 
-function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+/** Applies the `SPECROUTE_*` variables that are configuration; returns which variable set each dotted key. */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
+  const applied = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('SPECROUTE_') || value === undefined) continue;
-    const shortcut = ENV_SHORTCUTS[name];
-    if (shortcut) {
-      setPath(raw, shortcut, name === 'SPECROUTE_API_KEYS' ? value.split(',').map((k) => k.trim()).filter(Boolean) : scalar(value));
-      continue;
-    }
-    const path = name
-      .slice('SPECROUTE_'.length)
-      .split('__')
-      .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
-    if (TOP_LEVEL_KEYS.has(path[0]!)) setPath(raw, path, scalar(value));
+    const path =
+      ENV_SHORTCUTS[name] ??
+      name
+        .slice('SPECROUTE_'.length)
+        .split('__')
+        .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+    if (!TOP_LEVEL_KEYS.has(path[0]!)) continue;
+    setPath(raw, path, envValue(schemaAt(path), value));
+    applied.set(path.join('.'), name);
   }
+  return applied;
+}
+
+/** A variable's text read by the type of its key: text as is, a list split at commas, else a YAML scalar. */
+function envValue(schema: ZodTypeAny | undefined, value: string): unknown {
+  if (schema instanceof z.ZodString || schema instanceof z.ZodEnum) return value;
+  if (schema instanceof z.ZodArray) return value.split(',').map((item) => item.trim()).filter(Boolean);
+  return scalar(value);
 }
 
 function scalar(value: string): unknown {

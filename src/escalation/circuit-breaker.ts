@@ -59,7 +59,7 @@ export class CircuitBreaker {
 
   success(): void {
     this.failures = 0;
-    if (this.stateValue !== 'closed') this.set('closed');
+    this.set('closed');
   }
 
   failure(): void {
@@ -74,7 +74,6 @@ export class CircuitBreaker {
     if (state === this.stateValue) return;
     this.stateValue = state;
     this.probes = 0;
-    if (state === 'closed') this.failures = 0;
     this.onChange(state);
   }
 }

@@ -33,6 +33,11 @@ describe('adaptive draft length', () => {
     expect(Math.max(...runs)).toBe(MAX_PAUSE_STEPS);
   });
 
+  it('starting at γ = 0 starts with the first pause, then probes', () => {
+    const pause = Array<number>(FIRST_PAUSE_STEPS).fill(0);
+    expect(drive({ min: 0, max: 8, initial: 0, adaptive: true }, FIRST_PAUSE_STEPS + 3, (g) => g)).toEqual([...pause, 1, 3, 5]);
+  });
+
   it('resumes at γ = 3 after an accepted probe, and a later failure starts again from the first pause', () => {
     const pause = Array<number>(FIRST_PAUSE_STEPS).fill(0);
     // Rejects block 0, then accepts everything: the probe after the first pause succeeds.
@@ -45,7 +50,9 @@ describe('adaptive draft length', () => {
   });
 
   it('never drafts with max 0, and a draft that proposes nothing leaves the schedule where it was', () => {
-    expect(drive({ min: 0, max: 0, initial: 4, adaptive: true }, 4, () => 0)).toEqual([0, 0, 0, 0]);
+    const never = Array<number>(3 * FIRST_PAUSE_STEPS).fill(0);
+    expect(drive({ min: 0, max: 0, initial: 4, adaptive: true }, never.length, () => 0)).toEqual(never);
+    expect(drive({ min: 0, max: 0, initial: 0, adaptive: false }, never.length, () => 0)).toEqual(never);
     const schedule = new AdaptiveDraftLength({ min: 1, max: 8, initial: 4, adaptive: true });
     schedule.update(0, 0);
     expect(schedule.current).toBe(4);

@@ -1,9 +1,17 @@
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { z, type ZodTypeAny } from 'zod';
 import { draftDerive } from '../../src/cli/options.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { configSchema } from '../../src/config/schema.js';
+import { allSettings, settingDefaults } from '../../src/contract/request-settings.js';
+import { defaultBudget } from '../../src/escalation/budget.js';
+import { defaultCircuitBreaker } from '../../src/escalation/circuit-breaker.js';
+import { defaultFrontier } from '../../src/escalation/frontier-client.js';
+import { defaultEscalationPolicy } from '../../src/escalation/policy.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { scratchDir } from '../helpers/models.js';
 
@@ -17,10 +25,12 @@ function file(yaml: string): string {
   return path;
 }
 
+/** The error `fn` throws; a SpecrouteError from the loader is always `invalid_argument` (a usage error). */
 function errorOf(fn: () => unknown): SpecrouteError {
   try {
     fn();
   } catch (error) {
+    if (error instanceof SpecrouteError) expect(error.code).toBe('invalid_argument');
     return error as SpecrouteError;
   }
   throw new Error('expected an error');
@@ -49,8 +59,8 @@ describe('config', () => {
     const c = loadConfig(DEFAULT, {}, { SPECROUTE_NATIVE: '0', SPECROUTE_NATIVE_PATH: '/x.node', SPECROUTE_: 'x' });
     expect(c.server.port).toBe(8080);
     const typo = errorOf(() => loadConfig(DEFAULT, {}, { SPECROUTE_SERVER__PROT: '1' }));
-    expect(typo.param).toBe('server');
-    expect(typo.message).toMatch(/unknown key\(s\) prot/);
+    expect(typo.param).toBe('server.prot');
+    expect(typo.message).toMatch(/server\.prot: unknown key \(server takes host, port, grpcPort, .*\) \(from SPECROUTE_SERVER__PROT\)$/);
   });
 
   it('resolves relative model paths from modelsDir, itself relative to the config file', () => {
@@ -65,7 +75,7 @@ describe('config', () => {
     const cases: Array<[string, string]> = [
       ['model:\n  verifier: { path: v.gguf, threads: 0 }\n', 'model.verifier.threads'],
       ['model:\n  verifier: { path: v.gguf }\nserver: { port: "eighty" }\n', 'server.port'],
-      ['model:\n  verifier: { path: v.gguf }\nspeculation: { maxx: 3 }\n', 'speculation'],
+      ['model:\n  verifier: { path: v.gguf }\nspeculation: { maxx: 3 }\n', 'speculation.maxx'],
       ['server: { port: 80 }\n', 'model'],
       ['model:\n  verifier: { path: v.gguf }\n  draft: { threads: 1 }\n', 'model.draft'],
       ['model:\n  verifier: { path: v.gguf }\nauth: { apiKeys: [short] }\n', 'auth.apiKeys.0'],
@@ -159,6 +169,328 @@ describe('config', () => {
       const fileWithout = file('model:\n  verifier: { path: v.gguf }\n');
       expect(errorOf(() => loadConfig(fileWithout, { draftThreads: 2 }, {})).message).toMatch(/has no model\.draft/);
     });
+  });
+});
+
+/** The schema under defaults, optionals, nullables and refinements (the test's own walk, not the loader's). */
+function bare(schema: ZodTypeAny): ZodTypeAny {
+  if (schema instanceof z.ZodDefault) return bare(schema._def.innerType);
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return bare(schema._def.innerType);
+  if (schema instanceof z.ZodEffects) return bare(schema._def.schema);
+  return schema;
+}
+
+/** Every section (object) of the config schema, the top level included, and every key that holds a value. */
+function walkSchema(schema: ZodTypeAny, path: string[] = [], out = { sections: [] as string[][], leaves: [] as Array<{ path: string[]; schema: ZodTypeAny }> }): typeof out {
+  const s = bare(schema);
+  if (s instanceof z.ZodObject) {
+    out.sections.push(path);
+    for (const [key, inner] of Object.entries(s.shape as Record<string, ZodTypeAny>)) walkSchema(inner, [...path, key], out);
+  } else out.leaves.push({ path, schema: s });
+  return out;
+}
+
+describe('config errors name the key, in every section of the schema', () => {
+  const { sections, leaves } = walkSchema(configSchema);
+  /** The smallest valid config holding every section: a draft file, and a frontier (its keys exist only with one). */
+  const BASE = { model: { verifier: { path: 'v.gguf' }, draft: { path: 'd.gguf' } }, escalation: { frontier: { baseUrl: 'http://127.0.0.1:9/v1', model: 'f' } } };
+  /** A draft has a file or a derivation, not both: `model.draft.derive`'s keys are tried on a derived draft. */
+  const DERIVED = { ...BASE, model: { verifier: { path: 'v.gguf' }, draft: { derive: {} } } };
+  const baseFor = (path: string[]): object => (path.join('.').startsWith('model.draft.derive') ? DERIVED : BASE);
+  const dotted = (path: string[]): string => path.join('.');
+  const envName = (path: string[]): string => `SPECROUTE_${path.map((key) => key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()).join('__')}`;
+
+  function withValue(base: object, path: string[], value: unknown): object {
+    const config = structuredClone(base) as Record<string, unknown>;
+    let at = config;
+    for (const key of path.slice(0, -1)) at = (at[key] ??= {}) as Record<string, unknown>;
+    at[path.at(-1)!] = value;
+    return config;
+  }
+  // JSON is YAML.
+  const yamlFile = (config: object): string => file(JSON.stringify(config, null, 2));
+
+  it('walks the whole schema (sanity check of the walk itself)', () => {
+    expect(sections.map(dotted)).toEqual(expect.arrayContaining(['', 'server', 'model.verifier', 'model.draft.derive', 'escalation.frontier', 'escalation.budget']));
+    expect(leaves.map((l) => dotted(l.path))).toEqual(expect.arrayContaining(['escalation.frontier.firstByteTimeoutMs', 'model.verifier.threads', 'modelsDir']));
+    for (const base of [BASE, DERIVED]) expect(() => loadConfig(yamlFile(base), {}, {})).not.toThrow();
+  });
+
+  it('a config that sets every key to another value than its default loads with each value in place', () => {
+    const full = {
+      server: { host: '0.0.0.0', port: 9090, grpcPort: 50052, maxBodyBytes: 2048, heartbeatSeconds: 2.5, shutdownGraceMs: 500 },
+      modelsDir: '/models',
+      cacheDir: '/cache',
+      model: {
+        id: 'served',
+        verifier: { path: 'big.gguf', threads: 2, contextSize: 1024, batchSize: 64, gpuLayers: 4, executionProviders: ['cuda', 'cpu'], tokenizer: 'tok.gguf', kvCacheType: 'F32' },
+        draft: { path: 'small.gguf', threads: 3, contextSize: 256, batchSize: 32, gpuLayers: 2, executionProviders: ['webgpu', 'cpu'], tokenizer: 'tok2.gguf', kvCacheType: 'F32' },
+      },
+      sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
+      speculation: { min: 1, max: 6, initial: 2, adaptive: false, pMin: 0.2 },
+      limits: { maxConcurrent: 4, maxQueue: 8, requestTimeoutMs: 60_000, defaultMaxTokens: 128 },
+      escalation: {
+        frontier: { baseUrl: 'https://api.example.com/v1', model: 'frontier-large', apiKeyEnv: 'FRONTIER_KEY', api: 'chat', connectTimeoutMs: 500, firstByteTimeoutMs: 1500, totalTimeoutMs: 8000, retries: 3, backoffBaseMs: 50, backoffMaxMs: 1000 },
+        policy: { enabled: false, window: 8, minConfidence: 0.5, minMargin: 0.1, maxEntropy: 2.5, spanTokens: 32, cooldownTokens: 8 },
+        breaker: { failureThreshold: 5, cooldownMs: 30_000, halfOpenProbes: 2 },
+        budget: { maxTokensPerRequest: 128, maxCallsPerRequest: 8, callsPerMinute: 120, maxCostPerHour: 5, inputPricePerMillion: 2.5, outputPricePerMillion: 10 },
+      },
+      auth: { apiKeys: ['sk-local-123456', 'sk-other-654321'] },
+    };
+    // A draft is a file or a derivation: derive's keys get a config of their own.
+    const derived = withValue(full, ['model', 'draft'], { derive: { layers: '0-3', quantize: 'q4_0' } });
+    const read = (value: unknown, path: string[]): unknown => path.reduce<unknown>((at, key) => (at as Record<string, unknown> | null | undefined)?.[key], value);
+    const given = (config: object): string[][] => leaves.map((l) => l.path).filter((path) => read(config, path) !== undefined);
+    const covered = new Set([...given(full), ...given(derived)].map(dotted));
+    expect(leaves.map((l) => dotted(l.path)).filter((key) => !covered.has(key)), 'keys the sample configs leave out').toEqual([]);
+    const defaults = loadConfig(yamlFile(BASE), {}, {});
+    for (const config of [full, derived]) {
+      const c = loadConfig(yamlFile(config), {}, {});
+      for (const path of given(config)) {
+        expect(read(c, path), dotted(path)).toEqual(read(config, path));
+        if (read(BASE, path) === undefined) expect(read(defaults, path), `${dotted(path)} differs from its default`).not.toEqual(read(config, path));
+      }
+    }
+  });
+
+  it('a bad value of any key in a YAML file is named by its full dotted key', () => {
+    // The first of these that the key's own schema refuses.
+    const candidates: unknown[] = ['not-a-number', 12345, true, '', [], {}];
+    for (const { path, schema } of leaves) {
+      const bad = candidates.find((value) => !schema.safeParse(value).success);
+      const error = errorOf(() => loadConfig(yamlFile(withValue(baseFor(path), path, bad)), {}, {}));
+      expect(error, dotted(path)).toBeInstanceOf(SpecrouteError);
+      expect(error.param, `${dotted(path)} = ${JSON.stringify(bad)}`).toBe(dotted(path));
+      expect(error.message).toMatch(new RegExp(`^config .*c\\.yaml: ${dotted(path).replace(/\./g, '\\.')}: `));
+    }
+  });
+
+  it('a bad value of any key set by its SPECROUTE_* variable is named by its key and its variable', () => {
+    const candidates = ['not-a-number', '', '1bad'];
+    const reached = new Set<string>();
+    for (const { path } of leaves) {
+      const config = yamlFile(baseFor(path));
+      for (const value of candidates) {
+        let error: SpecrouteError | undefined;
+        try {
+          loadConfig(config, {}, { [envName(path)]: value });
+        } catch (e) {
+          error = e as SpecrouteError;
+        }
+        if (error === undefined) continue; // a value this key takes: try the next one
+        expect(error, `${envName(path)}=${value}`).toBeInstanceOf(SpecrouteError);
+        expect(error.param === dotted(path) || error.param!.startsWith(`${dotted(path)}.`), `${envName(path)}=${value} named ${error.param}`).toBe(true);
+        expect(error.message).toContain(`(from ${envName(path)})`);
+        reached.add(dotted(path));
+        break;
+      }
+    }
+    // Only a key that takes any text at all has no bad value in the environment.
+    const anyText = leaves.filter((l) => l.schema instanceof z.ZodString && l.schema._def.checks.length === 0).map((l) => dotted(l.path));
+    expect(leaves.map((l) => dotted(l.path)).filter((key) => !reached.has(key))).toEqual(anyText);
+    for (const section of sections.filter((s) => s.length > 0)) {
+      expect([...reached].some((key) => key.startsWith(`${dotted(section)}.`)), `a key of ${dotted(section)} reached from the environment`).toBe(true);
+    }
+  });
+
+  it('an unknown key in any section is named in full, from the file and from the environment', () => {
+    for (const section of sections) {
+      const key = dotted([...section, 'notAKey']);
+      const fromFile = errorOf(() => loadConfig(yamlFile(withValue(baseFor(section), [...section, 'notAKey'], 1)), {}, {}));
+      expect(fromFile.param, key).toBe(key);
+      expect(fromFile.message).toContain(`${key}: unknown key (`);
+      if (section.length === 0) continue; // SPECROUTE_NOT_A_KEY is not configuration (see above)
+      const variable = envName([...section, 'notAKey']);
+      const fromEnv = errorOf(() => loadConfig(yamlFile(baseFor(section)), {}, { [variable]: '1' }));
+      expect(fromEnv.param, variable).toBe(key);
+      expect(fromEnv.message).toContain(`(from ${variable})`);
+    }
+  });
+
+  it('names every unknown key of a section, and the keys it takes', () => {
+    const error = errorOf(() => loadConfig(yamlFile(withValue(withValue(BASE, ['limits', 'maxQueu'], 1), ['limits', 'maxConcurent'], 2)), {}, {}));
+    expect(error.param).toBe('limits.maxQueu');
+    expect(error.message).toMatch(/limits\.maxQueu: unknown key, and so are limits\.maxConcurent \(limits takes maxConcurrent, maxQueue, requestTimeoutMs, defaultMaxTokens\)$/);
+    const three = errorOf(() => loadConfig(yamlFile(withValue(withValue(withValue(BASE, ['escalation', 'frontier', 'a'], 1), ['escalation', 'frontier', 'b'], 1), ['escalation', 'frontier', 'c'], 1)), {}, {}));
+    expect(three.message).toMatch(/escalation\.frontier\.a: unknown key, and so are escalation\.frontier\.b, escalation\.frontier\.c \(escalation\.frontier takes baseUrl, model, /);
+    expect(errorOf(() => loadConfig(yamlFile(withValue(BASE, ['prot'], 1)), {}, {})).message).toMatch(/: prot: unknown key \(the top level takes server, modelsDir, .*\)$/);
+  });
+
+  it('reads a variable by the type of its key: text stays text, a list splits at commas, a number is a number', () => {
+    const c = loadConfig(yamlFile(BASE), {}, {
+      SPECROUTE_MODEL__ID: '2024',
+      SPECROUTE_MODEL__VERIFIER__EXECUTION_PROVIDERS: 'cuda, cpu',
+      SPECROUTE_LIMITS__MAX_QUEUE: '7',
+      SPECROUTE_SPECULATION__ADAPTIVE: 'false',
+      SPECROUTE_MODEL__VERIFIER__KV_CACHE_TYPE: 'F32',
+    });
+    expect(c.modelId).toBe('2024');
+    expect(c.model.verifier.executionProviders).toEqual(['cuda', 'cpu']);
+    expect(c.limits.maxQueue).toBe(7);
+    expect(c.speculation.adaptive).toBe(false);
+    expect(c.model.verifier.kvCacheType).toBe('F32');
+    expect(loadConfig(yamlFile(DERIVED), {}, { SPECROUTE_MODEL__DRAFT__DERIVE__LAYERS: '3' }).draftSource).toMatchObject({ kind: 'derive', layers: '3' });
+    expect(loadConfig(yamlFile(BASE), {}, { SPECROUTE_MODEL__DRAFT: 'null' }).draftSource).toEqual({ kind: 'none' });
+  });
+});
+
+describe('the loader in detail', () => {
+  const minimal = 'model:\n  verifier: { path: v.gguf }\n';
+
+  it('a minimal config takes the documented defaults', () => {
+    const path = file(minimal);
+    const c = loadConfig(path, {}, {});
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 8080, grpcPort: 50051, maxBodyBytes: 1_048_576, heartbeatSeconds: 15, shutdownGraceMs: 10_000 });
+    expect(c.modelsDir).toBe(resolve(path, '..', '../shared/models'));
+    expect(c.cacheDir).toBe(resolve(tmpdir(), 'specroute-cache'));
+    expect(c.model.verifier).toEqual({ path: 'v.gguf', threads: 1, contextSize: 512, batchSize: 512, gpuLayers: 0, executionProviders: ['cpu'], kvCacheType: 'F16' });
+    expect(c.model.draft).toBeNull();
+    expect(c.draftSource).toEqual({ kind: 'none' });
+    expect(c.limits).toEqual({ maxConcurrent: 16, maxQueue: 64, requestTimeoutMs: 300_000, defaultMaxTokens: 256 });
+    expect(c.sampling).toEqual(settingDefaults('sampling'));
+    expect(c.speculation).toEqual(settingDefaults('speculation'));
+    expect(c.escalation).toEqual({ policy: defaultEscalationPolicy, breaker: defaultCircuitBreaker, budget: defaultBudget });
+    expect(c.auth).toEqual({ apiKeys: [] });
+    expect(c.source).toBe(path);
+    const frontier = loadConfig(file(`${minimal}escalation:\n  frontier: { baseUrl: "http://127.0.0.1:9/v1", model: f }\n`), {}, {}).escalation.frontier;
+    expect(frontier).toEqual({ baseUrl: 'http://127.0.0.1:9/v1', model: 'f', ...defaultFrontier });
+  });
+
+  it('a request setting without a config key is not a config key', () => {
+    const sections = Object.keys(configSchema.shape);
+    const requestOnly = allSettings().filter((s) => s.spec.config === undefined && sections.includes(s.group));
+    expect(requestOnly.map((s) => s.wire)).toContain('seed');
+    for (const { group, field } of requestOnly) {
+      expect(errorOf(() => loadConfig(file(`${minimal}${group}: { ${field}: 1 }\n`), {}, {})).param).toBe(`${group}.${field}`);
+    }
+  });
+
+  it('takes every value of the enumerations', () => {
+    for (const api of ['auto', 'completions', 'chat']) {
+      expect(loadConfig(file(`${minimal}escalation:\n  frontier: { baseUrl: "http://h/v1", model: f, api: ${api} }\n`), {}, {}).escalation.frontier?.api).toBe(api);
+    }
+    for (const kv of ['F16', 'F32']) expect(loadConfig(file(`model:\n  verifier: { path: v.gguf, kvCacheType: ${kv} }\n`), {}, {}).model.verifier.kvCacheType).toBe(kv);
+    for (const q of ['q8_0', 'q4_0']) expect(loadConfig(file(`model:\n  verifier: { path: v.gguf }\n  draft: { derive: { quantize: ${q} } }\n`), {}, {}).draftSource).toMatchObject({ quantize: q });
+  });
+
+  it('apiKeyEnv must be an environment variable name', () => {
+    const withKeyEnv = (name: string): string => file(`${minimal}escalation:\n  frontier: { baseUrl: "http://h/v1", model: f, apiKeyEnv: "${name}" }\n`);
+    for (const good of ['OPENAI_API_KEY', '_x', 'a1', 'Z']) expect(loadConfig(withKeyEnv(good), {}, {}).escalation.frontier?.apiKeyEnv).toBe(good);
+    for (const bad of ['1ABC', 'A-B', 'A B', 'KEY$', 'sk-123', '']) {
+      const error = errorOf(() => loadConfig(withKeyEnv(bad), {}, {}));
+      expect(error.param, bad).toBe('escalation.frontier.apiKeyEnv');
+      expect(error.message, bad).toMatch(/escalation\.frontier\.apiKeyEnv: must be an environment variable name$/);
+    }
+  });
+
+  it('a draft takes exactly one of path and derive; speculation min must not exceed max', () => {
+    for (const draft of ['{ path: d.gguf, derive: { layers: 0-1 } }', '{ threads: 2 }']) {
+      const error = errorOf(() => loadConfig(file(`model:\n  verifier: { path: v.gguf }\n  draft: ${draft}\n`), {}, {}));
+      expect(error).toMatchObject({ param: 'model.draft' });
+      expect(error.message).toMatch(/model\.draft: give exactly one of path and derive$/);
+    }
+    const bounds = errorOf(() => loadConfig(file(`${minimal}speculation: { min: 5, max: 3 }\n`), {}, {}));
+    expect(bounds.param).toBe('speculation.min');
+    expect(bounds.message).toMatch(/speculation\.min: min must not exceed max$/);
+    expect(loadConfig(file(`${minimal}speculation: { min: 3, max: 3 }\n`), {}, {}).speculation).toMatchObject({ min: 3, max: 3 });
+  });
+
+  it('names a derived draft after the verifier, its layers and its quantization, in cacheDir', () => {
+    const at = (derive: string): string => {
+      const c = loadConfig(file(`cacheDir: /c\nmodel:\n  verifier: { path: /m/My.Model.GGUF }\n  draft: { derive: ${derive} }\n`), {}, {});
+      const source = c.draftSource as { kind: string; out: string };
+      expect(source.kind).toBe('derive');
+      return source.out.replace(/\.[0-9a-f]{8}\./, '.HASH.');
+    };
+    expect(at('{}')).toBe('/c/My.Model.HASH.draft.all.f.gguf');
+    expect(at('{ layers: "0-2" }')).toBe('/c/My.Model.HASH.draft.layers-0-2.f.gguf');
+    expect(at('{ layers: "0,1, 4", quantize: q4_0 }')).toBe('/c/My.Model.HASH.draft.layers-0_1_4.q4_0.gguf');
+    const c = loadConfig(file('model:\n  verifier: { path: /m/v.gguf }\n  draft: { derive: {} }\n'), {}, {});
+    expect(c.draftSource).toEqual({ kind: 'derive', out: expect.stringMatching(/^.*\/specroute-cache\/v\.[0-9a-f]{8}\.draft\.all\.f\.gguf$/) });
+    expect(Object.keys(c.draftSource)).toEqual(['kind', 'out']);
+    // A relative cacheDir starts from the config file's folder.
+    const path = file('cacheDir: cache\nmodel:\n  verifier: { path: /m/v.gguf }\n  draft: { derive: {} }\n');
+    expect(loadConfig(path, {}, {}).cacheDir).toBe(resolve(path, '..', 'cache'));
+  });
+
+  it('takes the model id from the verifier\'s file name without .gguf or .onnx (any case), unless given', () => {
+    const id = (verifier: string): string => loadConfig(file(`model:\n  verifier: { path: "${verifier}" }\n`), {}, {}).modelId;
+    expect(id('/m/tiny.gguf')).toBe('tiny');
+    expect(id('/m/tiny.Q8.GGUF')).toBe('tiny.Q8');
+    expect(id('/m/tiny.onnx')).toBe('tiny');
+    expect(id('/m/a.gguf.b.gguf')).toBe('a.gguf.b');
+    expect(id('/m/tiny.bin')).toBe('tiny.bin');
+    expect(loadConfig(file('model:\n  id: mine\n  verifier: { path: v.gguf }\n'), {}, {}).modelId).toBe('mine');
+  });
+
+  it('refuses to derive a draft from an ONNX verifier named in the file, saying where it was asked', () => {
+    const error = errorOf(() => loadConfig(file('model:\n  verifier: { path: /m/v.onnx }\n  draft: { derive: {} }\n'), {}, {}));
+    expect(error.param).toBe('model.draft.derive');
+    expect(error.message).toMatch(/^config .*c\.yaml: model\.draft\.derive: drafts are derived from GGUF verifiers only/);
+  });
+
+  it('without a file: paths from the current directory, and the model from the flags or the environment', () => {
+    const c = loadConfig(undefined, { model: { verifier: 'rel/v.gguf' } }, {});
+    expect(c.source).toBe('(defaults)');
+    expect(c.modelsDir).toBe(resolve(process.cwd(), '../shared/models'));
+    expect(c.verifierPath).toBe(resolve(process.cwd(), 'rel/v.gguf'));
+    const env = loadConfig(undefined, {}, { SPECROUTE_MODEL__VERIFIER__PATH: 'v.gguf', SPECROUTE_MODELS_DIR: '/models' });
+    expect(env.verifierPath).toBe('/models/v.gguf');
+    const none = errorOf(() => loadConfig(undefined, { draftThreads: 2 }, {}));
+    expect(none).toMatchObject({ param: '--draft-threads', message: 'there is no draft to give these threads: no config file names one' });
+    expect(errorOf(() => loadConfig(undefined, {}, {})).message).toMatch(/^config \(defaults\): model: Required$/);
+  });
+
+  it('a file must hold a mapping of valid YAML; an empty file is an empty mapping', () => {
+    for (const text of ['- a\n- b\n', 'just text\n', '42\n']) {
+      const error = errorOf(() => loadConfig(file(text), {}, {}));
+      expect(error, text).toMatchObject({ param: 'config', message: expect.stringMatching(/c\.yaml must hold a mapping$/) });
+    }
+    expect(errorOf(() => loadConfig(file(''), {}, {})).param).toBe('model');
+    expect(errorOf(() => loadConfig(file('a: [b'), {}, {}))).toMatchObject({ param: 'config', message: expect.stringMatching(/^\/.*c\.yaml is not valid YAML: /) });
+    expect(errorOf(() => loadConfig('/nonexistent/c.yaml', {}, {})).message).toMatch(/^cannot read the config file \/nonexistent\/c\.yaml: ENOENT/);
+  });
+
+  it('each flag and shortcut variable sets its key', () => {
+    const c = loadConfig(file(minimal), { host: '0.0.0.0', port: 1, grpcPort: -1, modelsDir: '/flags' }, {});
+    expect(c.server).toMatchObject({ host: '0.0.0.0', port: 1, grpcPort: -1 });
+    expect(c.modelsDir).toBe('/flags');
+    const e = loadConfig(file(minimal), {}, { SPECROUTE_HOST: '::1', SPECROUTE_PORT: '2', SPECROUTE_GRPC_PORT: '3', SPECROUTE_MODELS_DIR: '/env', SPECROUTE_API_KEYS: 'sk-aaaaaaaa,,sk-bbbbbbbb, ' });
+    expect(e.server).toMatchObject({ host: '::1', port: 2, grpcPort: 3 });
+    expect(e.modelsDir).toBe('/env');
+    expect(e.auth.apiKeys).toEqual(['sk-aaaaaaaa', 'sk-bbbbbbbb']);
+    expect(errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_API_KEYS: 'short' }))).toMatchObject({ param: 'auth.apiKeys.0', message: expect.stringMatching(/\(from SPECROUTE_API_KEYS\)$/) });
+  });
+
+  it('reads a number-like variable as a number only when it is one: signs and decimals included', () => {
+    const c = loadConfig(file(minimal), {}, { SPECROUTE_SERVER__GRPC_PORT: '-1', SPECROUTE_SERVER__HEARTBEAT_SECONDS: '1.25', SPECROUTE_ESCALATION__POLICY__ENABLED: 'true' });
+    expect(c.server.grpcPort).toBe(-1);
+    expect(c.server.heartbeatSeconds).toBe(1.25);
+    expect(c.escalation.policy.enabled).toBe(true);
+    for (const text of ['12a', 'a12', '1.', '.5', '1.2.3', '--1']) {
+      const error = errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_LIMITS__MAX_QUEUE: text }));
+      expect(error.message, text).toMatch(/limits\.maxQueue: Expected number, received string \(from SPECROUTE_LIMITS__MAX_QUEUE\)$/);
+    }
+  });
+
+  it('reads only SPECROUTE_* variables that are set, and blames a variable only for its own key', () => {
+    const c = loadConfig(file(minimal), {}, { XPECROUTE_SERVER__PORT: 'x', SPECROUTE: 'x', SPECROUTE_API_KEYS: undefined, SPECROUTE_HOST: undefined });
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(c.auth.apiKeys).toEqual([]);
+    const error = errorOf(() => loadConfig(file(`${minimal}server: { port: x }\n`), {}, { SPECROUTE_LIMITS__MAX_QUEUE: '3', SPECROUTE_SERVER__HOST: 'h', SPECROUTE_SERVER__PORTS: undefined }));
+    expect(error.param).toBe('server.port');
+    expect(error.message).not.toContain('(from');
+  });
+
+  it('--draft-threads with a file whose model section is empty says so', () => {
+    expect(errorOf(() => loadConfig(file('model: null\n'), { draftThreads: 2 }, {})).message).toMatch(/c\.yaml has no model\.draft$/);
+  });
+
+  it('a variable below a key that holds a value names that key; a variable replaces a section that is not a mapping', () => {
+    expect(errorOf(() => loadConfig(file(minimal), {}, { SPECROUTE_SERVER__PORT__X: '1' }))).toMatchObject({ param: 'server.port', message: expect.stringMatching(/\(from SPECROUTE_SERVER__PORT__X\)$/) });
+    for (const section of ['[]', 'null', '7']) {
+      expect(loadConfig(file(`${minimal}server: ${section}\n`), {}, { SPECROUTE_PORT: '9' }).server.port, section).toBe(9);
+    }
   });
 });
 

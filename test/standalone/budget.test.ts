@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { defaultBudget, GlobalBudget, RequestBudget, type BudgetGrant, type BudgetOptions } from '../../src/escalation/budget.js';
+
+const open: BudgetOptions = { maxTokensPerRequest: 0, maxCallsPerRequest: 0, callsPerMinute: 1000, maxCostPerHour: 0, inputPricePerMillion: 0, outputPricePerMillion: 0 };
+
+/** A global budget on a hand-driven clock. */
+function global(options: Partial<BudgetOptions>): { g: GlobalBudget; at: (ms: number) => void } {
+  let now = 5_000_000;
+  const g = new GlobalBudget({ ...open, ...options }, () => now);
+  return { g, at: (ms) => (now = 5_000_000 + ms) };
+}
+
+function granted(result: ReturnType<GlobalBudget['reserve']>): BudgetGrant {
+  if (!('grant' in result)) throw new Error(`expected a grant, got a refusal: ${result.refused}`);
+  return result.grant;
+}
+
+describe('RequestBudget', () => {
+  it('documents its defaults', () => {
+    expect(defaultBudget).toEqual({ maxTokensPerRequest: 64, maxCallsPerRequest: 4, callsPerMinute: 60, maxCostPerHour: 0, inputPricePerMillion: 0, outputPricePerMillion: 0 });
+  });
+
+  it('grants the tokens asked for, up to what is left, and counts calls', () => {
+    const r = new RequestBudget({ maxTokensPerRequest: 10, maxCallsPerRequest: 3 });
+    expect(r.tokensRemaining).toBe(10);
+    expect(r.take(4)).toEqual({ maxTokens: 4 });
+    expect(r.tokensRemaining).toBe(6);
+    expect(r.take(8)).toEqual({ maxTokens: 6 });
+    expect(r.tokensRemaining).toBe(0);
+    expect(r.take(1)).toEqual({ refused: 'request_tokens' });
+  });
+
+  it('refuses once the calls are spent, before looking at tokens', () => {
+    const r = new RequestBudget({ maxTokensPerRequest: 100, maxCallsPerRequest: 2 });
+    expect(r.take(1)).toEqual({ maxTokens: 1 });
+    expect(r.take(1)).toEqual({ maxTokens: 1 });
+    expect(r.take(1)).toEqual({ refused: 'request_calls' });
+    expect(r.tokensRemaining).toBe(98);
+    expect(new RequestBudget({ maxTokensPerRequest: 0, maxCallsPerRequest: 0 }).take(1)).toEqual({ refused: 'request_calls' });
+    expect(new RequestBudget({ maxTokensPerRequest: 0, maxCallsPerRequest: 1 }).take(1)).toEqual({ refused: 'request_tokens' });
+  });
+
+  it('a refused take spends no call', () => {
+    const r = new RequestBudget({ maxTokensPerRequest: 2, maxCallsPerRequest: 2 });
+    expect(r.take(2)).toEqual({ maxTokens: 2 });
+    expect(r.take(2)).toEqual({ refused: 'request_tokens' });
+    r.refund(1);
+    expect(r.take(2)).toEqual({ maxTokens: 1 });
+  });
+
+  it('refunds what a call did not use, and ignores a negative refund', () => {
+    const r = new RequestBudget({ maxTokensPerRequest: 10, maxCallsPerRequest: 5 });
+    r.take(10);
+    r.refund(3);
+    expect(r.tokensRemaining).toBe(3);
+    r.refund(-5);
+    expect(r.tokensRemaining).toBe(3);
+    r.refund(0);
+    expect(r.take(10)).toEqual({ maxTokens: 3 });
+  });
+});
+
+describe('GlobalBudget', () => {
+  it('caps calls per minute over a sliding window: a call leaves it 60 s after it was made', () => {
+    const { g, at } = global({ callsPerMinute: 2 });
+    granted(g.reserve(0, 1));
+    at(30_000);
+    granted(g.reserve(0, 1));
+    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    at(59_999);
+    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    at(60_000);
+    granted(g.reserve(0, 1));
+    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    expect(global({ callsPerMinute: 0 }).g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+  });
+
+  it('without a cost cap grants every token asked for, and a refused call is not counted', () => {
+    const { g } = global({ callsPerMinute: 1, outputPricePerMillion: 5 });
+    expect(granted(g.reserve(10, 500)).maxTokens).toBe(500);
+    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+  });
+
+  it('prices input and output tokens per million, and reserves the worst case until settled', () => {
+    const { g } = global({ inputPricePerMillion: 2, outputPricePerMillion: 10 });
+    const grant = granted(g.reserve(1_000_000, 500_000)); // 2 + 5
+    expect(g.spentLastHour).toBeCloseTo(7, 9);
+    grant.settle({ inputTokens: 500_000, outputTokens: 100_000 }); // 1 + 1
+    expect(g.spentLastHour).toBeCloseTo(2, 9);
+    // Settling more output than was granted counts only the grant.
+    grant.settle({ inputTokens: 0, outputTokens: 900_000 });
+    expect(g.spentLastHour).toBeCloseTo(5, 9);
+    granted(g.reserve(250_000, 0));
+    expect(g.spentLastHour).toBeCloseTo(5.5, 9);
+  });
+
+  it('caps the cost per hour: trims a grant to what is left, and refuses when nothing or less than a token is left', () => {
+    // 0.1 per output token, 0.5 per million input tokens; a cap of 1 per hour.
+    const { g } = global({ maxCostPerHour: 1, outputPricePerMillion: 100_000, inputPricePerMillion: 0.5 });
+    expect(granted(g.reserve(0, 3)).maxTokens).toBe(3); // 0.3 reserved
+    // 0.7 left, minus 0.5 of input: 0.2 for output, 2 tokens.
+    expect(granted(g.reserve(1_000_000, 50)).maxTokens).toBe(2);
+    expect(g.spentLastHour).toBeCloseTo(1, 9);
+    expect(g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+  });
+
+  it('grants the last token that exactly fits, despite float rounding', () => {
+    const { g } = global({ maxCostPerHour: 0.3, outputPricePerMillion: 100_000 });
+    // 0.3 / 0.1 is 2.9999999999999996 in floats: still 3 tokens.
+    expect(granted(g.reserve(0, 10)).maxTokens).toBe(3);
+    expect(g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+  });
+
+  it('grants a single token when exactly one fits, and refuses when less than one does', () => {
+    const one = global({ maxCostPerHour: 1, outputPricePerMillion: 100_000 }).g;
+    expect(granted(one.reserve(0, 9)).maxTokens).toBe(9); // 0.9 of 1
+    expect(granted(one.reserve(0, 5)).maxTokens).toBe(1);
+    expect(one.reserve(0, 5)).toEqual({ refused: 'cost_per_hour' });
+    // 0.05 of input and 0.9 of output leave 0.05: half a token.
+    const half = global({ maxCostPerHour: 1, outputPricePerMillion: 100_000, inputPricePerMillion: 1 }).g;
+    expect(granted(half.reserve(50_000, 9)).maxTokens).toBe(9);
+    expect(half.reserve(0, 5)).toEqual({ refused: 'cost_per_hour' });
+  });
+
+  it('with a cost cap but free output, grants all tokens while the input fits', () => {
+    const { g } = global({ maxCostPerHour: 1, inputPricePerMillion: 1 });
+    expect(granted(g.reserve(400_000, 1000)).maxTokens).toBe(1000);
+    expect(granted(g.reserve(400_000, 1000)).maxTokens).toBe(1000);
+    expect(granted(g.reserve(100_000, 7)).maxTokens).toBe(7);
+    // A prompt that costs exactly the whole cap leaves nothing for the call, free output or not.
+    expect(global({ maxCostPerHour: 1, inputPricePerMillion: 1 }).g.reserve(1_000_000, 5)).toEqual({ refused: 'cost_per_hour' });
+  });
+
+  it('forgets spending an hour after it happened', () => {
+    const { g, at } = global({ maxCostPerHour: 1, outputPricePerMillion: 100_000 });
+    granted(g.reserve(0, 10));
+    expect(g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+    at(3_599_999);
+    expect(g.spentLastHour).toBeCloseTo(1, 9);
+    expect(g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+    at(3_600_000);
+    expect(granted(g.reserve(0, 4)).maxTokens).toBe(4);
+    expect(g.spentLastHour).toBeCloseTo(0.4, 9);
+    at(7_200_000);
+    expect(g.spentLastHour).toBe(0);
+  });
+
+  it('keeps its options readable', () => {
+    const options = { ...open, callsPerMinute: 7 };
+    expect(new GlobalBudget(options).options).toBe(options);
+  });
+
+  it('runs on the real clock by default', () => {
+    const g = new GlobalBudget({ ...open, callsPerMinute: 1 });
+    granted(g.reserve(0, 1));
+    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+  });
+});
