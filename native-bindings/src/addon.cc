@@ -11,7 +11,7 @@
 namespace {
 
 // Bumped whenever a signature below changes; src/native/kernels.ts refuses other versions.
-constexpr uint32_t kAbiVersion = 2;
+constexpr uint32_t kAbiVersion = 3;
 
 struct F32 {
   float* data = nullptr;

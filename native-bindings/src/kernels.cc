@@ -106,30 +106,47 @@ void Warp(const float* logits, float* out, size_t n, double temperature, double 
     std::vector<uint64_t>& keys = Scratch();
     keys.resize(n);
     for (size_t i = 0; i < n; i++) keys[i] = KeyOf(out[i], i);
-    // Only the ranks that are kept or scanned need sorting: select the next block of best candidates with
-    // nth_element and sort just that block; top-p grows the block until its cumulative mass reaches top_p.
+    // Only the ranks that are kept or scanned need sorting. Top-k selects its ranks with nth_element and sorts just
+    // those; top-p alone selects and sorts blocks of the best remaining candidates, growing them until the
+    // cumulative mass reaches top_p.
     size_t keep = limit;
     size_t sorted = 0;
-    size_t block = needs_top_p ? std::min<size_t>(limit, 256) : limit;
-    double cumulative = 0;
     const auto first = keys.begin();
-    while (true) {
-      const size_t end = std::min(limit, sorted + block);
-      if (end < n) std::nth_element(first + sorted, first + end, keys.end(), std::greater<uint64_t>());
-      std::sort(first + sorted, first + end, std::greater<uint64_t>());
-      if (!needs_top_p) break;
-      bool cut = false;
-      for (size_t r = sorted; r < end; r++) {
-        cumulative += static_cast<double>(ProbOf(keys[r])) / sum;
-        if (cumulative >= top_p) {
-          keep = r + 1;
-          cut = true;
-          break;
-        }
+    // The mass top-p measures against: all of it, or what top-k kept, renormalised (vLLM, Hugging Face, llama.cpp),
+    // summed in rank order as TypeScript does.
+    double mass = sum;
+    if (needs_top_k) {
+      if (limit < n) std::nth_element(first, first + limit, keys.end(), std::greater<uint64_t>());
+      std::sort(first, first + limit, std::greater<uint64_t>());
+      sorted = limit;
+      if (needs_top_p) {
+        mass = 0;
+        for (size_t r = 0; r < limit; r++) mass += ProbOf(keys[r]);
       }
-      if (cut || end >= limit) break;
-      sorted = end;
-      block *= 4;
+    }
+    if (needs_top_p) {
+      size_t scanned = 0;
+      size_t block = 256;
+      double cumulative = 0;
+      while (true) {
+        if (scanned == sorted) {
+          const size_t end = std::min(limit, sorted + block);
+          if (end < n) std::nth_element(first + sorted, first + end, keys.end(), std::greater<uint64_t>());
+          std::sort(first + sorted, first + end, std::greater<uint64_t>());
+          sorted = end;
+          block *= 4;
+        }
+        bool cut = false;
+        for (; scanned < sorted; scanned++) {
+          cumulative += static_cast<double>(ProbOf(keys[scanned])) / mass;
+          if (cumulative >= top_p) {
+            keep = scanned + 1;
+            cut = true;
+            break;
+          }
+        }
+        if (cut || sorted >= limit) break;
+      }
     }
     // Zero everything, then put back the kept ranks, summing them in rank order as TypeScript does.
     std::fill(out, out + n, 0.0f);

@@ -19,9 +19,9 @@ size_t Argmax(const float* x, size_t n);
 
 /**
  * Raw logits → normalised sampling probabilities in `out` (n entries; may alias `logits`): temperature, then
- * top-k, then top-p over the order (probability desc, index asc), then min-p (drop tokens below min_p × the top
- * token's probability). `temperature` must be > 0 (greedy is the caller's one-hot). `top_k` <= 0 or >= n
- * disables top-k; `top_p` >= 1 disables top-p; `min_p` <= 0 disables min-p.
+ * top-k, then top-p over what top-k kept, renormalised, in the order (probability desc, index asc), then min-p
+ * (drop tokens below min_p × the top token's probability). `temperature` must be > 0 (greedy is the caller's
+ * one-hot). `top_k` <= 0 or >= n disables top-k; `top_p` >= 1 disables top-p; `min_p` <= 0 disables min-p.
  * Reference: warp in src/sampling/token-dist.ts.
  */
 void Warp(const float* logits, float* out, size_t n, double temperature, double top_k, double top_p, double min_p);

@@ -32,8 +32,8 @@ export interface ScoringKernels {
   /** Index of the largest value; the lowest index wins ties, as llama.cpp's greedy sampler does. */
   argmax(values: Float32Array): number;
   /**
-   * Raw logits → the sampling distribution: temperature, then top-k, then top-p over the order (probability
-   * desc, token id asc), then min-p. `temperature <= 0` gives a one-hot distribution on the argmax.
+   * Raw logits → the sampling distribution: temperature, then top-k, then top-p over what top-k kept,
+   * renormalised, in the order (probability desc, token id asc), then min-p. `temperature <= 0` gives a one-hot distribution on the argmax.
    *
    * @param out where the probabilities go: as many entries as `logits`, or `logits` itself. Defaults to a new
    * array.

@@ -11,7 +11,7 @@ import type { ScoringKernels } from './kernels.js';
 import { packageRoot } from '../package-root.js';
 
 /** The addon's ABI version this wrapper speaks (`kAbiVersion` in native-bindings/src/addon.cc). */
-const ABI_VERSION = 2;
+const ABI_VERSION = 3;
 
 /** The addon's raw exports (see native-bindings/src/addon.cc). */
 interface NativeAddon {

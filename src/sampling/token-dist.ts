@@ -51,8 +51,9 @@ export function logSumExp(logits: Float32Array): number {
 }
 
 /**
- * Raw logits → the sampling distribution: temperature first, then top-k, then top-p (the order of vLLM and
- * Hugging Face), then min-p: tokens whose probability is below `minP` × the top token's are dropped (llama.cpp's
+ * Raw logits → the sampling distribution: temperature first, then top-k, then top-p over what top-k kept,
+ * renormalised (the order and definition of vLLM, Hugging Face and llama.cpp: with probabilities .4/.3/.2/.1, top-k 3
+ * and top-p .75 keep 2 tokens, since .4/.9 + .3/.9 ≥ .75), then min-p: tokens whose probability is below `minP` × the top token's are dropped (llama.cpp's
  * and vLLM's definition; the ratio does not depend on renormalisation, so it is taken after top-p). Greedy
  * parameters give a one-hot distribution on the argmax, whatever the filters say (they never drop the top token).
  *
@@ -79,9 +80,15 @@ export function warp(logits: Float32Array, params: WarpParams, out?: Float32Arra
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b]! - probs[a]! || a - b);
     let keep = needsTopK ? params.topK : n;
     if (needsTopP) {
+      // The mass top-p measures against: all of it, or what top-k kept (summed in rank order, as the addon does).
+      let mass = sum;
+      if (needsTopK) {
+        mass = 0;
+        for (let r = 0; r < keep; r++) mass += probs[order[r]!]!;
+      }
       let cumulative = 0;
       for (let r = 0; r < keep; r++) {
-        cumulative += probs[order[r]!]! / sum;
+        cumulative += probs[order[r]!]! / mass;
         if (cumulative >= params.topP) {
           keep = r + 1;
           break;

@@ -106,6 +106,15 @@ describe('native scoring kernels', () => {
     expect(nativeUnavailableReason).toBeNull();
   });
 
+  it('top-p measures mass within what top-k kept, renormalised, as the TypeScript kernel does', () => {
+    // .4/.3/.2/.1, top-k 3, top-p .75: two tokens (.4/.9 + .3/.9 ≥ .75); top-p alone keeps three (.4 + .3 < .75).
+    const tenths = Float32Array.from([0.4, 0.3, 0.2, 0.1].map(Math.log));
+    const k = native();
+    const kept = (params: WarpParams): number => dense(k.warp(tenths, params)).filter((p) => p > 0).length;
+    expect(kept({ temperature: 1, topK: 3, topP: 0.75, minP: 0 })).toBe(2);
+    expect(kept({ temperature: 1, topK: 0, topP: 0.75, minP: 0 })).toBe(3);
+  });
+
   for (const n of SIZES) {
     describe(`vocabulary of ${n}`, () => {
       const cases = inputs(n);

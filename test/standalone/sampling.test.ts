@@ -92,6 +92,14 @@ describe('warp: temperature, then top-k, then top-p, then min-p', () => {
     expectProbs(warp(logits, { ...none, topK: 3, topP: 0.6 }), softmaxOver(logits, 1, [1]));
   });
 
+  it('top-p measures mass within what top-k kept, renormalised (vLLM, Hugging Face, llama.cpp)', () => {
+    // .4/.3/.2/.1 with top-k 3: the three kept renormalise to .44/.33/.22, and the first two (.78) reach top-p .75,
+    // though over the whole distribution they hold only .7 (measuring against it would keep a third token).
+    const tenths = f32([0.4, 0.3, 0.2, 0.1].map(Math.log));
+    expectProbs(warp(tenths, { ...none, topK: 3, topP: 0.75 }), [4 / 7, 3 / 7, 0, 0]);
+    expectProbs(warp(tenths, { ...none, topP: 0.75 }), [4 / 9, 3 / 9, 2 / 9, 0]);
+  });
+
   it('min-p drops tokens below min_p × the top token\'s probability, after temperature', () => {
     // Weights 1, 1/2, 1/4, 1/8 at temperature 1.
     const halving = f32([0, Math.log(0.5), Math.log(0.25), Math.log(0.125)]);
