@@ -3,17 +3,9 @@ import { SpecrouteError } from '../../src/errors/registry.js';
 import { parseChatRequest, parseCompletionRequest, renameParam } from '../../src/ingress/http/openai-request.js';
 import type { ChatCompletionBody } from '../../src/ingress/http/schemas.js';
 import { validateGenerationRequest } from '../../src/scheduler/validate.js';
+import { refusal } from '../helpers/refusal.js';
 
 const chat = (extra: Partial<ChatCompletionBody> = {}): ChatCompletionBody => ({ model: 'm', messages: [{ role: 'user', content: 'Hi' }], ...extra });
-const refusal = (fn: () => unknown): SpecrouteError => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SpecrouteError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 
 describe('OpenAI request bodies → GenerationRequest', () => {
   it('maps the sampling, stop, token limit and extension fields', () => {

@@ -10,6 +10,7 @@ import { parseChatRequest, parseCompletionRequest, renameParam } from '../../src
 import { chatCompletionBodySchema, completionBodySchema } from '../../src/ingress/http/schemas.js';
 import { validateGenerationRequest } from '../../src/scheduler/validate.js';
 import { create } from '@bufbuild/protobuf';
+import { refusal } from '../helpers/refusal.js';
 
 /**
  * The single description of request settings (src/contract/request-settings.ts) against everything built from
@@ -137,18 +138,10 @@ describe('the request settings description', () => {
   }
 
   it('an out-of-range value is refused naming the field by the name the HTTP request used', () => {
-    const error = (fn: () => unknown): SpecrouteError => {
-      try {
-        fn();
-      } catch (e) {
-        return e as SpecrouteError;
-      }
-      throw new Error('expected an error');
-    };
     const chat = parseChatRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }], min_p: 1.5 });
-    expect(renameParam(error(() => validateGenerationRequest(chat.generation)), chat.params)).toMatchObject({ param: 'min_p', message: 'min_p must be between 0 and 1, got 1.5' });
+    expect(renameParam(refusal(() => validateGenerationRequest(chat.generation)), chat.params)).toMatchObject({ param: 'min_p', message: 'min_p must be between 0 and 1, got 1.5' });
     const ext = parseCompletionRequest({ model: 'm', prompt: 'x', specroute: { escalation: { window: 300 } } });
-    expect(renameParam(error(() => validateGenerationRequest(ext.generation)), ext.params)).toMatchObject({ param: 'specroute.escalation.window' });
+    expect(renameParam(refusal(() => validateGenerationRequest(ext.generation)), ext.params)).toMatchObject({ param: 'specroute.escalation.window' });
     expect(requestSettings.sampling.minP).toMatchObject({ min: 0, max: 1, default: 0, config: 'sampling.minP' });
   });
 });

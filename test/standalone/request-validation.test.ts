@@ -2,24 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { checkSettings, checkSpeculationBounds, speculationBoundsHold } from '../../src/contract/check-settings.js';
 import type { GenerationRequest } from '../../src/contract/generation-request.js';
 import { allSettings, describeRange, inRange, requestSettings, settingDefaults, wireName, type SettingSpec } from '../../src/contract/request-settings.js';
-import { SpecrouteError } from '../../src/errors/registry.js';
 import { MAX_STOP_SEQUENCES, validateGenerationRequest } from '../../src/scheduler/validate.js';
+import { refusal } from '../helpers/refusal.js';
 
 /**
  * Admission-time validation (src/scheduler/validate.ts) and the contract helpers it stands on
  * (src/contract/check-settings.ts, request-settings.ts): what is refused, and the wire name and message of the
  * refusal. test/standalone/request-settings.test.ts walks the ranges of every setting.
  */
-
-function refusal(fn: () => unknown): SpecrouteError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SpecrouteError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
 
 const text = (t: string, over: Partial<GenerationRequest> = {}): GenerationRequest => ({ model: 'm', input: { kind: 'text', text: t }, ...over });
 const chat = (messages: Array<{ role: string; content: string }>): GenerationRequest => ({ model: 'm', input: { kind: 'chat', messages } }) as GenerationRequest;
