@@ -4,7 +4,7 @@ import { expectRefusal, hostileHttpCases, KEY, MAX_BODY, MODEL, sendRaw } from '
 import { escalateAfterHttp, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
 import { startTestServer } from '../../helpers/server.js';
 import { until } from '../../helpers/until.js';
-import { metricValue } from '../../helpers/prometheus.js';
+import { metricValue, scrape } from '../../helpers/prometheus.js';
 import { parseSse, streamedText } from '../../helpers/sse.js';
 
 const COMPLETIONS = '/v1/completions';
@@ -41,8 +41,7 @@ describe('hostile HTTP input while a well-formed stream runs', () => {
     const alone = parseSse(await (await post(good)).text());
     expect(alone.data.at(-1)).toBe('[DONE]');
 
-    const scrape = async (): Promise<string> => (await fetch(`${server.httpUrl}/metrics`)).text();
-    const before = await scrape();
+    const before = await scrape(server.httpUrl);
 
     // The good stream, read as it comes; hostile requests go out in small concurrent batches meanwhile, the first
     // ones while it generates, the rest (on a fast machine) while its frontier call is held.
@@ -74,7 +73,7 @@ describe('hostile HTTP input while a well-formed stream runs', () => {
     expect(streamedText(streamed).length).toBeGreaterThan(500);
 
     // Each refusal was counted once, by its error code; only the two good streams finished ok.
-    const after = await scrape();
+    const after = await scrape(server.httpUrl);
     const counted = (text: string): number => metricValue(text, 'specroute_requests_total', { transport: 'http' });
     expect(counted(after) - counted(before)).toBe(cases.length + 1);
     expect(metricValue(after, 'specroute_requests_total', { transport: 'http', status: 'ok' })).toBe(2);

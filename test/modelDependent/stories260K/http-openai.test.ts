@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../src/main.js';
 import { startTestServer } from '../../helpers/server.js';
 import { escalateAfterHttp, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
-import { metricValue, parsePrometheus } from '../../helpers/prometheus.js';
+import { metricValue, parsePrometheus, scrape } from '../../helpers/prometheus.js';
 import { parseSse, postJson, streamedText } from '../../helpers/sse.js';
 import { until, within } from '../../helpers/until.js';
 
@@ -268,15 +268,16 @@ describe('the OpenAI API over HTTP, with the official openai client', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
 
-    const scrape = async (): Promise<string> => {
+    // Served as Prometheus text (the shared scrape() does not look at the content type).
+    const scrapeText = async (): Promise<string> => {
       const response = await fetch(`${server.httpUrl}/metrics`);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
       return response.text();
     };
-    const before = await scrape();
+    const before = await scrapeText();
     await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 30 });
     await client.completions.create({ model: MODEL, prompt: 'x', n: 3 }).catch(() => undefined);
-    const after = await scrape();
+    const after = await scrapeText();
     const { types } = parsePrometheus(after);
     expect(types['specroute_spec_decode_num_draft_tokens_total']).toBe('counter');
     expect(metricValue(after, 'specroute_spec_decode_num_draft_tokens_total')).toBeGreaterThan(metricValue(before, 'specroute_spec_decode_num_draft_tokens_total'));
@@ -395,7 +396,7 @@ describe('SSE heartbeats, queueing and disconnects (one sequence, a queue of one
   });
 
   it('frees the sequence at once when a client drops a stream, and serves normally afterwards', async () => {
-    const active = async (): Promise<number> => metricValue(await (await fetch(`${server.httpUrl}/metrics`)).text(), 'specroute_active_sequences');
+    const active = async (): Promise<number> => metricValue(await scrape(server.httpUrl), 'specroute_active_sequences');
     const client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
     for (let i = 0; i < 3; i++) {
       const abort = new AbortController();
@@ -410,8 +411,7 @@ describe('SSE heartbeats, queueing and disconnects (one sequence, a queue of one
     expect(await active()).toBe(0);
     const after = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 10 });
     expect(after.choices[0]!.text).toMatch(/^, there was/);
-    const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-    expect(metricValue(text, 'specroute_requests_total', { transport: 'http', status: 'cancelled' })).toBe(3);
+    expect(metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'http', status: 'cancelled' })).toBe(3);
   });
 
   it('on shutdown, reports not ready and refuses new requests with 503 while the stream in flight finishes', async () => {

@@ -2,13 +2,12 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../../src/main.js';
 import { storyPrompts } from '../../helpers/models.js';
+import { metricValue, parsePrometheus, scrape } from '../../helpers/prometheus.js';
 import { startTestServer } from '../../helpers/server.js';
 
-/** Reads one sample of a Prometheus metric from real /metrics text. */
-async function metric(server: RunningServer, name: string, labels = ''): Promise<number[]> {
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-  const re = new RegExp(`^${name}${labels ? `\\{${labels}\\}` : '(\\{[^}]*\\})?'} (\\S+)$`, 'gm');
-  return [...text.matchAll(re)].map((m) => Number(m.at(-1)));
+/** A metric's value (summed over samples whose labels include `labels`) from the server's real /metrics text. */
+async function metric(server: RunningServer, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return metricValue(await scrape(server.httpUrl), name, labels);
 }
 
 describe('serving many requests at once', () => {
@@ -36,7 +35,7 @@ describe('serving many requests at once', () => {
       const r = await client.completions.create({ model: 'stories260K', prompt, max_tokens: 64, temperature: 0 });
       alone.push(r.choices[0]!.text);
     }
-    const [before] = await metric(server, 'specroute_verifier_batches_by_sequences', 'sequences="1"');
+    const before = await metric(server, 'specroute_verifier_batches_by_sequences', { sequences: '1' });
     const together = await Promise.all(
       prompts.map(async (prompt) => {
         const stream = await client.completions.create({ model: 'stories260K', prompt, max_tokens: 64, temperature: 0, stream: true });
@@ -48,10 +47,9 @@ describe('serving many requests at once', () => {
     expect(together).toEqual(alone);
     expect(new Set(alone).size).toBeGreaterThan(8); // different prompts, different stories
     // Running alone, every verifier batch held one sequence; together, some held several.
-    const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
-    const multi = [...text.matchAll(/^specroute_verifier_batches_by_sequences\{sequences="(\d+)"\} (\S+)$/gm)]
-      .filter((m) => Number(m[1]) > 1)
-      .reduce((sum, m) => sum + Number(m[2]), 0);
+    const multi = parsePrometheus(await scrape(server.httpUrl))
+      .samples.filter((s) => s.name === 'specroute_verifier_batches_by_sequences' && Number(s.labels.sequences) > 1)
+      .reduce((sum, s) => sum + s.value, 0);
     expect(before).toBeGreaterThan(0);
     expect(multi).toBeGreaterThan(0);
   });
@@ -88,14 +86,13 @@ describe('serving many requests at once', () => {
     // The server notices each disconnect and frees the request's sequences (no fixed sleep: poll the metric).
     let active = Infinity;
     for (let i = 0; i < 100 && active !== 0; i++) {
-      [active] = (await metric(server, 'specroute_active_sequences')) as [number];
+      active = await metric(server, 'specroute_active_sequences');
       if (active !== 0) await new Promise((r) => setTimeout(r, 50));
     }
     expect(active).toBe(0);
     expect(server.scheduler.activeRequests).toBe(0);
     expect(server.scheduler.queueDepth).toBe(0);
-    const cancelled = await metric(server, 'specroute_requests_total', 'transport="http",status="cancelled"');
-    expect(cancelled[0]).toBeGreaterThanOrEqual(100);
+    expect(await metric(server, 'specroute_requests_total', { transport: 'http', status: 'cancelled' })).toBeGreaterThanOrEqual(100);
     const after = await client.completions.create({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 20, temperature: 0 });
     expect(after.choices[0]!.text).toMatch(/^, there was a little girl/);
   });
