@@ -65,82 +65,74 @@ describe('aborts and deadlines that land during a frontier call', () => {
     expect(metricValue(text, 'specroute_requests_total', { status: 'internal' })).toBe(0);
   }
 
-  it('a client that disconnects over HTTP: the request ends, its sequence and frontier call are freed, the breaker is not charged', async () => {
+  /**
+   * Runs `act`, which ends `count` requests over `transport` during their frontier calls (it gets the number of
+   * frontier calls made before it), then checks what each left behind: everything released, the requests counted
+   * with `status`, their frontier calls counted as abandoned, and the breaker uncharged.
+   */
+  async function endedDuringFrontierCalls(transport: 'http' | 'grpc', status: string, count: number, act: (reached: number) => Promise<void>): Promise<void> {
     breakerClosedAtStart();
-    const cancelled = await metric('specroute_requests_total', { transport: 'http', status: 'cancelled' });
+    const before = await metric('specroute_requests_total', { transport, status });
     const abandoned = await abandonedCalls();
-    const reached = frontier.requests.length;
-    const abort = new AbortController();
-    const body = { model: MODEL, prompt: PROMPT, max_tokens: 200, ignore_eos: true, stream: true, specroute: { escalation: escalateAfterHttp(2) } };
-    const response = await postJson(completions(), body, {}, abort.signal);
-    const read = response.text().catch(() => 'aborted');
-    await until(() => frontier.requests.length === reached + 1, 'the frontier call');
-    abort.abort();
-    expect(await read).toBe('aborted');
+    await act(frontier.requests.length);
+    await released();
+    expect(await metric('specroute_requests_total', { transport, status })).toBe(before + count);
+    expect(await abandonedCalls()).toBe(abandoned + count);
+    await breakerUncharged();
+  }
+
+  it('a client that disconnects over HTTP: the request ends, its sequence and frontier call are freed, the breaker is not charged', async () => {
     // Fails if a disconnect does not reach a request waiting on the frontier (it would hold its sequence until
     // the frontier answered), or if the abandoned call were charged to the breaker.
-    await released();
-    expect(await metric('specroute_requests_total', { transport: 'http', status: 'cancelled' })).toBe(cancelled + 1);
-    expect(await abandonedCalls()).toBe(abandoned + 1);
-    await breakerUncharged();
+    await endedDuringFrontierCalls('http', 'cancelled', 1, async (reached) => {
+      const abort = new AbortController();
+      const body = { model: MODEL, prompt: PROMPT, max_tokens: 200, ignore_eos: true, stream: true, specroute: { escalation: escalateAfterHttp(2) } };
+      const response = await postJson(completions(), body, {}, abort.signal);
+      const read = response.text().catch(() => 'aborted');
+      await until(() => frontier.requests.length === reached + 1, 'the frontier call');
+      abort.abort();
+      expect(await read).toBe('aborted');
+    });
   });
 
   it('a deadline over HTTP (specroute.timeout_ms): an SSE error event or a 504, the sequence freed, the breaker not charged', async () => {
-    breakerClosedAtStart();
-    const exceeded = await metric('specroute_requests_total', { transport: 'http', status: 'deadline_exceeded' });
-    const abandoned = await abandonedCalls();
-    const reached = frontier.requests.length;
-    // 2 s is ample to reach the frontier call (the prompt and two tokens); the deadline then lands during it.
-    const body = { model: MODEL, prompt: PROMPT, max_tokens: 200, ignore_eos: true, specroute: { timeout_ms: 2000, escalation: escalateAfterHttp(2) } };
-    const [streamed, whole] = await Promise.all([postJson(completions(), { ...body, stream: true }), postJson(completions(), body)]);
-    expect(streamed.status).toBe(200);
-    const sse = parseSse(await streamed.text());
-    // Fails if a deadline does not end a request waiting on the frontier (the stream would never end), or ends
-    // it without saying why.
-    expect(streamedText(sse).length).toBeGreaterThan(0); // the tokens before the frontier call
-    expect(sse.data).not.toContain('[DONE]');
-    expect(JSON.parse(sse.data.at(-1)!)).toEqual(DEADLINE_EVENT);
-    expect(whole.status).toBe(504);
-    expect(await whole.json()).toEqual(DEADLINE_EVENT);
-    expect(frontier.requests.length).toBe(reached + 2); // both deadlines landed during their frontier calls
-    await released();
-    expect(await metric('specroute_requests_total', { transport: 'http', status: 'deadline_exceeded' })).toBe(exceeded + 2);
-    expect(await abandonedCalls()).toBe(abandoned + 2);
-    await breakerUncharged();
+    await endedDuringFrontierCalls('http', 'deadline_exceeded', 2, async (reached) => {
+      // 2 s is ample to reach the frontier call (the prompt and two tokens); the deadline then lands during it.
+      const body = { model: MODEL, prompt: PROMPT, max_tokens: 200, ignore_eos: true, specroute: { timeout_ms: 2000, escalation: escalateAfterHttp(2) } };
+      const [streamed, whole] = await Promise.all([postJson(completions(), { ...body, stream: true }), postJson(completions(), body)]);
+      expect(streamed.status).toBe(200);
+      const sse = parseSse(await streamed.text());
+      // Fails if a deadline does not end a request waiting on the frontier (the stream would never end), or ends
+      // it without saying why.
+      expect(streamedText(sse).length).toBeGreaterThan(0); // the tokens before the frontier call
+      expect(sse.data).not.toContain('[DONE]');
+      expect(JSON.parse(sse.data.at(-1)!)).toEqual(DEADLINE_EVENT);
+      expect(whole.status).toBe(504);
+      expect(await whole.json()).toEqual(DEADLINE_EVENT);
+      expect(frontier.requests.length).toBe(reached + 2); // both deadlines landed during their frontier calls
+    });
   });
 
   it('a gRPC client that cancels: CANCELLED, the sequence freed, the breaker not charged', async () => {
-    breakerClosedAtStart();
-    const cancelled = await metric('specroute_requests_total', { transport: 'grpc', status: 'cancelled' });
-    const abandoned = await abandonedCalls();
-    const reached = frontier.requests.length;
-    const stream = client.start({ model: MODEL, input, maxTokens: 200, ignoreEos: true, escalation: escalateAfter(2) });
-    const ended = collectStream(stream);
-    await until(() => frontier.requests.length === reached + 1, 'the frontier call');
-    stream.cancel();
-    expect((await ended).status.code).toBe(grpc.status.CANCELLED);
-    await released();
-    expect(await metric('specroute_requests_total', { transport: 'grpc', status: 'cancelled' })).toBe(cancelled + 1);
-    expect(await abandonedCalls()).toBe(abandoned + 1);
-    await breakerUncharged();
+    await endedDuringFrontierCalls('grpc', 'cancelled', 1, async (reached) => {
+      const stream = client.start({ model: MODEL, input, maxTokens: 200, ignoreEos: true, escalation: escalateAfter(2) });
+      const ended = collectStream(stream);
+      await until(() => frontier.requests.length === reached + 1, 'the frontier call');
+      stream.cancel();
+      expect((await ended).status.code).toBe(grpc.status.CANCELLED);
+    });
   });
 
   it('a gRPC deadline only the server enforces: DEADLINE_EXCEEDED, the sequence freed, the breaker not charged', async () => {
-    breakerClosedAtStart();
-    const exceeded = await metric('specroute_requests_total', { transport: 'grpc', status: 'deadline_exceeded' });
-    const abandoned = await abandonedCalls();
-    const reached = frontier.requests.length;
-    // grpc-timeout as plain metadata, no client deadline: only the server can end this call.
-    const { status, messages } = await client.generate({ model: MODEL, input, maxTokens: 200, ignoreEos: true, escalation: escalateAfter(2) }, { serverTimeout: '2S' });
-    expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    const run = summarize(messages);
-    expect(run.chunks).toBeGreaterThan(0); // the tokens before the frontier call
-    expect(run.final).toBeUndefined();
-    expect(frontier.requests.length).toBe(reached + 1);
-    await released();
-    expect(await metric('specroute_requests_total', { transport: 'grpc', status: 'deadline_exceeded' })).toBe(exceeded + 1);
-    expect(await abandonedCalls()).toBe(abandoned + 1);
-    await breakerUncharged();
+    await endedDuringFrontierCalls('grpc', 'deadline_exceeded', 1, async (reached) => {
+      // grpc-timeout as plain metadata, no client deadline: only the server can end this call.
+      const { status, messages } = await client.generate({ model: MODEL, input, maxTokens: 200, ignoreEos: true, escalation: escalateAfter(2) }, { serverTimeout: '2S' });
+      expect(status.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      const run = summarize(messages);
+      expect(run.chunks).toBeGreaterThan(0); // the tokens before the frontier call
+      expect(run.final).toBeUndefined();
+      expect(frontier.requests.length).toBe(reached + 1);
+    });
   });
 });
 
