@@ -2,7 +2,7 @@ import { distOf } from '../backends/scores.js';
 import { Rng } from '../sampling/rng.js';
 import { sampleFrom } from '../native/kernels.js';
 import type { WorkerSequence } from '../workers/model-worker-client.js';
-import { acceptDraft, type AcceptanceRule } from './acceptance.js';
+import type { AcceptanceRule } from './acceptance.js';
 import { AdaptiveDraftLength } from './adaptive-draft-length.js';
 import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type LoopContext } from './decode-loop.js';
 
@@ -16,10 +16,10 @@ import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type 
  * (`verifierKeep`, `draftKeep` tokens), always shorter than `committed`, so the next pass has at least one token to
  * evaluate and gets the distribution after the last committed token.
  *
- * `accept` is the acceptance rule, `acceptDraft` (docs/ARCHITECTURE.md#lossless-speculative-sampling); only tests
- * pass another (`EngineOptions.acceptance`).
+ * `accept` is the acceptance rule: `acceptDraft` (docs/ARCHITECTURE.md#lossless-speculative-sampling) unless a test
+ * gave the engine another (`EngineOptions.acceptance`, which holds the default).
  */
-export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence, ctx: LoopContext, accept: AcceptanceRule = acceptDraft): DecodeLoop {
+export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence, ctx: LoopContext, accept: AcceptanceRule): DecodeLoop {
   const { prompt, sampling, stats } = ctx;
   const rng = new Rng(sampling.seed);
   const request = scoreRequest(ctx);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PositionScores } from '../../src/backends/types.js';
+import { acceptDraft } from '../../src/pipeline/acceptance.js';
 import type { EmittedToken } from '../../src/pipeline/decode-loop.js';
 import { FIRST_PAUSE_STEPS } from '../../src/pipeline/adaptive-draft-length.js';
 import { speculate } from '../../src/pipeline/speculative-loop.js';
@@ -71,7 +72,7 @@ async function run(draftRight: (position: number) => boolean, maxTokens: number)
     speculation: { min: 0, max: 8, initial: 4, adaptive: true, pMin: 0 },
     stats,
     signal: undefined,
-  });
+  }, acceptDraft);
   for await (const block of loop) blocks.push(block);
   return { blocks, passes, stats: stats.finish(), prompt };
 }
