@@ -28,9 +28,8 @@ const RAW: ScoreRequest = { sampling: { temperature: 1, topK: 0, topP: 1, minP: 
 /** Max |Δ log-probability| allowed between the float64 reference and llama.cpp in float32 (F32 KV cache). */
 const REFERENCE_TOLERANCE = 1e-4;
 
-/** llama.cpp's log-probabilities after each token, the whole input in one batch on an F32 KV cache. */
-async function llamaLogprobs(path: string, tokens: readonly number[]): Promise<Float64Array[]> {
-  const backend = await LlamaBackend.load(modelOptions(path, { kvCacheType: 'F32' }));
+/** llama.cpp's log-probabilities after each token, the whole input in one batch (load `backend` on an F32 KV cache). */
+async function llamaLogprobs(backend: LlamaBackend, tokens: readonly number[]): Promise<Float64Array[]> {
   const sequence = backend.openSequence();
   try {
     const scores = await sequence.evaluate(0, tokens, tokens.length, RAW);
@@ -40,7 +39,6 @@ async function llamaLogprobs(path: string, tokens: readonly number[]): Promise<F
     });
   } finally {
     await sequence.dispose();
-    await backend.dispose();
   }
 }
 
@@ -166,18 +164,23 @@ describe('stories260K: compute-scaled verifier', () => {
    * with RoPE's frequency base halved misses by far more.
    */
   it('its float64 reference forward pass computes llama.cpp\'s function: log-probabilities within 1e-4 at every position, source and widened', async () => {
-    const backend = await LlamaBackend.load(modelOptions(STORIES));
-    const bos = backend.info.bos!;
-    const inputs = [...storyPrompts().slice(0, 3), storyPrompts().join(' ')].map((text) => [bos, ...backend.tokenize(text)]);
-    await backend.dispose();
-    expect(Math.max(...inputs.map((t) => t.length))).toBeGreaterThan(150);
-    const [source, scaled] = await Promise.all([loadReferenceModel(STORIES), loadReferenceModel(scaledPath)]);
+    const onF32 = (path: string): Promise<LlamaBackend> => LlamaBackend.load(modelOptions(path, { kvCacheType: 'F32' }));
+    const [llamaSource, llamaScaled] = await Promise.all([onF32(STORIES), onF32(scaledPath)]);
     const errors = { source: 0, scaled: 0, wrongRope: 0 };
-    for (const tokens of inputs) {
-      const [fromSource, fromScaled] = [await llamaLogprobs(STORIES, tokens), await llamaLogprobs(scaledPath, tokens)];
-      errors.source = Math.max(errors.source, maxLogprobError(fromSource, source, tokens));
-      errors.scaled = Math.max(errors.scaled, maxLogprobError(fromScaled, scaled, tokens));
-      errors.wrongRope = Math.max(errors.wrongRope, maxLogprobError(fromSource, { ...source, ropeBase: source.ropeBase / 2 }, tokens));
+    let inputs: number[][];
+    try {
+      const bos = llamaSource.info.bos!;
+      inputs = [...storyPrompts().slice(0, 3), storyPrompts().join(' ')].map((text) => [bos, ...llamaSource.tokenize(text)]);
+      expect(Math.max(...inputs.map((t) => t.length))).toBeGreaterThan(150);
+      const [source, scaled] = await Promise.all([loadReferenceModel(STORIES), loadReferenceModel(scaledPath)]);
+      for (const tokens of inputs) {
+        const [fromSource, fromScaled] = [await llamaLogprobs(llamaSource, tokens), await llamaLogprobs(llamaScaled, tokens)];
+        errors.source = Math.max(errors.source, maxLogprobError(fromSource, source, tokens));
+        errors.scaled = Math.max(errors.scaled, maxLogprobError(fromScaled, scaled, tokens));
+        errors.wrongRope = Math.max(errors.wrongRope, maxLogprobError(fromSource, { ...source, ropeBase: source.ropeBase / 2 }, tokens));
+      }
+    } finally {
+      await Promise.all([llamaSource.dispose(), llamaScaled.dispose()]);
     }
     console.log(`[scaled-verifier] reference vs llama.cpp, max |Δ log p| over ${inputs.reduce((n, t) => n + t.length, 0)} positions: ${JSON.stringify(errors)}`);
     expect(errors.source).toBeLessThan(REFERENCE_TOLERANCE);
