@@ -185,6 +185,9 @@ function toStatus(error: unknown, context: CallContext, hooks: ServiceHooks): Pa
   return grpcStatusOf(error);
 }
 
+/** How close to its deadline a cancelled call counts as having reached it (see `onCancelled`). */
+const DEADLINE_CLOCK_SLACK_MS = 50;
+
 type AnyServerCall = grpc.ServerUnaryCall<Buffer, unknown> | grpc.ServerWritableStream<Buffer, unknown>;
 
 function callContext(method: DescMethod, call: AnyServerCall, shutdown: AbortSignal | undefined): { context: CallContext; dispose: () => void } {
@@ -195,9 +198,12 @@ function callContext(method: DescMethod, call: AnyServerCall, shutdown: AbortSig
   const deadline = deadlineMs(call.getDeadline());
   const remainingMs = (): number | undefined => (deadline === undefined ? undefined : deadline - Date.now());
   const pastDeadline = (): SpecrouteError => new SpecrouteError('deadline_exceeded', 'the call ran past its deadline');
+  // grpc-js ends a call at its deadline with its own timer. Node starts timers from the event loop's cached
+  // clock, which lags Date.now() by however long the current loop turn has run, so that timer can fire before
+  // Date.now() reaches the deadline grpc-js computed. A cancel that close to the deadline is the deadline.
   const onCancelled = (): void => {
     const left = remainingMs();
-    controller.abort(left !== undefined && left <= 0 ? pastDeadline() : new SpecrouteError('cancelled', 'the client cancelled the call'));
+    controller.abort(left !== undefined && left <= DEADLINE_CLOCK_SLACK_MS ? pastDeadline() : new SpecrouteError('cancelled', 'the client cancelled the call'));
   };
   call.on('cancelled', onCancelled);
   if (call.cancelled) onCancelled();
