@@ -11,6 +11,7 @@ import { Escalator } from './escalation/escalator.js';
 import { ensureDerivedDraft } from './models/derived-draft.js';
 import { Metrics } from './observability/metrics.js';
 import { SpeculativeEngine } from './pipeline/engine.js';
+import { FrontierTier } from './pipeline/frontier-tier.js';
 import { Scheduler } from './scheduler/scheduler.js';
 
 export interface RunningServer {
@@ -51,13 +52,15 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
   });
   const cleanup: Array<() => Promise<void>> = [() => engine.dispose()];
   try {
-    const scheduler = new Scheduler(engine, metrics, {
+    const tiers = { hybrid: engine, slm: engine.slm, frontier: escalator ? new FrontierTier(escalator, engine.tokenizer, engine) : undefined };
+    const scheduler = new Scheduler(tiers, metrics, {
       modelId: config.modelId,
       maxConcurrent: sequences,
       maxQueue: config.limits.maxQueue,
       requestTimeoutMs: config.limits.requestTimeoutMs,
       defaultMaxTokens: config.limits.defaultMaxTokens,
       speculation: config.speculation,
+      defaultRoute: config.routing.default,
     });
     metrics.bind({
       queueDepth: () => scheduler.queueDepth,

@@ -45,6 +45,8 @@ export interface ResolvedConfig extends SpecrouteConfig {
   readonly verifierPath: string;
   /** The draft file, or what to derive it from. */
   readonly draftSource: { kind: 'none' } | { kind: 'file'; path: string } | { kind: 'derive'; layers?: string; quantize?: 'q8_0' | 'q4_0'; out: string };
+  /** `routing.router` resolved against the config file's folder, or undefined. */
+  readonly routerPath: string | undefined;
   /** Where the config came from, for messages. */
   readonly source: string;
 }
@@ -126,7 +128,25 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     const where = createHash('sha256').update(verifierPath).digest('hex').slice(0, 8);
     draftSource = { kind: 'derive', ...(layers ? { layers } : {}), ...(quantize ? { quantize } : {}), out: resolve(cacheDir, `${stem}.${where}.draft.${tag}.gguf`) };
   }
-  return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, source };
+  checkRouting(config, draftSource.kind !== 'none', source);
+  const routerPath = config.routing.router === undefined ? undefined : resolve(base, config.routing.router);
+  return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, routerPath, source };
+}
+
+/** Routing may only send requests to tiers this server has: `slm` needs a draft, `frontier` a frontier. */
+function checkRouting(config: SpecrouteConfig, hasDraft: boolean, source: string): void {
+  const has = { slm: hasDraft, hybrid: true, frontier: config.escalation.frontier !== undefined };
+  const needs = { slm: 'a draft (model.draft)', hybrid: '', frontier: 'a frontier (escalation.frontier)' };
+  const fail = (key: string, message: string): never => {
+    throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}`, { param: key });
+  };
+  const chosen = config.routing.default;
+  if (chosen !== 'auto' && !has[chosen]) fail('routing.default', `'${chosen}' needs ${needs[chosen]}`);
+  config.routing.routes.forEach((route, i) => {
+    if (!has[route.tier]) fail(`routing.routes[${i}].tier`, `'${route.tier}' needs ${needs[route.tier]}`);
+  });
+  if (config.routing.router !== undefined && !has.frontier) fail('routing.router', `the router sends requests to the frontier, which needs ${needs.frontier}`);
+  if (config.routing.targetFrontierShare !== undefined && config.routing.router === undefined) fail('routing.targetFrontierShare', 'it re-derives the threshold of a router: set routing.router too');
 }
 
 function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, source: string): void {

@@ -3,12 +3,13 @@ import { defaultModelLoadOptions } from '../backends/types.js';
 import { speculationBoundsHold } from '../contract/check-settings.js';
 import { requestSettings, type SettingGroup, type SettingSpec } from '../contract/request-settings.js';
 import { defaultBudget } from '../escalation/budget.js';
+import { tiers } from '../events/route-decision.js';
 import { defaultCircuitBreaker } from '../escalation/circuit-breaker.js';
 import { defaultFrontier } from '../escalation/frontier-client.js';
 import { defaultEscalationPolicy } from '../escalation/policy.js';
 
 type Settings = typeof requestSettings;
-type SchemaOf<S> = S extends { kind: 'boolean' } ? z.ZodDefault<z.ZodBoolean> : S extends { default: number } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
+type SchemaOf<S> = S extends { kind: 'boolean' } ? z.ZodDefault<z.ZodBoolean> : S extends { kind: 'enum'; values: readonly (infer V extends string)[] } ? z.ZodDefault<z.ZodType<V>> : S extends { default: number } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
 
 /**
  * A request setting as a config key: the same type, range and default, from the single description
@@ -16,6 +17,7 @@ type SchemaOf<S> = S extends { kind: 'boolean' } ? z.ZodDefault<z.ZodBoolean> : 
  */
 export function settingSchema<S extends SettingSpec>(spec: S): SchemaOf<S> {
   if (spec.kind === 'boolean') return z.boolean().default(spec.default) as SchemaOf<S>;
+  if (spec.kind === 'enum') return z.enum(spec.values as [string, ...string[]]).default(spec.default) as unknown as SchemaOf<S>;
   let n = z.number();
   if (spec.kind === 'integer') n = n.int();
   n = spec.minExclusive ? n.gt(spec.min) : n.min(spec.min);
@@ -206,6 +208,46 @@ export const configSchema = z
           })
           .strict()
           .default({}),
+      })
+      .strict()
+      .default({}),
+    /** Query-level routing: which tier answers each request (docs/ARCHITECTURE.md#query-level-routing). */
+    routing: z
+      .object({
+        /** The route of a request that names none: `auto`, `slm`, `hybrid` or `frontier`. Defaults to `hybrid`. */
+        default: settingSchema(requestSettings.request.route),
+        /**
+         * A router file written by `specroute router train`, relative to the config file's folder unless absolute:
+         * decides `auto` requests that no semantic route matched. Defaults to none (`auto` means `hybrid`).
+         */
+        router: z.string().min(1).optional(),
+        /**
+         * Re-derive the router's threshold so that this share of its training prompts would go to the frontier
+         * (the quantile of the scores stored in the router file). Defaults to the threshold in the file.
+         */
+        targetFrontierShare: z.number().min(0).max(1).optional(),
+        /**
+         * Semantic routes, checked before the router: a request whose prompt embedding is at least `threshold`
+         * cosine-similar to one of a route's `examples` goes to its `tier` (the most similar route wins).
+         * Defaults to `[]`.
+         */
+        routes: z
+          .array(
+            z
+              .object({
+                /** The route's name, reported as the reason `route:<name>`. */
+                name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+                /** The tier its requests go to. */
+                tier: z.enum(tiers),
+                /** Example prompts (at least one). */
+                examples: z.array(z.string().min(1)).min(1),
+                /** Least cosine similarity to an example that matches. Defaults to `0.8`. */
+                threshold: z.number().min(-1).max(1).default(0.8),
+              })
+              .strict(),
+          )
+          .default([])
+          .refine((routes) => new Set(routes.map((r) => r.name)).size === routes.length, { message: 'route names must be unique' }),
       })
       .strict()
       .default({}),

@@ -15,6 +15,8 @@ export type PromptInput = { readonly kind: 'text'; readonly text: string } | { r
 export type SamplingSettings = SettingValues<'sampling'>;
 /** Speculation settings: the draft length schedule and the per-position cut-off (`requestSettings.speculation`). */
 export type SpeculationSettings = SettingValues<'speculation'>;
+/** Which tier a request asks for: `auto`, `slm`, `hybrid` or `frontier` (`requestSettings.request.route`). */
+export type RouteChoice = SettingValues<'request'>['route'];
 /** Escalation thresholds a request may override (`requestSettings.escalation`). */
 export type EscalationSettings = SettingValues<'escalation'>;
 
@@ -45,4 +47,6 @@ export interface GenerationRequest {
   readonly timeoutMs?: number;
   /** `ignore_eos`. */
   readonly ignoreEos?: boolean;
+  /** `route`: the tier that answers (absent: the server's `routing.default`). */
+  readonly route?: RouteChoice;
 }

@@ -20,11 +20,20 @@ export interface GenerateOptions {
    * token is not emitted. Defaults to `[]`.
    */
   readonly stopTokenIds?: readonly number[];
+  /** What `Generator.reserve` took for this request at admission; the generation ends it. */
+  readonly reservation?: Reservation;
+}
+
+/** A generator's hold on a limited resource, taken at admission (the frontier tier's budget and breaker). */
+export interface Reservation {
+  /** Gives it back unused (the request ended before it generated). Idempotent. */
+  release(): void;
 }
 
 /**
- * What the scheduler needs of whatever generates a request's tokens: the speculative pair today, the draft alone
- * or the frontier later. The request arrives validated, with `maxTokens` resolved against the context.
+ * What the scheduler needs of whatever generates a request's tokens, one per tier: the speculative pair
+ * (`hybrid`), the draft alone (`slm`), the frontier (`frontier`). The request arrives validated, with `maxTokens`
+ * resolved against the context.
  */
 export interface Generator {
   /** Most tokens (prompt and completion) one request may hold. */
@@ -36,4 +45,10 @@ export interface Generator {
    * `options.signal` ends it; the iterator then throws the abort reason.
    */
   generate(request: GenerationRequest, prompt: EncodedPrompt, options?: GenerateOptions): AsyncIterable<TokenEvent>;
+  /**
+   * Takes what the request will need of a limited resource, at admission, so that a refusal comes before any
+   * event (the frontier tier: its global budget and breaker). Throws a `SpecrouteError` when refused. Generators
+   * without limits have none.
+   */
+  reserve?(request: GenerationRequest, prompt: EncodedPrompt): Reservation;
 }

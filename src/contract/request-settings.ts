@@ -41,7 +41,14 @@ export interface BooleanSetting extends SettingBase {
   readonly default: boolean;
 }
 
-export type SettingSpec = NumberSetting | BooleanSetting;
+/** One of a fixed set of words: `route`. */
+export interface EnumSetting extends SettingBase {
+  readonly kind: 'enum';
+  readonly values: readonly string[];
+  readonly default: string;
+}
+
+export type SettingSpec = NumberSetting | BooleanSetting | EnumSetting;
 
 const UINT32_MAX = 0xffffffff;
 
@@ -58,6 +65,10 @@ export const requestSettings = {
     topLogprobs: {
       name: 'top_logprobs', kind: 'integer', min: 0, max: 20, default: 0, http: 'body', grpc: true,
       doc: 'Most likely alternatives (with their text and log-probability under the verifier) attached to each token.',
+    },
+    route: {
+      name: 'route', kind: 'enum', values: ['auto', 'slm', 'hybrid', 'frontier'], default: 'hybrid', config: 'routing.default', http: 'extension', grpc: true,
+      doc: 'Which tier answers: `slm` (the draft alone), `hybrid` (the speculative pair, escalating spans to the frontier), `frontier` (the whole request from the frontier), or `auto` (semantic routes, then the trained router).',
     },
     ignoreEos: {
       name: 'ignore_eos', kind: 'boolean', default: false, http: 'body', grpc: true,
@@ -142,9 +153,12 @@ export const requestSettings = {
 
 type Table = typeof requestSettings;
 
-/** A group's settings as values: numbers and booleans. */
+/** The value type of one setting: a number, a boolean, or one of an enum's words. */
+type ValueOf<S> = S extends { kind: 'boolean' } ? boolean : S extends { kind: 'enum'; values: readonly (infer V)[] } ? V : number;
+
+/** A group's settings as values. */
 export type SettingValues<G extends SettingGroup> = {
-  -readonly [K in keyof Table[G]]: Table[G][K] extends { kind: 'boolean' } ? boolean : number;
+  -readonly [K in keyof Table[G]]: ValueOf<Table[G][K]>;
 };
 
 /** The defaults of a group's settings (settings without a fixed default, like the seed, are left out). */
@@ -168,9 +182,10 @@ export function allSettings(): Array<{ group: SettingGroup; field: string; wire:
   );
 }
 
-/** The range in words: `an integer from 0 to 64`, `between 0 and 1`, `in (0, 1]`, `a positive integer`, `true or false`. */
+/** The range in words: `an integer from 0 to 64`, `between 0 and 1`, `in (0, 1]`, `a positive integer`, `true or false`, `one of a, b`. */
 export function describeRange(spec: SettingSpec): string {
   if (spec.kind === 'boolean') return 'true or false';
+  if (spec.kind === 'enum') return `one of ${spec.values.join(', ')}`;
   if (spec.kind === 'integer') {
     if (spec.max !== undefined) return `an integer from ${spec.min} to ${spec.max}`;
     if (spec.min === 1) return 'a positive integer';
@@ -184,6 +199,7 @@ export function describeRange(spec: SettingSpec): string {
 /** Whether `value` is in the setting's type and range. */
 export function inRange(spec: SettingSpec, value: unknown): boolean {
   if (spec.kind === 'boolean') return typeof value === 'boolean';
+  if (spec.kind === 'enum') return typeof value === 'string' && spec.values.includes(value);
   if (typeof value !== 'number' || !Number.isFinite(value)) return false;
   if (spec.kind === 'integer' && !Number.isInteger(value)) return false;
   if (spec.minExclusive ? value <= spec.min : value < spec.min) return false;

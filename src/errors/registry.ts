@@ -49,6 +49,10 @@ export const errorRegistry = {
   not_found: { http: 404, grpc: GrpcCode.UNIMPLEMENTED, type: 'invalid_request_error', retryable: false },
   payload_too_large: { http: 413, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'invalid_request_error', retryable: false },
   overloaded: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'rate_limit_error', retryable: true },
+  /** `route: frontier` refused by the frontier's limits (`callsPerMinute`, `maxCostPerHour`). */
+  frontier_rate_limited: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'rate_limit_error', retryable: true },
+  /** `route: frontier` while the frontier's breaker is open, or the frontier failed before answering. */
+  frontier_unavailable: { http: 503, grpc: GrpcCode.UNAVAILABLE, type: 'server_error', retryable: true },
   deadline_exceeded: { http: 504, grpc: GrpcCode.DEADLINE_EXCEEDED, type: 'timeout_error', retryable: true },
   cancelled: { http: 499, grpc: GrpcCode.CANCELLED, type: 'cancelled', retryable: false },
   shutting_down: { http: 503, grpc: GrpcCode.UNAVAILABLE, type: 'server_error', retryable: true },

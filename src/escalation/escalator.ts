@@ -15,6 +15,20 @@ export type EscalationOutcome =
 export interface EscalationObserver {
   breakerChanged?(state: BreakerState): void;
   outcome?(outcome: EscalationOutcome, cost: { inputTokens: number; outputTokens: number; cost: number }): void;
+  /** A whole request answered by the frontier (the `frontier` tier). */
+  frontierCall?(usage: { inputTokens: number; outputTokens: number; cost: number }): void;
+}
+
+/**
+ * The frontier held for one whole request (`Escalator.lease`). End it exactly once: `succeeded` with what the call
+ * used (returns its cost), `failed` with why, or `release` when the request never called (cancelled before).
+ */
+export interface FrontierLease {
+  /** Most tokens the call may generate (the budget may grant fewer than asked). */
+  readonly maxTokens: number;
+  succeeded(used: { inputTokens: number; outputTokens: number }): number;
+  failed(error: FrontierError): void;
+  release(): void;
 }
 
 export interface EscalatorOptions {
@@ -59,6 +73,47 @@ export class Escalator {
       policy: policy ?? new WindowThresholdPolicy(policyOptions),
       spanTokens: policyOptions.spanTokens,
       escalate: (request, signal) => this.escalate(request, policyOptions.spanTokens, requestBudget, signal),
+    };
+  }
+
+  /**
+   * Takes the frontier for a whole request (the `frontier` tier): one call under the global budget
+   * (`callsPerMinute`, `maxCostPerHour`) and the breaker, not under the per-request escalation budget. Refused
+   * synchronously, with the reason, when either says no. The lease must end exactly once.
+   */
+  lease(inputTokens: number, maxTokens: number): FrontierLease | { refused: 'breaker_open' | BudgetRefusal } {
+    const reservation = this.budget.reserve(inputTokens, maxTokens);
+    if ('refused' in reservation) return { refused: reservation.refused };
+    const { grant } = reservation;
+    if (!this.breaker.tryAcquire()) {
+      grant.settle({ inputTokens: 0, outputTokens: 0 });
+      return { refused: 'breaker_open' };
+    }
+    let ended = false;
+    const end = (): boolean => (ended ? false : (ended = true));
+    const prices = this.options.budget;
+    return {
+      maxTokens: grant.maxTokens,
+      succeeded: (used) => {
+        if (!end()) return 0;
+        this.breaker.success();
+        grant.settle(used);
+        const cost = (used.inputTokens * prices.inputPricePerMillion + Math.min(used.outputTokens, grant.maxTokens) * prices.outputPricePerMillion) / 1e6;
+        this.observer.frontierCall?.({ inputTokens: used.inputTokens, outputTokens: used.outputTokens, cost });
+        return cost;
+      },
+      failed: (error) => {
+        if (!end()) return;
+        if (error.failure === 'cancelled') this.breaker.abandon();
+        else this.breaker.failure();
+        // Unknown how much the frontier produced: the reservation stays spent (never under-count).
+        grant.settle({ inputTokens, outputTokens: grant.maxTokens });
+      },
+      release: () => {
+        if (!end()) return;
+        this.breaker.abandon();
+        grant.settle({ inputTokens: 0, outputTokens: 0 });
+      },
     };
   }
 

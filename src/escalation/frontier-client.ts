@@ -54,6 +54,12 @@ export interface ContinuationRequest {
   /** Most tokens the frontier may generate (its own tokens; the budget counts these). */
   readonly maxTokens: number;
   readonly temperature: number;
+  /** Nucleus sampling, sent only when set. */
+  readonly topP?: number;
+  /** The seed, sent only when set (the frontier may ignore it). */
+  readonly seed?: number;
+  /** Stop sequences, sent only when there are some. */
+  readonly stop?: readonly string[];
   /** For the chat API: the conversation, with the reply so far sent as a partial assistant message. */
   readonly chat?: { messages: ReadonlyArray<{ role: string; content: string }>; replySoFar: string };
 }
@@ -163,6 +169,9 @@ export class FrontierClient {
         : { prompt: request.text }),
       max_tokens: request.maxTokens,
       temperature: request.temperature,
+      ...(request.topP !== undefined ? { top_p: request.topP } : {}),
+      ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      ...(request.stop && request.stop.length > 0 ? { stop: request.stop } : {}),
       stream: true,
       stream_options: { include_usage: true },
     });

@@ -2,8 +2,11 @@ import type { TokenSource } from './token-event.js';
 
 /** What one generation measured about speculation. Reported in the final event of every stream. */
 export interface SpeculationStats {
-  /** `speculative`, or `verifier-only` for plain decoding. */
-  readonly mode: 'speculative' | 'verifier-only';
+  /**
+   * `speculative`; `verifier-only` for plain decoding; `draft-only` for the `slm` tier (the draft alone, so the
+   * verifier's counts are 0); `frontier` for the `frontier` tier (every token from the frontier).
+   */
+  readonly mode: 'speculative' | 'verifier-only' | 'draft-only' | 'frontier';
   /** Draft tokens proposed. */
   readonly drafted: number;
   /** Draft tokens the verifier accepted. */

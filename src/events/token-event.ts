@@ -4,10 +4,12 @@
  */
 import type { TokenLogprob } from './token-logprob.js';
 import type { SpeculationStats } from './speculation-stats.js';
+import type { RouteDecision } from './route-decision.js';
 
 /**
  * Where a token came from:
- * - `draft`: proposed by the draft model and accepted by the verifier;
+ * - `draft`: proposed by the draft model and accepted by the verifier; on the `slm` tier, the draft model's own
+ *   tokens, unverified (their `logprob` is then the draft's);
  * - `verifier`: the verifier's own choice with no drafted token standing for it: the correction that replaces a
  *   rejected draft token, the first token (from the prompt's pass), the token of a plain step in which nothing
  *   was drafted (adaptive γ has paused drafting, `p_min` stopped the draft before its first token, or only one
@@ -52,6 +54,8 @@ export interface TokenEventDone {
   readonly finishReason: FinishReason;
   readonly usage: Usage;
   readonly stats: SpeculationStats;
+  /** Which tier answered, and why (added by the scheduler). */
+  readonly route?: RouteDecision;
 }
 
 /**

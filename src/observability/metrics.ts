@@ -13,6 +13,7 @@ export interface EscalationMetricsObserver {
     outcome: { readonly kind: 'spliced' | 'skipped'; readonly reason?: string; readonly latencyMs: number; readonly attempts: number },
     usage: { readonly inputTokens: number; readonly outputTokens: number; readonly cost: number },
   ): void;
+  frontierCall(usage: { readonly inputTokens: number; readonly outputTokens: number; readonly cost: number }): void;
 }
 
 /** Live values read at scrape time. */
@@ -120,6 +121,36 @@ export class Metrics {
     help: 'Spent on the frontier, from the configured prices per million tokens.',
     registers: [this.registry],
   });
+  readonly routeDecisions = new Counter({
+    name: 'specroute_route_decisions_total',
+    help: 'Tier decisions, by tier and reason (request, default, route:<name>, router, fallback).',
+    labelNames: ['tier', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly routerLatency = new Histogram({
+    name: 'specroute_router_latency_seconds',
+    help: 'Time to decide the tier of an `auto` request (features, semantic routes, the trained router).',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+    registers: [this.registry],
+  });
+  readonly tierRequests = new Counter({
+    name: 'specroute_tier_requests_total',
+    help: 'Requests that reached a tier, by tier and final status (ok, or the error code).',
+    labelNames: ['tier', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly tierTokens = new Counter({
+    name: 'specroute_tier_tokens_total',
+    help: 'Tokens by the tier that answered and kind (prompt, completion).',
+    labelNames: ['tier', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly tierCost = new Counter({
+    name: 'specroute_tier_cost_total',
+    help: "Spent on the frontier, by the tier that spent it (hybrid: escalated spans; frontier: whole requests).",
+    labelNames: ['tier'] as const,
+    registers: [this.registry],
+  });
   readonly breakerState = new Gauge({
     name: 'specroute_frontier_breaker_state',
     help: 'The frontier circuit breaker: 1 for its current state, 0 for the others.',
@@ -188,8 +219,21 @@ export class Metrics {
         this.frontierTokens.inc({ direction: 'input' }, usage.inputTokens);
         this.frontierTokens.inc({ direction: 'output' }, usage.outputTokens);
         this.frontierCost.inc(usage.cost);
+        this.tierCost.inc({ tier: 'hybrid' }, usage.cost);
+      },
+      frontierCall: (usage) => {
+        this.frontierTokens.inc({ direction: 'input' }, usage.inputTokens);
+        this.frontierTokens.inc({ direction: 'output' }, usage.outputTokens);
+        this.frontierCost.inc(usage.cost);
+        this.tierCost.inc({ tier: 'frontier' }, usage.cost);
       },
     };
+  }
+
+  /** Records a tier decision (and, for an `auto` request, how long it took). */
+  routeDecided(decision: { readonly tier: string; readonly reason: string; readonly latencyMs: number }, decided: boolean): void {
+    this.routeDecisions.inc({ tier: decision.tier, reason: decision.reason });
+    if (decided) this.routerLatency.observe(decision.latencyMs / 1000);
   }
 
   requestFinished(transport: Transport, status: string): void {

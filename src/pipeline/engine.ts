@@ -105,20 +105,41 @@ export class SpeculativeEngine implements Generator {
    * the engine's defaults. Aborting `options.signal` stops it within one verifier pass and frees its sequences;
    * the generator then throws the abort reason (a `SpecrouteError`).
    */
-  async *generate(request: GenerationRequest, encoded: EncodedPrompt, options: GenerateOptions = {}): AsyncGenerator<TokenEvent> {
+  generate(request: GenerationRequest, encoded: EncodedPrompt, options: GenerateOptions = {}): AsyncGenerator<TokenEvent> {
+    return this.run(request, encoded, options, 'pair');
+  }
+
+  /**
+   * The `slm` tier: the draft model decoding alone (no verifier, no escalation), its tokens tagged `draft`.
+   * Undefined without a draft.
+   */
+  get slm(): Generator | undefined {
+    const draft = this.draft;
+    if (!draft) return undefined;
+    return {
+      contextSize: draft.info.contextSize,
+      encode: (input) => this.encode(input),
+      generate: (request, encoded, options = {}) => this.run(request, encoded, options, 'slm'),
+    };
+  }
+
+  /** One request on the pair (`pair`: speculative, or verifier-only) or on the draft alone (`slm`). */
+  private async *run(request: GenerationRequest, encoded: EncodedPrompt, options: GenerateOptions, models: 'pair' | 'slm'): AsyncGenerator<TokenEvent> {
     if (this.disposed) throw new SpecrouteError('shutting_down', 'the engine is shutting down');
     const plan = planRequest(request, encoded, this.defaults, this.tokenizer.eos, options);
     const { prompt, maxTokens } = plan;
     const signal = options.signal;
     if (prompt.length === 0) throw new SpecrouteError('invalid_argument', 'the prompt is empty', { param: encoded.param });
-    if (prompt.length + maxTokens > this.contextSize) {
+    const contextSize = models === 'slm' ? this.draft!.info.contextSize : this.contextSize;
+    if (prompt.length + maxTokens > contextSize) {
       throw new SpecrouteError(
         'context_length_exceeded',
-        `the prompt (${prompt.length} tokens) plus max_tokens (${maxTokens}) exceeds the context size (${this.contextSize} tokens)`,
+        `the prompt (${prompt.length} tokens) plus max_tokens (${maxTokens}) exceeds the context size (${contextSize} tokens)`,
         { param: prompt.length >= this.contextSize ? encoded.param : 'max_tokens' },
       );
     }
-    const speculative = this.draft !== undefined && plan.speculation !== false;
+    const slm = models === 'slm';
+    const speculative = !slm && this.draft !== undefined && plan.speculation !== false;
     const ctx: LoopContext = {
       prompt,
       maxTokens,
@@ -126,20 +147,20 @@ export class SpeculativeEngine implements Generator {
       stopTokens: plan.stopTokens,
       topLogprobs: plan.topLogprobs,
       speculation: plan.speculation || this.defaults.speculation,
-      stats: new StatsRecorder(speculative ? 'speculative' : 'verifier-only'),
+      stats: new StatsRecorder(slm ? 'draft-only' : speculative ? 'speculative' : 'verifier-only'),
       signal,
     };
     const assembler = new TextAssembler(this.tokenizer, plan.stop, prompt);
-    const escalation = this.escalator && plan.escalation !== false ? new EscalationStep(this.escalator.session(plan.escalation), this.tokenizer) : undefined;
+    const escalation = !slm && this.escalator && plan.escalation !== false ? new EscalationStep(this.escalator.session(plan.escalation), this.tokenizer) : undefined;
     if (escalation) ctx.topLogprobs = Math.max(ctx.topLogprobs, 8); // enough of the distribution for an entropy estimate
     const emitted: number[] = [];
     let completionTokens = 0;
     let finishReason: 'stop' | 'length' = 'length';
 
-    const sequences = await this.openSequences(speculative);
+    const sequences = await this.openSequences(slm ? [this.draft!] : speculative ? [this.verifier, this.draft!] : [this.verifier]);
     const onAbort = (): void => sequences.forEach((s) => s.cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
-    const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx, this.acceptance) : decodePlain(sequences[0]!, ctx);
+    const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx, this.acceptance) : decodePlain(sequences[0]!, ctx, slm ? 'draft' : 'verifier');
     try {
       throwIfAborted(signal);
       let command: LoopCommand | undefined;
@@ -196,8 +217,7 @@ export class SpeculativeEngine implements Generator {
     }
   }
 
-  private async openSequences(speculative: boolean): Promise<WorkerSequence[]> {
-    const workers = speculative ? [this.verifier, this.draft!] : [this.verifier];
+  private async openSequences(workers: readonly ModelWorker[]): Promise<WorkerSequence[]> {
     const opened = await Promise.allSettled(workers.map((w) => w.open()));
     const sequences = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = opened.find((r) => r.status === 'rejected');

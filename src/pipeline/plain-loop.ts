@@ -3,10 +3,11 @@ import { Rng } from '../sampling/rng.js';
 import { scoreRequest, type DecodeLoop, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
 
 /**
- * Verifier-only decoding (the baseline): the worker decodes in its own loop and streams tokens back over a
- * MessagePort. A splice (escalation) stops that loop, feeds the span to the verifier, and starts it again.
+ * One model decoding alone: the verifier (verifier-only decoding, the baseline) or the draft (the `slm` tier,
+ * `source: 'draft'`). The worker decodes in its own loop and streams tokens back over a MessagePort. A splice
+ * (escalation) stops that loop, feeds the span to the model, and starts it again.
  */
-export async function* decodePlain(verifier: WorkerSequence, ctx: LoopContext): DecodeLoop {
+export async function* decodePlain(verifier: WorkerSequence, ctx: LoopContext, source: 'verifier' | 'draft' = 'verifier'): DecodeLoop {
   const started = performance.now();
   const request = scoreRequest(ctx);
   const rng = new Rng(ctx.sampling.seed);
@@ -34,7 +35,7 @@ export async function* decodePlain(verifier: WorkerSequence, ctx: LoopContext): 
         first = false;
       }
       for (let i = 0; i < batch.tokens.length; i++) ctx.stats.block(0, 0);
-      const block: EmittedToken[] = batch.tokens.map((token, i) => ({ token, source: 'verifier', scores: batch.scores[i]! }));
+      const block: EmittedToken[] = batch.tokens.map((token, i) => ({ token, source, scores: batch.scores[i]! }));
       command = yield block;
       const kept = command ? block.slice(0, command.cut) : block;
       committed.push(...kept.map((b) => b.token));

@@ -2,9 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { SpecrouteError } from '../errors/registry.js';
 import type { TokenEvent } from '../events/token-event.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { GenerationRequest, SpeculationSettings, Transport } from '../contract/generation-request.js';
-import type { EncodedPrompt, Generator } from '../contract/generator.js';
+import type { GenerationRequest, RouteChoice, SpeculationSettings, Transport } from '../contract/generation-request.js';
+import type { EncodedPrompt, Generator, Reservation } from '../contract/generator.js';
+import type { TierRouter } from '../contract/tier-router.js';
+import type { RouteDecision, Tier } from '../events/route-decision.js';
+import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
+
+/** The generator of each tier: `hybrid` always; `slm` with a draft; `frontier` with a frontier. */
+export interface TierGenerators {
+  readonly hybrid: Generator;
+  readonly slm?: Generator | undefined;
+  readonly frontier?: Generator | undefined;
+}
+
+/** Why a tier is missing, for the `route` error. */
+const missing: Record<Exclude<Tier, 'hybrid'>, string> = {
+  slm: 'it needs a draft model (model.draft)',
+  frontier: 'it needs a frontier (escalation.frontier)',
+};
 
 export interface SchedulerOptions {
   /** The model id clients name in `model`. */
@@ -36,6 +52,14 @@ export interface SchedulerOptions {
   defaultMaxTokens: number;
   /** The server's speculation settings, which a request's overrides are merged over (to check `min ≤ max`). */
   speculation?: Partial<SpeculationSettings>;
+  /**
+   * The route of a request that names none (`routing.default`).
+   *
+   * Defaults to `'hybrid'`.
+   */
+  defaultRoute?: RouteChoice;
+  /** Decides the tier of `auto` requests. Defaults to none: `auto` means `hybrid` (reason `default`). */
+  router?: TierRouter;
 }
 
 export interface AdmitOptions {
@@ -51,6 +75,8 @@ export interface Generation extends AsyncIterable<TokenEvent> {
   readonly created: number;
   readonly model: string;
   readonly promptTokens: number;
+  /** Which tier answers, and why (decided at admission). */
+  readonly route: RouteDecision;
 }
 
 /**
@@ -65,10 +91,13 @@ export class Scheduler {
   private readonly shutdown = new AbortController();
 
   constructor(
-    private readonly generator: Generator,
+    private readonly tiers: TierGenerators,
     private readonly metrics: Metrics,
     private readonly options: SchedulerOptions,
-  ) {}
+  ) {
+    const route = options.defaultRoute ?? 'hybrid';
+    if (route !== 'auto' && !tiers[route]) throw invalidArgument('routing.default', `routing.default is '${route}', but this server has no ${route} tier: ${missing[route as Exclude<Tier, 'hybrid'>]}`);
+  }
 
   get queueDepth(): number {
     return this.waiting.length;
@@ -88,19 +117,29 @@ export class Scheduler {
   }
 
   /**
-   * Validates (once, for every stage below), tokenizes and admits a request. Throws at once (before any event) for bad input, an unknown
-   * model, a prompt too long for the context, a full queue, or a server shutting down.
+   * Validates (once, for every stage below), tokenizes, routes and admits a request. Rejects at once (before any
+   * event) for bad input, an unknown model, a tier this server lacks, a prompt too long for the context, a full
+   * queue, a frontier whose limits or breaker refuse an explicit `route: frontier`, or a server shutting down.
+   *
+   * The route: the request's `route`, else `routing.default`. `auto` asks the router (semantic routes, then the
+   * trained router); when it picks the frontier and the frontier refuses, the request is served by `hybrid`
+   * (reason `fallback`).
    */
-  admit(request: GenerationRequest, { transport, signal }: AdmitOptions): Generation {
+  async admit(request: GenerationRequest, { transport, signal }: AdmitOptions): Promise<Generation> {
+    let tier: Tier | undefined;
     try {
       if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
       validateGenerationRequest(request, this.options.speculation);
       if (request.model !== this.options.modelId) {
         throw new SpecrouteError('model_not_found', `the model '${request.model}' does not exist; this server serves '${this.options.modelId}'`, { param: 'model' });
       }
-      const prompt = this.generator.encode(request.input);
+      const choice = request.route ?? this.options.defaultRoute ?? 'hybrid';
+      if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
+        throw invalidArgument('route', `route '${choice}' is not available on this server: ${missing[choice]}`);
+      }
+      const prompt = this.tiers.hybrid.encode(request.input);
       const { tokens, param } = prompt;
-      const contextSize = this.generator.contextSize;
+      const contextSize = this.tiers.hybrid.contextSize;
       const room = contextSize - tokens.length;
       if (room < 1) {
         throw new SpecrouteError('context_length_exceeded', `the prompt is ${tokens.length} tokens; this model's context holds ${contextSize}`, { param });
@@ -112,19 +151,47 @@ export class Scheduler {
           { param: 'max_tokens' },
         );
       }
-      if (this.active + this.waiting.length >= this.options.maxConcurrent + this.options.maxQueue) {
+      const resolved = { ...request, maxTokens: request.maxTokens ?? Math.min(this.options.defaultMaxTokens, room) };
+      const decided = choice === 'auto' && this.options.router !== undefined;
+      let route: RouteDecision =
+        choice !== 'auto'
+          ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
+          : (await this.options.router?.decide(resolved, prompt, signal)) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 };
+      if (signal.aborted) throw signal.reason;
+      if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
+      let generator = this.tiers[route.tier] ?? this.tiers.hybrid;
+      let reservation: Reservation | undefined;
+      try {
+        reservation = generator.reserve?.(resolved, prompt);
+      } catch (error) {
+        if (choice !== 'auto') throw error;
+        route = { ...route, tier: 'hybrid', reason: 'fallback' };
+        generator = this.tiers.hybrid;
+      }
+      tier = route.tier;
+      if (tier !== 'frontier' && this.active + this.waiting.length >= this.options.maxConcurrent + this.options.maxQueue) {
         throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
       }
-      const maxTokens = request.maxTokens ?? Math.min(this.options.defaultMaxTokens, room);
-      const generation = this.run({ ...request, maxTokens }, prompt, transport, signal);
-      return { id: randomUUID(), created: Math.floor(Date.now() / 1000), model: this.options.modelId, promptTokens: tokens.length, [Symbol.asyncIterator]: () => generation };
+      this.metrics.routeDecided(route, decided);
+      const generation = this.run(generator, route, resolved, prompt, transport, signal, reservation);
+      return { id: randomUUID(), created: Math.floor(Date.now() / 1000), model: this.options.modelId, promptTokens: tokens.length, route, [Symbol.asyncIterator]: () => generation };
     } catch (error) {
-      this.metrics.requestFinished(transport, error instanceof SpecrouteError ? error.code : 'internal');
+      const status = error instanceof SpecrouteError ? error.code : 'internal';
+      this.metrics.requestFinished(transport, status);
+      if (tier) this.metrics.tierRequests.inc({ tier, status });
       throw error;
     }
   }
 
-  private async *run(request: GenerationRequest, prompt: EncodedPrompt, transport: Transport, clientSignal: AbortSignal): AsyncGenerator<TokenEvent> {
+  private async *run(
+    generator: Generator,
+    route: RouteDecision,
+    request: GenerationRequest,
+    prompt: EncodedPrompt,
+    transport: Transport,
+    clientSignal: AbortSignal,
+    reservation: Reservation | undefined,
+  ): AsyncGenerator<TokenEvent> {
     const admitted = performance.now();
     const timeoutMs = Math.min(request.timeoutMs ?? Infinity, this.options.requestTimeoutMs);
     const deadline = AbortSignal.timeout(timeoutMs);
@@ -136,10 +203,13 @@ export class Scheduler {
     this.inFlight.add(tracked);
     let holding = false;
     try {
-      await this.acquire(signal);
-      holding = true;
+      // The frontier tier holds no local sequence: its limits are the frontier's (taken at admission).
+      if (route.tier !== 'frontier') {
+        await this.acquire(signal);
+        holding = true;
+      }
       let last = 0;
-      for await (const event of this.generator.generate(request, prompt, { signal })) {
+      for await (const event of generator.generate(request, prompt, { signal, ...(reservation ? { reservation } : {}) })) {
         const now = performance.now();
         if (event.kind === 'token') {
           if (last === 0) this.metrics.timeToFirstToken.observe({ transport }, (now - admitted) / 1000);
@@ -149,7 +219,11 @@ export class Scheduler {
         } else if (event.kind === 'done') {
           completed = true;
           this.metrics.promptTokens.inc(event.usage.promptTokens);
+          this.metrics.tierTokens.inc({ tier: route.tier, kind: 'prompt' }, event.usage.promptTokens);
+          this.metrics.tierTokens.inc({ tier: route.tier, kind: 'completion' }, event.usage.completionTokens);
           this.metrics.recordStats(event.stats);
+          yield { ...event, route };
+          continue;
         }
         yield event;
       }
@@ -162,8 +236,10 @@ export class Scheduler {
       // seen mid-step) ended the request too: it is cancelled, not ok.
       if (status === 'ok' && !completed) status = 'cancelled';
       if (holding) this.release();
+      reservation?.release(); // a generation that never started leaves it unused; otherwise already ended
       this.metrics.requestDuration.observe({ transport }, (performance.now() - admitted) / 1000);
       this.metrics.requestFinished(transport, status);
+      this.metrics.tierRequests.inc({ tier: route.tier, status });
       this.inFlight.delete(tracked);
       finished();
     }

@@ -24,7 +24,7 @@ export function validateGenerationRequest(request: GenerationRequest, serverSpec
       checkText(m.content, `messages[${i}].content`);
     });
   }
-  checkSettings('request', { maxTokens: request.maxTokens, topLogprobs: request.topLogprobs, ignoreEos: request.ignoreEos, timeoutMs: request.timeoutMs });
+  checkSettings('request', { maxTokens: request.maxTokens, topLogprobs: request.topLogprobs, ignoreEos: request.ignoreEos, timeoutMs: request.timeoutMs, route: request.route });
   if (request.sampling) checkSettings('sampling', request.sampling);
   if (request.stop !== undefined) {
     if (request.stop.length > MAX_STOP_SEQUENCES) throw invalidArgument('stop', `stop takes at most ${MAX_STOP_SEQUENCES} sequences`);

@@ -8,9 +8,10 @@
  *   `verifier`, `bonus`, `frontier`), its log-probability under the verifier, and its ids;
  * - the last chunk before `data: [DONE]` (the usage chunk with `stream_options.include_usage`, otherwise the
  *   chunk carrying `finish_reason`) and every non-streaming response:
- *   `specroute: {stats, tokens_by_source}`: the request's speculation stats (`stats`, SpeculationStats in
+ *   `specroute: {stats, tokens_by_source, route}`: the request's speculation stats (`stats`, SpeculationStats in
  *   snake_case; its counts are of generated tokens, before a stop sequence cut the text) and the completion's
- *   tokens counted by source (`tokens_by_source`, summing to `usage.completion_tokens`). A non-streaming
+ *   tokens counted by source (`tokens_by_source`, summing to `usage.completion_tokens`), and which tier answered
+ *   and why (`route: {tier, reason, score?, threshold?, router?, latency_ms}`). A non-streaming
  *   response also lists every token's provenance in `specroute.tokens`, and its escalations in
  *   `specroute.escalations`;
  * - an escalation to the frontier model: a chunk with an empty delta (`delta: {}` / `text: ""`) and
@@ -19,6 +20,7 @@
  */
 import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
 import type { SpeculationStats } from '../events/speculation-stats.js';
+import type { RouteDecision } from '../events/route-decision.js';
 
 /** Identity of one response: every chunk of a stream repeats it. */
 export interface ResponseMeta {
@@ -91,6 +93,18 @@ export interface WireEscalation {
 export interface WireSummary {
   stats: WireStats;
   tokens_by_source: TokensBySource;
+  /** Which tier answered, and why (absent only for generations that bypass the scheduler). */
+  route?: WireRoute;
+}
+
+/** `specroute.route` of the last chunk: a RouteDecision in snake_case. */
+export interface WireRoute {
+  tier: string;
+  reason: string;
+  score?: number;
+  threshold?: number;
+  router?: string;
+  latency_ms: number;
 }
 
 export interface ChatTopLogprob {
@@ -259,8 +273,19 @@ class Tracker {
   }
 
   summary(done: TokenEventDone): WireSummary {
-    return { stats: statsToWire(done.stats), tokens_by_source: { ...this.counts } };
+    return { stats: statsToWire(done.stats), tokens_by_source: { ...this.counts }, ...(done.route ? { route: routeToWire(done.route) } : {}) };
   }
+}
+
+function routeToWire(route: RouteDecision): WireRoute {
+  return {
+    tier: route.tier,
+    reason: route.reason,
+    ...(route.score !== undefined ? { score: route.score } : {}),
+    ...(route.threshold !== undefined ? { threshold: route.threshold } : {}),
+    ...(route.router !== undefined ? { router: route.router } : {}),
+    latency_ms: route.latencyMs,
+  };
 }
 
 function chatLogprob(entry: ReturnType<Tracker['entry']>, topN: number): ChatTokenLogprob {

@@ -2,7 +2,7 @@
  * TokenEvent → `specroute.v1` proto messages: pure functions, the gRPC twin of the OpenAI chunk mapping. Every
  * event becomes exactly one `GenerateResponse`.
  */
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type {
   FinishReason as EventFinishReason,
   TokenEvent,
@@ -17,6 +17,7 @@ import {
   FinalSchema,
   FinishReason,
   GenerateResponseSchema,
+  RouteDecisionSchema,
   SpeculationMode,
   SpeculationStatsSchema,
   TokenChunkSchema,
@@ -28,6 +29,7 @@ import {
   type TokenChunk,
 } from '../gen/specroute/v1/generate_pb.js';
 import type { SpeculationStats } from '../events/speculation-stats.js';
+import type { RouteDecision as RouteDecisionEvent } from '../events/route-decision.js';
 
 /** What the final message says about the generation besides the event itself. */
 export interface GenerationInfo {
@@ -52,6 +54,8 @@ const finishReasons: Record<EventFinishReason, FinishReason> = {
 const modes: Record<SpeculationStats['mode'], SpeculationMode> = {
   speculative: SpeculationMode.SPECULATIVE,
   'verifier-only': SpeculationMode.VERIFIER_ONLY,
+  'draft-only': SpeculationMode.DRAFT_ONLY,
+  frontier: SpeculationMode.FRONTIER,
 };
 
 /** One stream message for one event. */
@@ -95,7 +99,19 @@ export function toFinal(event: TokenEventDone, generation: GenerationInfo): Fina
     finishReason: finishReasons[event.finishReason],
     usage: { promptTokens: event.usage.promptTokens, completionTokens: event.usage.completionTokens, totalTokens: event.usage.totalTokens },
     stats: toSpeculationStats(event.stats),
+    ...(event.route ? { route: toRouteDecision(event.route) } : {}),
   });
+}
+
+export function toRouteDecision(route: RouteDecisionEvent): MessageInitShape<typeof RouteDecisionSchema> {
+  return {
+    tier: route.tier,
+    reason: route.reason,
+    latencyMs: route.latencyMs,
+    ...(route.score !== undefined ? { score: route.score } : {}),
+    ...(route.threshold !== undefined ? { threshold: route.threshold } : {}),
+    ...(route.router !== undefined ? { router: route.router } : {}),
+  };
 }
 
 export function toSpeculationStats(stats: SpeculationStats): SpeculationStatsMessage {

@@ -235,6 +235,7 @@ describe('config errors name the key, in every section of the schema', () => {
         breaker: { failureThreshold: 5, cooldownMs: 30_000, halfOpenProbes: 2 },
         budget: { maxTokensPerRequest: 128, maxCallsPerRequest: 8, callsPerMinute: 120, maxCostPerHour: 5, inputPricePerMillion: 2.5, outputPricePerMillion: 10 },
       },
+      routing: { default: 'auto', router: 'router.json', targetFrontierShare: 0.3, routes: [{ name: 'greetings', tier: 'slm', examples: ['hello there'], threshold: 0.9 }] },
       auth: { apiKeys: ['sk-local-123456', 'sk-other-654321'] },
     };
     // A draft is a file or a derivation: derive's keys get a config of their own.
@@ -305,6 +306,25 @@ describe('config errors name the key, in every section of the schema', () => {
       expect(fromEnv.param, variable).toBe(key);
       expect(fromEnv.message).toContain(`(from ${variable})`);
     }
+  });
+
+  it('refuses routing to a tier the server lacks, naming the key', () => {
+    const noDraft = withValue(BASE, ['model', 'draft'], null);
+    const noFrontier = withValue(BASE, ['escalation'], {});
+    const cases: Array<[object, string, RegExp]> = [
+      [withValue(noDraft, ['routing'], { default: 'slm' }), 'routing.default', /'slm' needs a draft \(model\.draft\)/],
+      [withValue(noFrontier, ['routing'], { default: 'frontier' }), 'routing.default', /'frontier' needs a frontier \(escalation\.frontier\)/],
+      [withValue(noFrontier, ['routing'], { routes: [{ name: 'a', tier: 'hybrid', examples: ['x'] }, { name: 'b', tier: 'frontier', examples: ['y'] }] }), 'routing.routes[1].tier', /needs a frontier/],
+      [withValue(noFrontier, ['routing'], { router: 'r.json' }), 'routing.router', /needs a frontier/],
+      [withValue(BASE, ['routing'], { targetFrontierShare: 0.2 }), 'routing.targetFrontierShare', /set routing\.router too/],
+      [withValue(BASE, ['routing'], { routes: [{ name: 'a', tier: 'slm', examples: ['x'] }, { name: 'a', tier: 'slm', examples: ['y'] }] }), 'routing.routes', /unique/],
+    ];
+    for (const [config, key, message] of cases) {
+      const error = errorOf(() => loadConfig(yamlFile(config), {}, {}));
+      expect(error.param, key).toBe(key);
+      expect(error.message, key).toMatch(message);
+    }
+    expect(loadConfig(yamlFile(withValue(BASE, ['routing'], { router: 'r.json' })), {}, {}).routerPath).toMatch(/\/r\.json$/);
   });
 
   it('names every unknown key of a section, and the keys it takes', () => {

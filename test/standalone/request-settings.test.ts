@@ -4,7 +4,7 @@ import { configSchema } from '../../src/config/schema.js';
 import type { GenerationRequest } from '../../src/contract/generation-request.js';
 import { allSettings, inRange, requestSettings, type SettingGroup, type SettingSpec } from '../../src/contract/request-settings.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
-import { EscalationOverrideSchema, GenerateRequestSchema, SpeculationOverrideSchema } from '../../src/gen/specroute/v1/generate_pb.js';
+import { EscalationOverrideSchema, GenerateRequestSchema, RouteSchema, SpeculationOverrideSchema } from '../../src/gen/specroute/v1/generate_pb.js';
 import { toGenerationRequest } from '../../src/ingress/grpc/generate-request.js';
 import { parseChatRequest, parseCompletionRequest, renameParam } from '../../src/ingress/http/openai-request.js';
 import { chatCompletionBodySchema, completionBodySchema } from '../../src/ingress/http/schemas.js';
@@ -21,9 +21,17 @@ import { refusal } from '../helpers/refusal.js';
 const settings = allSettings();
 const camel = (name: string): string => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** A valid value other than the default, to see it reach the request. */
+function sample(spec: SettingSpec): unknown {
+  if (spec.kind === 'boolean') return true;
+  if (spec.kind === 'enum') return spec.values.find((v) => v !== spec.default);
+  return spec.max ?? spec.min + 1;
+}
+
 /** Values on both sides of each bound, and of the wrong type. */
 function probes(spec: SettingSpec): unknown[] {
   if (spec.kind === 'boolean') return [true, false, 0, 1, 'true', null];
+  if (spec.kind === 'enum') return [...spec.values, `${spec.values[0]}x`, spec.values[0]!.toUpperCase(), '', 0, true, null];
   const step = spec.kind === 'integer' ? 1 : 1e-6;
   const values: unknown[] = [spec.min, spec.min - step, spec.min + step, spec.min - 1, true, '1', Number.NaN, Number.POSITIVE_INFINITY];
   if (spec.kind === 'integer') values.push(spec.min + 0.5);
@@ -108,8 +116,9 @@ describe('the request settings description', () => {
           expect(desc, `${message.typeName}.${spec.name}`).toBeDefined();
           expect(desc!.localName).toBe(field);
           expect(scalarKind(desc!)).toBe(spec.kind);
-          const value = spec.kind === 'boolean' ? true : spec.max ?? spec.min + 1;
-          const init = group === 'speculation' || group === 'escalation' ? { [group]: { [field]: value } } : { [field]: value };
+          const value = sample(spec);
+          const wireValue = spec.kind === 'enum' ? RouteSchema.values.find((v) => v.localName.toLowerCase() === value)!.number : value;
+          const init = group === 'speculation' || group === 'escalation' ? { [group]: { [field]: wireValue } } : { [field]: wireValue };
           const parsed = toGenerationRequest(create(GenerateRequestSchema, { model: 'm', input: { case: 'prompt', value: 'x' }, ...init }), undefined);
           expect(group === 'request' ? parsed[field as keyof GenerationRequest] : (parsed[group] as Record<string, unknown>)[field]).toBe(value);
         });
@@ -121,7 +130,7 @@ describe('the request settings description', () => {
       }
 
       it('the HTTP JSON schema types it where the description puts it, and parsing reads it', () => {
-        const value = spec.kind === 'boolean' ? true : spec.max ?? spec.min + 1;
+        const value = sample(spec);
         const inExtension = spec.http === 'extension';
         const holder = group === 'speculation' || group === 'escalation' ? { specroute: { [group]: { [spec.name]: value } } } : inExtension ? { specroute: { [spec.name]: value } } : { [spec.name]: value };
         const properties = (schema: { properties: Record<string, unknown> }): Record<string, { type: string | string[]; properties?: Record<string, unknown> }> =>
@@ -129,7 +138,7 @@ describe('the request settings description', () => {
         const where = inExtension ? (group === 'request' ? properties(chatCompletionBodySchema).specroute!.properties! : (properties(chatCompletionBodySchema).specroute!.properties![group] as { properties: Record<string, unknown> }).properties) : properties(chatCompletionBodySchema);
         const typed = where[spec.name] as { type: string | string[] } | undefined;
         expect(typed, `${wire} in the chat body schema`).toBeDefined();
-        expect([typed!.type].flat()).toContain(spec.kind);
+        expect([typed!.type].flat()).toContain(spec.kind === 'enum' ? 'string' : spec.kind);
         const parsed = parseChatRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }], ...(wire === 'top_logprobs' ? { logprobs: true } : {}), ...holder }).generation;
         expect(group === 'request' ? parsed[field as keyof GenerationRequest] : (parsed[group] as Record<string, unknown>)[field]).toBe(value);
         if (wire !== 'top_logprobs') expect(Object.keys(properties(completionBodySchema))).toEqual(expect.arrayContaining(Object.keys(holder)));

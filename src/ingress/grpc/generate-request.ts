@@ -1,8 +1,8 @@
 import type { Message } from '@bufbuild/protobuf';
-import type { ChatMessage, GenerationRequest, PromptInput } from '../../contract/generation-request.js';
+import type { ChatMessage, GenerationRequest, PromptInput, RouteChoice } from '../../contract/generation-request.js';
 import { requestSettings, type SettingGroup, type SettingSpec, type SettingValues } from '../../contract/request-settings.js';
 import { invalidArgument } from '../../errors/registry.js';
-import { ChatRole, ChatRoleSchema, type GenerateRequest } from '../../gen/specroute/v1/generate_pb.js';
+import { ChatRole, ChatRoleSchema, Route, RouteSchema, type GenerateRequest } from '../../gen/specroute/v1/generate_pb.js';
 
 const roles: Partial<Record<ChatRole, ChatMessage['role']>> = {
   [ChatRole.SYSTEM]: 'system',
@@ -34,7 +34,18 @@ export function toGenerationRequest(message: GenerateRequest, timeoutMs: number 
     ...(escalation !== undefined ? { escalation } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) } : {}),
     ...(ignoreEos === true ? { ignoreEos: true } : {}),
+    ...routeOf(message.route),
   };
+}
+
+/** The proto `Route` as the request's `route`; ROUTE_UNSPECIFIED is the server's default. */
+function routeOf(route: Route): { route?: RouteChoice } {
+  if (route === Route.UNSPECIFIED) return {};
+  const name = RouteSchema.value[route]?.localName.toLowerCase();
+  if (name === undefined || !(requestSettings.request.route.values as readonly string[]).includes(name)) {
+    throw invalidArgument('route', `route must be ROUTE_AUTO, ROUTE_SLM, ROUTE_HYBRID or ROUTE_FRONTIER, got ${route}`);
+  }
+  return { route: name as RouteChoice };
 }
 
 /** The group's settings that the message sets (proto3 `optional` fields left unset are `undefined`). */
@@ -42,7 +53,7 @@ function settings<G extends SettingGroup>(group: G, message: object): Partial<Se
   const fields = message as Record<string, unknown>;
   const out: Record<string, number | boolean> = {};
   for (const [field, spec] of Object.entries(requestSettings[group]) as Array<[string, SettingSpec]>) {
-    const value = spec.grpc ? fields[field] : undefined;
+    const value = spec.grpc && spec.kind !== 'enum' ? fields[field] : undefined; // enums are proto enums: see `routeOf`
     if (typeof value === 'number' || typeof value === 'boolean') out[field] = value;
   }
   return out as Partial<SettingValues<G>>;

@@ -14,6 +14,8 @@ import { implementService, type CallContext, type ImplementedService, type Servi
 
 /** Response header carrying the generation's id (also in the final message). */
 export const REQUEST_ID_HEADER = 'specroute-request-id';
+/** Response header naming the tier that answers (the final message's `route` says why). */
+export const ROUTE_HEADER = 'specroute-route';
 
 export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 'onInternalError'> = {}): ImplementedService {
   return implementService(
@@ -27,8 +29,8 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
         });
         // Throws at once (bad field, unknown model, prompt too long, overloaded, shutting down); the scheduler
         // records those in the metrics, and everything after admission.
-        const generation = ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal });
-        call.sendHeader({ [REQUEST_ID_HEADER]: generation.id });
+        const generation = await ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal });
+        call.sendHeader({ [REQUEST_ID_HEADER]: generation.id, [ROUTE_HEADER]: generation.route.tier });
         for await (const event of generation) yield toGenerateResponse(event, generation);
       },
 

@@ -44,7 +44,7 @@ function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: 
   const { ignoreEos } = settingsFrom('request', 'body', body as unknown as WireSettings);
   const stop = body.stop == null ? undefined : typeof body.stop === 'string' ? [body.stop] : body.stop;
   const extension = body.specroute ?? {};
-  const { timeoutMs } = settingsFrom('request', 'extension', extension as WireSettings, params);
+  const { timeoutMs, route } = settingsFrom('request', 'extension', extension as WireSettings, params);
   const speculation = override('speculation', extension.speculation, params);
   const escalation = override('escalation', extension.escalation, params);
   return {
@@ -55,6 +55,7 @@ function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: 
     ...(escalation !== undefined ? { escalation } : {}),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(ignoreEos === true ? { ignoreEos } : {}),
+    ...(route !== undefined ? { route } : {}),
     params,
   };
 }
@@ -64,7 +65,7 @@ function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: 
  * it). An extension setting's errors are renamed to where it sits (`specroute.speculation.p_min`).
  */
 function settingsFrom<G extends SettingGroup>(group: G, http: SettingSpec['http'], source: WireSettings, params?: Record<string, string>): Partial<SettingValues<G>> {
-  const out: Record<string, number | boolean> = {};
+  const out: Record<string, number | boolean | string> = {};
   for (const [field, spec] of Object.entries(requestSettings[group]) as Array<[string, SettingSpec]>) {
     if (spec.http !== http) continue;
     if (params) params[wireName(group, spec)] = `specroute.${wireName(group, spec)}`;

@@ -20,7 +20,8 @@ function settingProperties(group: SettingGroup, http: SettingSpec['http'], allow
   const out: Record<string, { type: string | string[] }> = {};
   for (const spec of Object.values(requestSettings[group]) as SettingSpec[]) {
     if (spec.http !== http || except.includes(spec.name)) continue;
-    out[spec.name] = allowNull ? nullable(spec.kind) : { type: spec.kind };
+    const type = spec.kind === 'enum' ? 'string' : spec.kind; // the words themselves are checked at admission
+    out[spec.name] = allowNull ? nullable(type) : { type };
   }
   return out;
 }
@@ -126,7 +127,7 @@ export interface WireMessage {
 }
 
 /** Settings by wire name, as the schema typed them (see `settingProperties`). */
-export type WireSettings = Readonly<Record<string, number | boolean | null | undefined>>;
+export type WireSettings = Readonly<Record<string, number | boolean | string | null | undefined>>;
 
 /** A body: its settings are read by wire name through the description; the other fields are typed here. */
 export interface CommonBody {

@@ -9,6 +9,9 @@ import { toHttpError } from './openai-error.js';
 import { logIfInternal } from './plugins/errors.js';
 import { SSE_HEADERS, SseStream } from './sse-stream.js';
 
+/** Response header naming the tier that answers (`slm`, `hybrid`, `frontier`); the reason is in the final chunk. */
+export const ROUTE_HEADER = 'x-specroute-route';
+
 /** How one OpenAI API renders a generation: its id prefix, its stream of chunks, its whole response. */
 export interface ResponseFormat {
   readonly idPrefix: string;
@@ -41,7 +44,7 @@ export async function serveGeneration(
   request.specrouteAdmitted = true; // from here on the scheduler records the outcome
   let generation: Generation;
   try {
-    generation = ctx.scheduler.admit(parsed.generation, { transport: 'http', signal: abort.signal });
+    generation = await ctx.scheduler.admit(parsed.generation, { transport: 'http', signal: abort.signal });
   } catch (error) {
     throw renameParam(error, parsed.params);
   }
@@ -60,11 +63,11 @@ export async function serveGeneration(
     } catch (error) {
       throw renameParam(error, parsed.params);
     }
-    return reply.send(format.complete(meta, events, options));
+    return reply.header(ROUTE_HEADER, generation.route.tier).send(format.complete(meta, events, options));
   }
 
   reply.hijack();
-  res.writeHead(200, SSE_HEADERS);
+  res.writeHead(200, { ...SSE_HEADERS, [ROUTE_HEADER]: generation.route.tier });
   res.flushHeaders();
   request.raw.socket?.setTimeout(0); // a stream lasts as long as its generation
   const sse = new SseStream(res, ctx.heartbeatSeconds * 1000);

@@ -282,7 +282,7 @@ describe('a consumer that stops reading between two tokens', () => {
   it('is counted as cancelled, and its sequence is freed', async () => {
     const cancelled = metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'http', status: 'cancelled' });
     const ok = metricValue(await scrape(server.httpUrl), 'specroute_requests_total', { transport: 'http', status: 'ok' });
-    const generation = server.scheduler.admit(
+    const generation = await server.scheduler.admit(
       { model: MODEL, input: { kind: 'text', text: PROMPT }, maxTokens: 200, ignoreEos: true },
       { transport: 'http', signal: new AbortController().signal },
     );

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file specroute/v1/generate.proto.
  */
 export const file_specroute_v1_generate: GenFile = /*@__PURE__*/
-  fileDesc("ChtzcGVjcm91dGUvdjEvZ2VuZXJhdGUucHJvdG8SDHNwZWNyb3V0ZS52MSLNAwoPR2VuZXJhdGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEhAKBnByb21wdBgCIAEoCUgAEiIKBGNoYXQYAyABKAsyEi5zcGVjcm91dGUudjEuQ2hhdEgAEhcKCm1heF90b2tlbnMYBCABKAVIAYgBARIYCgt0ZW1wZXJhdHVyZRgFIAEoAUgCiAEBEhIKBXRvcF9rGAYgASgFSAOIAQESEgoFdG9wX3AYByABKAFIBIgBARIRCgRzZWVkGAggASgNSAWIAQESDAoEc3RvcBgJIAMoCRIUCgx0b3BfbG9ncHJvYnMYCiABKAUSNgoLc3BlY3VsYXRpb24YCyABKAsyIS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25PdmVycmlkZRISCgppZ25vcmVfZW9zGAwgASgIEjQKCmVzY2FsYXRpb24YDSABKAsyIC5zcGVjcm91dGUudjEuRXNjYWxhdGlvbk92ZXJyaWRlEhIKBW1pbl9wGA4gASgBSAaIAQFCBwoFaW5wdXRCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3Bfa0IICgZfdG9wX3BCBwoFX3NlZWRCCAoGX21pbl9wIjMKBENoYXQSKwoIbWVzc2FnZXMYASADKAsyGS5zcGVjcm91dGUudjEuQ2hhdE1lc3NhZ2UiRAoLQ2hhdE1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLnNwZWNyb3V0ZS52MS5DaGF0Um9sZRIPCgdjb250ZW50GAIgASgJIr4BChNTcGVjdWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEAoDbWluGAIgASgFSACIAQESEAoDbWF4GAMgASgFSAGIAQESFAoHaW5pdGlhbBgEIAEoBUgCiAEBEhUKCGFkYXB0aXZlGAUgASgISAOIAQESEgoFcF9taW4YBiABKAFIBIgBAUIGCgRfbWluQgYKBF9tYXhCCgoIX2luaXRpYWxCCwoJX2FkYXB0aXZlQggKBl9wX21pbiKjAgoSRXNjYWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEwoGd2luZG93GAIgASgFSACIAQESGwoObWluX2NvbmZpZGVuY2UYAyABKAFIAYgBARIYCgttYXhfZW50cm9weRgEIAEoAUgCiAEBEhgKC3NwYW5fdG9rZW5zGAUgASgFSAOIAQESHAoPY29vbGRvd25fdG9rZW5zGAYgASgFSASIAQESFwoKbWluX21hcmdpbhgHIAEoAUgFiAEBQgkKB193aW5kb3dCEQoPX21pbl9jb25maWRlbmNlQg4KDF9tYXhfZW50cm9weUIOCgxfc3Bhbl90b2tlbnNCEgoQX2Nvb2xkb3duX3Rva2Vuc0INCgtfbWluX21hcmdpbiKcAQoQR2VuZXJhdGVSZXNwb25zZRIpCgVjaHVuaxgBIAEoCzIYLnNwZWNyb3V0ZS52MS5Ub2tlbkNodW5rSAASJAoFZmluYWwYAiABKAsyEy5zcGVjcm91dGUudjEuRmluYWxIABIuCgplc2NhbGF0aW9uGAMgASgLMhguc3BlY3JvdXRlLnYxLkVzY2FsYXRpb25IAEIHCgVldmVudCKjAQoKRXNjYWxhdGlvbhIuCgZzdGF0dXMYASABKA4yHi5zcGVjcm91dGUudjEuRXNjYWxhdGlvblN0YXR1cxIOCgZyZWFzb24YAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoARIQCghhdHRlbXB0cxgEIAEoDRIXCg9mcm9udGllcl90b2tlbnMYBSABKA0SFgoOc3BsaWNlZF90b2tlbnMYBiABKA0imQEKClRva2VuQ2h1bmsSDAoEdGV4dBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SKQoGc291cmNlGAMgASgOMhkuc3BlY3JvdXRlLnYxLlRva2VuU291cmNlEg8KB2xvZ3Byb2IYBCABKAESLgoMdG9wX2xvZ3Byb2JzGAUgAygLMhguc3BlY3JvdXRlLnYxLlRvcExvZ3Byb2IiPQoKVG9wTG9ncHJvYhIQCgh0b2tlbl9pZBgBIAEoDRIPCgdsb2dwcm9iGAIgASgBEgwKBHRleHQYAyABKAkiuQEKBUZpbmFsEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSMQoNZmluaXNoX3JlYXNvbhgEIAEoDjIaLnNwZWNyb3V0ZS52MS5GaW5pc2hSZWFzb24SIgoFdXNhZ2UYBSABKAsyEy5zcGVjcm91dGUudjEuVXNhZ2USLQoFc3RhdHMYBiABKAsyHi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cyJPCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDSLrBAoQU3BlY3VsYXRpb25TdGF0cxIrCgRtb2RlGAEgASgOMh0uc3BlY3JvdXRlLnYxLlNwZWN1bGF0aW9uTW9kZRIPCgdkcmFmdGVkGAIgASgNEhAKCGFjY2VwdGVkGAMgASgNEhcKD2FjY2VwdGFuY2VfcmF0ZRgEIAEoARIcChRtZWFuX2FjY2VwdGVkX2xlbmd0aBgFIAEoARIXCg90b2tlbnNfcGVyX3Bhc3MYBiABKAESMAoLYnlfcG9zaXRpb24YByADKAsyGy5zcGVjcm91dGUudjEuUG9zaXRpb25TdGF0cxIXCg92ZXJpZmllcl9wYXNzZXMYCCABKA0SGAoQZ2VuZXJhdGVkX3Rva2VucxgJIAEoDRIZChF0b2tlbnNfcGVyX3NlY29uZBgKIAEoARIlCgR0aW1lGAsgASgLMhcuc3BlY3JvdXRlLnYxLlRpbWVTcGxpdBI2ChB0b2tlbnNfYnlfc291cmNlGAwgASgLMhwuc3BlY3JvdXRlLnYxLlRva2Vuc0J5U291cmNlEhMKC2VzY2FsYXRpb25zGA0gASgNElMKE2VzY2FsYXRpb25zX3NraXBwZWQYDiADKAsyNi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cy5Fc2NhbGF0aW9uc1NraXBwZWRFbnRyeRIUCgxkcmFmdF9ibG9ja3MYDyABKA0SHQoVZnVsbHlfYWNjZXB0ZWRfYmxvY2tzGBAgASgNGjkKF0VzY2FsYXRpb25zU2tpcHBlZEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiUgoOVG9rZW5zQnlTb3VyY2USDQoFZHJhZnQYASABKA0SEAoIdmVyaWZpZXIYAiABKA0SDQoFYm9udXMYAyABKA0SEAoIZnJvbnRpZXIYBCABKA0iQAoNUG9zaXRpb25TdGF0cxIPCgdkcmFmdGVkGAEgASgNEhAKCGFjY2VwdGVkGAIgASgNEgwKBHJhdGUYAyABKAEiaAoJVGltZVNwbGl0EhAKCHRvdGFsX21zGAEgASgBEhIKCnByZWZpbGxfbXMYAiABKAESEAoIZHJhZnRfbXMYAyABKAESEQoJdmVyaWZ5X21zGAQgASgBEhAKCG90aGVyX21zGAUgASgBIhMKEUxpc3RNb2RlbHNSZXF1ZXN0IjkKEkxpc3RNb2RlbHNSZXNwb25zZRIjCgZtb2RlbHMYASADKAsyEy5zcGVjcm91dGUudjEuTW9kZWwifAoFTW9kZWwSCgoCaWQYASABKAkSDwoHY3JlYXRlZBgCIAEoAxIQCghvd25lZF9ieRgDIAEoCRIUCgxjb250ZXh0X3NpemUYBCABKA0SEAoIdmVyaWZpZXIYBSABKAkSEgoFZHJhZnQYBiABKAlIAIgBAUIICgZfZHJhZnQqaAoIQ2hhdFJvbGUSGQoVQ0hBVF9ST0xFX1VOU1BFQ0lGSUVEEAASFAoQQ0hBVF9ST0xFX1NZU1RFTRABEhIKDkNIQVRfUk9MRV9VU0VSEAISFwoTQ0hBVF9ST0xFX0FTU0lTVEFOVBADKnMKEEVzY2FsYXRpb25TdGF0dXMSIQodRVNDQUxBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlFU0NBTEFUSU9OX1NUQVRVU19TUExJQ0VEEAESHQoZRVNDQUxBVElPTl9TVEFUVVNfU0tJUFBFRBACKpEBCgtUb2tlblNvdXJjZRIcChhUT0tFTl9TT1VSQ0VfVU5TUEVDSUZJRUQQABIWChJUT0tFTl9TT1VSQ0VfRFJBRlQQARIZChVUT0tFTl9TT1VSQ0VfVkVSSUZJRVIQAhIWChJUT0tFTl9TT1VSQ0VfQk9OVVMQAxIZChVUT0tFTl9TT1VSQ0VfRlJPTlRJRVIQBCpfCgxGaW5pc2hSZWFzb24SHQoZRklOSVNIX1JFQVNPTl9VTlNQRUNJRklFRBAAEhYKEkZJTklTSF9SRUFTT05fU1RPUBABEhgKFEZJTklTSF9SRUFTT05fTEVOR1RIEAIqeQoPU3BlY3VsYXRpb25Nb2RlEiAKHFNQRUNVTEFUSU9OX01PREVfVU5TUEVDSUZJRUQQABIgChxTUEVDVUxBVElPTl9NT0RFX1NQRUNVTEFUSVZFEAESIgoeU1BFQ1VMQVRJT05fTU9ERV9WRVJJRklFUl9PTkxZEAIysQEKEUdlbmVyYXRpb25TZXJ2aWNlEksKCEdlbmVyYXRlEh0uc3BlY3JvdXRlLnYxLkdlbmVyYXRlUmVxdWVzdBoeLnNwZWNyb3V0ZS52MS5HZW5lcmF0ZVJlc3BvbnNlMAESTwoKTGlzdE1vZGVscxIfLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVxdWVzdBogLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChtzcGVjcm91dGUvdjEvZ2VuZXJhdGUucHJvdG8SDHNwZWNyb3V0ZS52MSLxAwoPR2VuZXJhdGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEhAKBnByb21wdBgCIAEoCUgAEiIKBGNoYXQYAyABKAsyEi5zcGVjcm91dGUudjEuQ2hhdEgAEhcKCm1heF90b2tlbnMYBCABKAVIAYgBARIYCgt0ZW1wZXJhdHVyZRgFIAEoAUgCiAEBEhIKBXRvcF9rGAYgASgFSAOIAQESEgoFdG9wX3AYByABKAFIBIgBARIRCgRzZWVkGAggASgNSAWIAQESDAoEc3RvcBgJIAMoCRIUCgx0b3BfbG9ncHJvYnMYCiABKAUSNgoLc3BlY3VsYXRpb24YCyABKAsyIS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25PdmVycmlkZRISCgppZ25vcmVfZW9zGAwgASgIEjQKCmVzY2FsYXRpb24YDSABKAsyIC5zcGVjcm91dGUudjEuRXNjYWxhdGlvbk92ZXJyaWRlEhIKBW1pbl9wGA4gASgBSAaIAQESIgoFcm91dGUYDyABKA4yEy5zcGVjcm91dGUudjEuUm91dGVCBwoFaW5wdXRCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3Bfa0IICgZfdG9wX3BCBwoFX3NlZWRCCAoGX21pbl9wIjMKBENoYXQSKwoIbWVzc2FnZXMYASADKAsyGS5zcGVjcm91dGUudjEuQ2hhdE1lc3NhZ2UiRAoLQ2hhdE1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLnNwZWNyb3V0ZS52MS5DaGF0Um9sZRIPCgdjb250ZW50GAIgASgJIr4BChNTcGVjdWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEAoDbWluGAIgASgFSACIAQESEAoDbWF4GAMgASgFSAGIAQESFAoHaW5pdGlhbBgEIAEoBUgCiAEBEhUKCGFkYXB0aXZlGAUgASgISAOIAQESEgoFcF9taW4YBiABKAFIBIgBAUIGCgRfbWluQgYKBF9tYXhCCgoIX2luaXRpYWxCCwoJX2FkYXB0aXZlQggKBl9wX21pbiKjAgoSRXNjYWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEwoGd2luZG93GAIgASgFSACIAQESGwoObWluX2NvbmZpZGVuY2UYAyABKAFIAYgBARIYCgttYXhfZW50cm9weRgEIAEoAUgCiAEBEhgKC3NwYW5fdG9rZW5zGAUgASgFSAOIAQESHAoPY29vbGRvd25fdG9rZW5zGAYgASgFSASIAQESFwoKbWluX21hcmdpbhgHIAEoAUgFiAEBQgkKB193aW5kb3dCEQoPX21pbl9jb25maWRlbmNlQg4KDF9tYXhfZW50cm9weUIOCgxfc3Bhbl90b2tlbnNCEgoQX2Nvb2xkb3duX3Rva2Vuc0INCgtfbWluX21hcmdpbiKcAQoQR2VuZXJhdGVSZXNwb25zZRIpCgVjaHVuaxgBIAEoCzIYLnNwZWNyb3V0ZS52MS5Ub2tlbkNodW5rSAASJAoFZmluYWwYAiABKAsyEy5zcGVjcm91dGUudjEuRmluYWxIABIuCgplc2NhbGF0aW9uGAMgASgLMhguc3BlY3JvdXRlLnYxLkVzY2FsYXRpb25IAEIHCgVldmVudCKjAQoKRXNjYWxhdGlvbhIuCgZzdGF0dXMYASABKA4yHi5zcGVjcm91dGUudjEuRXNjYWxhdGlvblN0YXR1cxIOCgZyZWFzb24YAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoARIQCghhdHRlbXB0cxgEIAEoDRIXCg9mcm9udGllcl90b2tlbnMYBSABKA0SFgoOc3BsaWNlZF90b2tlbnMYBiABKA0imQEKClRva2VuQ2h1bmsSDAoEdGV4dBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SKQoGc291cmNlGAMgASgOMhkuc3BlY3JvdXRlLnYxLlRva2VuU291cmNlEg8KB2xvZ3Byb2IYBCABKAESLgoMdG9wX2xvZ3Byb2JzGAUgAygLMhguc3BlY3JvdXRlLnYxLlRvcExvZ3Byb2IiPQoKVG9wTG9ncHJvYhIQCgh0b2tlbl9pZBgBIAEoDRIPCgdsb2dwcm9iGAIgASgBEgwKBHRleHQYAyABKAki5QEKBUZpbmFsEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSMQoNZmluaXNoX3JlYXNvbhgEIAEoDjIaLnNwZWNyb3V0ZS52MS5GaW5pc2hSZWFzb24SIgoFdXNhZ2UYBSABKAsyEy5zcGVjcm91dGUudjEuVXNhZ2USLQoFc3RhdHMYBiABKAsyHi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cxIqCgVyb3V0ZRgHIAEoCzIbLnNwZWNyb3V0ZS52MS5Sb3V0ZURlY2lzaW9uIqUBCg1Sb3V0ZURlY2lzaW9uEgwKBHRpZXIYASABKAkSDgoGcmVhc29uGAIgASgJEhIKBXNjb3JlGAMgASgBSACIAQESFgoJdGhyZXNob2xkGAQgASgBSAGIAQESEwoGcm91dGVyGAUgASgJSAKIAQESEgoKbGF0ZW5jeV9tcxgGIAEoAUIICgZfc2NvcmVCDAoKX3RocmVzaG9sZEIJCgdfcm91dGVyIk8KBVVzYWdlEhUKDXByb21wdF90b2tlbnMYASABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYAiABKA0SFAoMdG90YWxfdG9rZW5zGAMgASgNIusEChBTcGVjdWxhdGlvblN0YXRzEisKBG1vZGUYASABKA4yHS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25Nb2RlEg8KB2RyYWZ0ZWQYAiABKA0SEAoIYWNjZXB0ZWQYAyABKA0SFwoPYWNjZXB0YW5jZV9yYXRlGAQgASgBEhwKFG1lYW5fYWNjZXB0ZWRfbGVuZ3RoGAUgASgBEhcKD3Rva2Vuc19wZXJfcGFzcxgGIAEoARIwCgtieV9wb3NpdGlvbhgHIAMoCzIbLnNwZWNyb3V0ZS52MS5Qb3NpdGlvblN0YXRzEhcKD3ZlcmlmaWVyX3Bhc3NlcxgIIAEoDRIYChBnZW5lcmF0ZWRfdG9rZW5zGAkgASgNEhkKEXRva2Vuc19wZXJfc2Vjb25kGAogASgBEiUKBHRpbWUYCyABKAsyFy5zcGVjcm91dGUudjEuVGltZVNwbGl0EjYKEHRva2Vuc19ieV9zb3VyY2UYDCABKAsyHC5zcGVjcm91dGUudjEuVG9rZW5zQnlTb3VyY2USEwoLZXNjYWxhdGlvbnMYDSABKA0SUwoTZXNjYWxhdGlvbnNfc2tpcHBlZBgOIAMoCzI2LnNwZWNyb3V0ZS52MS5TcGVjdWxhdGlvblN0YXRzLkVzY2FsYXRpb25zU2tpcHBlZEVudHJ5EhQKDGRyYWZ0X2Jsb2NrcxgPIAEoDRIdChVmdWxseV9hY2NlcHRlZF9ibG9ja3MYECABKA0aOQoXRXNjYWxhdGlvbnNTa2lwcGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJSCg5Ub2tlbnNCeVNvdXJjZRINCgVkcmFmdBgBIAEoDRIQCgh2ZXJpZmllchgCIAEoDRINCgVib251cxgDIAEoDRIQCghmcm9udGllchgEIAEoDSJACg1Qb3NpdGlvblN0YXRzEg8KB2RyYWZ0ZWQYASABKA0SEAoIYWNjZXB0ZWQYAiABKA0SDAoEcmF0ZRgDIAEoASJoCglUaW1lU3BsaXQSEAoIdG90YWxfbXMYASABKAESEgoKcHJlZmlsbF9tcxgCIAEoARIQCghkcmFmdF9tcxgDIAEoARIRCgl2ZXJpZnlfbXMYBCABKAESEAoIb3RoZXJfbXMYBSABKAEiEwoRTGlzdE1vZGVsc1JlcXVlc3QiOQoSTGlzdE1vZGVsc1Jlc3BvbnNlEiMKBm1vZGVscxgBIAMoCzITLnNwZWNyb3V0ZS52MS5Nb2RlbCJ8CgVNb2RlbBIKCgJpZBgBIAEoCRIPCgdjcmVhdGVkGAIgASgDEhAKCG93bmVkX2J5GAMgASgJEhQKDGNvbnRleHRfc2l6ZRgEIAEoDRIQCgh2ZXJpZmllchgFIAEoCRISCgVkcmFmdBgGIAEoCUgAiAEBQggKBl9kcmFmdCpjCgVSb3V0ZRIVChFST1VURV9VTlNQRUNJRklFRBAAEg4KClJPVVRFX0FVVE8QARINCglST1VURV9TTE0QAhIQCgxST1VURV9IWUJSSUQQAxISCg5ST1VURV9GUk9OVElFUhAEKmgKCENoYXRSb2xlEhkKFUNIQVRfUk9MRV9VTlNQRUNJRklFRBAAEhQKEENIQVRfUk9MRV9TWVNURU0QARISCg5DSEFUX1JPTEVfVVNFUhACEhcKE0NIQVRfUk9MRV9BU1NJU1RBTlQQAypzChBFc2NhbGF0aW9uU3RhdHVzEiEKHUVTQ0FMQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZRVNDQUxBVElPTl9TVEFUVVNfU1BMSUNFRBABEh0KGUVTQ0FMQVRJT05fU1RBVFVTX1NLSVBQRUQQAiqRAQoLVG9rZW5Tb3VyY2USHAoYVE9LRU5fU09VUkNFX1VOU1BFQ0lGSUVEEAASFgoSVE9LRU5fU09VUkNFX0RSQUZUEAESGQoVVE9LRU5fU09VUkNFX1ZFUklGSUVSEAISFgoSVE9LRU5fU09VUkNFX0JPTlVTEAMSGQoVVE9LRU5fU09VUkNFX0ZST05USUVSEAQqXwoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACKrkBCg9TcGVjdWxhdGlvbk1vZGUSIAocU1BFQ1VMQVRJT05fTU9ERV9VTlNQRUNJRklFRBAAEiAKHFNQRUNVTEFUSU9OX01PREVfU1BFQ1VMQVRJVkUQARIiCh5TUEVDVUxBVElPTl9NT0RFX1ZFUklGSUVSX09OTFkQAhIfChtTUEVDVUxBVElPTl9NT0RFX0RSQUZUX09OTFkQAxIdChlTUEVDVUxBVElPTl9NT0RFX0ZST05USUVSEAQysQEKEUdlbmVyYXRpb25TZXJ2aWNlEksKCEdlbmVyYXRlEh0uc3BlY3JvdXRlLnYxLkdlbmVyYXRlUmVxdWVzdBoeLnNwZWNyb3V0ZS52MS5HZW5lcmF0ZVJlc3BvbnNlMAESTwoKTGlzdE1vZGVscxIfLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVxdWVzdBogLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * GenerateRequest asks for one generation. Unset optional fields take the server's defaults. Each setting's
@@ -147,6 +147,14 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
    * @generated from field: optional double min_p = 14;
    */
   minP?: number | undefined;
+
+  /**
+   * Which tier answers. Unset uses the server's `routing.default`. A tier the server lacks (ROUTE_SLM without a
+   * draft, ROUTE_FRONTIER without a frontier) is refused with INVALID_ARGUMENT naming `route`.
+   *
+   * @generated from field: specroute.v1.Route route = 15;
+   */
+  route: Route;
 };
 
 /**
@@ -571,6 +579,13 @@ export type Final = Message<"specroute.v1.Final"> & {
    * @generated from field: specroute.v1.SpeculationStats stats = 6;
    */
   stats?: SpeculationStats | undefined;
+
+  /**
+   * Which tier answered, and why.
+   *
+   * @generated from field: specroute.v1.RouteDecision route = 7;
+   */
+  route?: RouteDecision | undefined;
 };
 
 /**
@@ -579,6 +594,63 @@ export type Final = Message<"specroute.v1.Final"> & {
  */
 export const FinalSchema: GenMessage<Final> = /*@__PURE__*/
   messageDesc(file_specroute_v1_generate, 9);
+
+/**
+ * RouteDecision is which tier answered a request, and why.
+ *
+ * @generated from message specroute.v1.RouteDecision
+ */
+export type RouteDecision = Message<"specroute.v1.RouteDecision"> & {
+  /**
+   * `slm`, `hybrid` or `frontier`.
+   *
+   * @generated from field: string tier = 1;
+   */
+  tier: string;
+
+  /**
+   * `request` (the request named the tier), `default` (the server's routing.default), `route:<name>` (a semantic
+   * route matched), `router` (the trained router decided) or `fallback` (the frontier was refused; served locally).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The router's score, when the router decided (higher means the frontier).
+   *
+   * @generated from field: optional double score = 3;
+   */
+  score?: number | undefined;
+
+  /**
+   * The threshold the score was compared with (or the semantic route's similarity threshold).
+   *
+   * @generated from field: optional double threshold = 4;
+   */
+  threshold?: number | undefined;
+
+  /**
+   * The router file's name, or the semantic route's name.
+   *
+   * @generated from field: optional string router = 5;
+   */
+  router?: string | undefined;
+
+  /**
+   * Time the decision took, in milliseconds.
+   *
+   * @generated from field: double latency_ms = 6;
+   */
+  latencyMs: number;
+};
+
+/**
+ * Describes the message specroute.v1.RouteDecision.
+ * Use `create(RouteDecisionSchema)` to create a new message.
+ */
+export const RouteDecisionSchema: GenMessage<RouteDecision> = /*@__PURE__*/
+  messageDesc(file_specroute_v1_generate, 10);
 
 /**
  * Usage counts the tokens of a generation.
@@ -613,7 +685,7 @@ export type Usage = Message<"specroute.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 10);
+  messageDesc(file_specroute_v1_generate, 11);
 
 /**
  * SpeculationStats measures one generation's speculation.
@@ -741,7 +813,7 @@ export type SpeculationStats = Message<"specroute.v1.SpeculationStats"> & {
  * Use `create(SpeculationStatsSchema)` to create a new message.
  */
 export const SpeculationStatsSchema: GenMessage<SpeculationStats> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 11);
+  messageDesc(file_specroute_v1_generate, 12);
 
 /**
  * TokensBySource counts emitted tokens by provenance.
@@ -784,7 +856,7 @@ export type TokensBySource = Message<"specroute.v1.TokensBySource"> & {
  * Use `create(TokensBySourceSchema)` to create a new message.
  */
 export const TokensBySourceSchema: GenMessage<TokensBySource> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 12);
+  messageDesc(file_specroute_v1_generate, 13);
 
 /**
  * PositionStats is the acceptance at one position of the draft blocks.
@@ -819,7 +891,7 @@ export type PositionStats = Message<"specroute.v1.PositionStats"> & {
  * Use `create(PositionStatsSchema)` to create a new message.
  */
 export const PositionStatsSchema: GenMessage<PositionStats> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 13);
+  messageDesc(file_specroute_v1_generate, 14);
 
 /**
  * TimeSplit splits a generation's wall time, in milliseconds.
@@ -868,7 +940,7 @@ export type TimeSplit = Message<"specroute.v1.TimeSplit"> & {
  * Use `create(TimeSplitSchema)` to create a new message.
  */
 export const TimeSplitSchema: GenMessage<TimeSplit> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 14);
+  messageDesc(file_specroute_v1_generate, 15);
 
 /**
  * ListModelsRequest takes no parameters.
@@ -883,7 +955,7 @@ export type ListModelsRequest = Message<"specroute.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 15);
+  messageDesc(file_specroute_v1_generate, 16);
 
 /**
  * ListModelsResponse lists the served models.
@@ -904,7 +976,7 @@ export type ListModelsResponse = Message<"specroute.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 16);
+  messageDesc(file_specroute_v1_generate, 17);
 
 /**
  * Model describes a served model.
@@ -960,7 +1032,55 @@ export type Model = Message<"specroute.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 17);
+  messageDesc(file_specroute_v1_generate, 18);
+
+/**
+ * Route is the tier a request asks for.
+ *
+ * @generated from enum specroute.v1.Route
+ */
+export enum Route {
+  /**
+   * The server's default (`routing.default`).
+   *
+   * @generated from enum value: ROUTE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Semantic routes, then the trained router, decide; without either, hybrid.
+   *
+   * @generated from enum value: ROUTE_AUTO = 1;
+   */
+  AUTO = 1,
+
+  /**
+   * The draft model alone.
+   *
+   * @generated from enum value: ROUTE_SLM = 2;
+   */
+  SLM = 2,
+
+  /**
+   * The speculative pair (lossless to the verifier), escalating uncertain spans to the frontier.
+   *
+   * @generated from enum value: ROUTE_HYBRID = 3;
+   */
+  HYBRID = 3,
+
+  /**
+   * The whole request from the frontier.
+   *
+   * @generated from enum value: ROUTE_FRONTIER = 4;
+   */
+  FRONTIER = 4,
+}
+
+/**
+ * Describes the enum specroute.v1.Route.
+ */
+export const RouteSchema: GenEnum<Route> = /*@__PURE__*/
+  enumDesc(file_specroute_v1_generate, 0);
 
 /**
  * ChatRole is the author of a chat message.
@@ -1001,7 +1121,7 @@ export enum ChatRole {
  * Describes the enum specroute.v1.ChatRole.
  */
 export const ChatRoleSchema: GenEnum<ChatRole> = /*@__PURE__*/
-  enumDesc(file_specroute_v1_generate, 0);
+  enumDesc(file_specroute_v1_generate, 1);
 
 /**
  * EscalationStatus is the outcome of an escalation.
@@ -1035,7 +1155,7 @@ export enum EscalationStatus {
  * Describes the enum specroute.v1.EscalationStatus.
  */
 export const EscalationStatusSchema: GenEnum<EscalationStatus> = /*@__PURE__*/
-  enumDesc(file_specroute_v1_generate, 1);
+  enumDesc(file_specroute_v1_generate, 2);
 
 /**
  * TokenSource is the provenance of a token.
@@ -1084,7 +1204,7 @@ export enum TokenSource {
  * Describes the enum specroute.v1.TokenSource.
  */
 export const TokenSourceSchema: GenEnum<TokenSource> = /*@__PURE__*/
-  enumDesc(file_specroute_v1_generate, 2);
+  enumDesc(file_specroute_v1_generate, 3);
 
 /**
  * FinishReason says why a generation ended.
@@ -1118,7 +1238,7 @@ export enum FinishReason {
  * Describes the enum specroute.v1.FinishReason.
  */
 export const FinishReasonSchema: GenEnum<FinishReason> = /*@__PURE__*/
-  enumDesc(file_specroute_v1_generate, 3);
+  enumDesc(file_specroute_v1_generate, 4);
 
 /**
  * SpeculationMode says how a generation decoded.
@@ -1146,13 +1266,27 @@ export enum SpeculationMode {
    * @generated from enum value: SPECULATION_MODE_VERIFIER_ONLY = 2;
    */
   VERIFIER_ONLY = 2,
+
+  /**
+   * The draft decoded alone (the `slm` tier).
+   *
+   * @generated from enum value: SPECULATION_MODE_DRAFT_ONLY = 3;
+   */
+  DRAFT_ONLY = 3,
+
+  /**
+   * The frontier answered the whole request (the `frontier` tier).
+   *
+   * @generated from enum value: SPECULATION_MODE_FRONTIER = 4;
+   */
+  FRONTIER = 4,
 }
 
 /**
  * Describes the enum specroute.v1.SpeculationMode.
  */
 export const SpeculationModeSchema: GenEnum<SpeculationMode> = /*@__PURE__*/
-  enumDesc(file_specroute_v1_generate, 4);
+  enumDesc(file_specroute_v1_generate, 5);
 
 /**
  * GenerationService generates text with a small draft model checked by a larger verifier model, streaming each

@@ -1,0 +1,34 @@
+/**
+ * Which tier answered a request, and why: decided once per request before generation
+ * (docs/ARCHITECTURE.md#query-level-routing), reported in the response header `x-specroute-route`, in the final
+ * chunk (`specroute.route`) and in gRPC's final message.
+ */
+
+/**
+ * The three tiers:
+ * - `slm`: the draft model alone;
+ * - `hybrid`: the speculative pair (lossless to the verifier) with token-level escalation to the frontier;
+ * - `frontier`: the whole request from the frontier model.
+ */
+export const tiers = ['slm', 'hybrid', 'frontier'] as const;
+export type Tier = (typeof tiers)[number];
+
+/**
+ * Why the request went to its tier: `request` (it named the tier), `default` (the server's `routing.default`, or
+ * `auto` with nothing to decide by), `route:<name>` (a semantic route matched), `router` (the trained router
+ * decided), `fallback` (an `auto` request the frontier's limits or breaker refused, served locally).
+ */
+export type RouteReason = 'request' | 'default' | `route:${string}` | 'router' | 'fallback';
+
+export interface RouteDecision {
+  readonly tier: Tier;
+  readonly reason: RouteReason;
+  /** The router's score (higher means the frontier), or the semantic route's similarity. */
+  readonly score?: number;
+  /** What the score was compared with. */
+  readonly threshold?: number;
+  /** The router file's name, or the semantic route's name. */
+  readonly router?: string;
+  /** Time the decision took, in milliseconds. */
+  readonly latencyMs: number;
+}
