@@ -5,6 +5,7 @@ import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
 import { draftCommand } from './commands/draft.js';
 import { generateCommand } from './commands/generate.js';
+import { routerCommand } from './commands/router.js';
 import { serveCommand } from './commands/serve.js';
 
 const program = new Command('specroute')
@@ -15,7 +16,8 @@ const program = new Command('specroute')
   .addCommand(generateCommand())
   .addCommand(draftCommand())
   .addCommand(convertCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(routerCommand());
 
 // Commander would exit the process itself on a bad flag (status 1); throwing instead lets the status below be 2.
 const throwOnExit = (command: Command): void => {

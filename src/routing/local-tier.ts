@@ -1,0 +1,5 @@
+import type { Tier } from './tier.js';
+
+/** The tiers a router can route away from (to the frontier). */
+export const localTiers = ['slm', 'hybrid'] as const satisfies readonly Tier[];
+export type LocalTier = (typeof localTiers)[number];
