@@ -1,4 +1,4 @@
-import type { Tier } from './tier.js';
+import type { Tier } from '../events/route-decision.js';
 
 /** The tiers a router can route away from (to the frontier). */
 export const localTiers = ['slm', 'hybrid'] as const satisfies readonly Tier[];

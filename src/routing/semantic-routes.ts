@@ -4,7 +4,7 @@
  * examples takes that route's tier. Pure maths over precomputed embeddings; computing them is the caller's.
  */
 import { SpecrouteError } from '../errors/registry.js';
-import { tiers, type Tier } from './tier.js';
+import { tiers, type Tier } from '../events/route-decision.js';
 
 /** One route: its name, the tier it sends prompts to, its examples' embeddings and its similarity threshold. */
 export interface SemanticRoute {
