@@ -25,7 +25,7 @@ import { DEFAULT_DSTP_MIN_TOKENS } from './lib/dstp.js';
 import { machineInfo, sha256File } from './lib/machine.js';
 import { fixed, markdownTable, percent } from './lib/markdown.js';
 import { speculationSettings, type BenchDraft, type BenchPlan } from './lib/plan.js';
-import { ProgressBar } from './lib/progress.js';
+import { ProgressBar } from '../src/cli/progress.js';
 import { builtInSuites, loadSuite, suitePath } from './lib/prompts.js';
 import { columnNotes, headlineCell, renderCosts, renderHeader, renderPlan } from './lib/render.js';
 import { packageRoot } from '../src/package-root.js';

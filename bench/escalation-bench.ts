@@ -17,7 +17,8 @@ import { defaultFrontier } from '../src/escalation/frontier-client.js';
 import { defaultEscalationPolicy } from '../src/escalation/policy.js';
 import { startServer } from '../src/main.js';
 import { SpeculativeEngine, type RequestSettings } from '../src/pipeline/engine.js';
-import { lcsAgreement, apgr } from './lib/agreement.js';
+import { tokenAgreement } from '../src/routing/agreement.js';
+import { apgr } from '../src/routing/routing-evaluation.js';
 import { prepareDrafts, parseDraftSpec } from './lib/drafts.js';
 import { machineInfo, sha256File } from './lib/machine.js';
 import { fixed, markdownTable, percent } from './lib/markdown.js';
@@ -117,7 +118,7 @@ async function main(flags: Flags): Promise<void> {
         reference.push((await run(frontierOnly, p.prompt, {})).tokens);
         localOnly.push((await run(mixed, p.prompt, { escalation: false })).tokens);
       }
-      const meanAgreement = (outputs: number[][]): number => outputs.reduce((s, o, i) => s + lcsAgreement(o, reference[i]!), 0) / outputs.length;
+      const meanAgreement = (outputs: number[][]): number => outputs.reduce((s, o, i) => s + tokenAgreement(o, reference[i]!), 0) / outputs.length;
       const weak = meanAgreement(localOnly);
       const points: Point[] = [];
       for (const span of flags.spans.split(',').map(Number)) {
@@ -140,7 +141,7 @@ async function main(flags: Flags): Promise<void> {
             tps += r.tps / prompts.length;
           }
           const agreement = meanAgreement(outputs);
-          points.push({ span, threshold, frontierShare: frontier / total, agreement, apgr: apgr(agreement, weak, 1), escalations, skipped, tokensPerSecond: tps });
+          points.push({ span, threshold, frontierShare: frontier / total, agreement, apgr: apgr(agreement, weak, 1) ?? 1, escalations, skipped, tokensPerSecond: tps });
         }
       }
 

@@ -11,7 +11,7 @@ import { analyzePairs, type PairAnalysis } from './analysis.js';
 import { measureCosts, type ModelCosts } from './costs.js';
 import { DstpBaseline, type DstpRun } from './dstp.js';
 import { maxDraftLength, type BenchDraft, type BenchPlan, type SpecSetting } from './plan.js';
-import type { ProgressBar } from './progress.js';
+import type { ProgressBar } from '../../src/cli/progress.js';
 import { loadSuite, suiteName, suitePath, type SuitePrompt } from './prompts.js';
 import { runPromptSet, type PromptSetRun } from './run-set.js';
 import { median } from './summary.js';

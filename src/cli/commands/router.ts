@@ -19,6 +19,7 @@ import { loadRouterFile, saveRouterFile } from '../../routing/router-file.js';
 import { evaluateAtThreshold, evaluateRouting, reportedShares, type ApgrAtShare, type RoutingEvaluation, type ThresholdEvaluation } from '../../routing/routing-evaluation.js';
 import { defaultTrainRouter, jsonSafe, trainRouter, type CrossValidation, type FoldResult } from '../../routing/train-router.js';
 import { useColor } from '../terminal.js';
+import { routerLabelCommand } from './router-label.js';
 import { integer, number } from '../options.js';
 
 interface TrainFlags {
@@ -42,7 +43,7 @@ interface EvalFlags {
 
 export function routerCommand(): Command {
   const router = new Command('router')
-    .description('Train and evaluate the query-level router (which prompts go to the frontier) from labelled prompts.')
+    .description('Label prompts on every tier, then train and evaluate the query-level router (which prompts go to the frontier).')
     .addHelpText(
       'after',
       `
@@ -51,15 +52,13 @@ embedding) and the quality of each tier's answer. The router file that train wri
 the config points at.
 
 Examples:
+  $ specroute router label --config specroute.yaml --prompts prompts.jsonl --out labelled.jsonl
   $ specroute router train --data labelled.jsonl --out router.json
   $ specroute router eval --data held-out.jsonl --router router.json`,
     );
   router.addCommand(trainCommand());
   router.addCommand(evalCommand());
-  // ── `specroute router label` ─────────────────────────────────────────────────────────────────────────────────
-  // Reserved for the lead: it runs the tiers over a prompt suite and writes the labelled JSON Lines that `train`
-  // and `eval` read (src/routing/labelled-data.ts). Register it here: router.addCommand(labelCommand());
-  // ─────────────────────────────────────────────────────────────────────────────────────────────────────────────
+  router.addCommand(routerLabelCommand());
   return router;
 }
 

@@ -1,5 +1,5 @@
 /**
- * A progress bar on stderr for long benchmark runs: redrawn in place on a terminal, one line per step otherwise
+ * A progress bar on stderr for long runs (benchmarks, `router label`): redrawn in place on a terminal, one line per step otherwise
  * (CI logs, pipes), so the output stays readable either way.
  */
 
