@@ -1,5 +1,6 @@
 import type { WarpParams } from '../sampling/params.js';
 import type { TokenLogprob } from '../events/token-logprob.js';
+import type { PromptSignals } from '../contract/router-features.js';
 
 /** How to load one model. Shared by every backend. */
 export interface ModelLoadOptions {
@@ -78,6 +79,16 @@ export interface ModelInfo {
   readonly trainContextSize: number;
   readonly architecture: string;
   readonly name: string;
+  /**
+   * Length of the prompt embedding `promptSignals` returns (the model's hidden size); absent where the backend
+   * computes none (ONNX).
+   */
+  readonly embeddingDims?: number;
+  /**
+   * How `promptSignals` pools the hidden states of the prompt's tokens into one embedding: `mean` unless the model
+   * file declares its own pooling (an embedding model's `cls` or `last`). Absent with `embeddingDims`.
+   */
+  readonly embeddingPooling?: 'mean' | 'cls' | 'last';
 }
 
 /**
@@ -142,6 +153,17 @@ export interface Tokenizer {
   applyChatTemplate?(messages: readonly ChatTemplateMessage[]): ChatPrompt;
 }
 
+/** What `ModelBackend.promptSignals` may be told besides the tokens. */
+export interface PromptSignalsOptions {
+  /**
+   * Polled while the call runs; `true` abandons it with a `cancelled` error at the next point where it can stop
+   * (before the prompt pass, and after it, before the result is assembled).
+   *
+   * Defaults to never cancelled.
+   */
+  readonly cancelled?: () => boolean;
+}
+
 /** A loaded model: tokenizer, context and sequences. Owned by one worker thread. */
 export interface ModelBackend {
   readonly info: ModelInfo;
@@ -149,6 +171,13 @@ export interface ModelBackend {
   detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string;
   /** Takes a free sequence of the context; throws `overloaded` when all are in use. */
   openSequence(): BackendSequence;
+  /**
+   * The router's prompt signals (contract/router-features.ts): one pass of the model over `tokens` (the prompt
+   * exactly as the model sees it, BOS and chat template included) that scores every position, and the prompt's
+   * pooled, L2-normalised embedding. It never takes one of the request sequences, so it neither waits for one nor
+   * fails with `overloaded`. Throws `unsupported_model` on a backend without it (ONNX).
+   */
+  promptSignals(tokens: readonly number[], options?: PromptSignalsOptions): Promise<PromptSignals>;
   /** How many sequences shared each evaluation batch since load: size → batches. */
   readonly batchSizes: Readonly<Record<number, number>>;
   dispose(): Promise<void>;

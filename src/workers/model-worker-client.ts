@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, type TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
+import type { PromptSignals } from '../contract/router-features.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { decodeWorkerError } from './worker-errors.js';
 import type { DecodeBatch, DecodeTask, DraftResult, DraftTask, WorkerResults, WorkerTask } from './protocol.js';
@@ -25,6 +26,8 @@ function workerFilename(): string {
 export class ModelWorker {
   private disposed = false;
   private open_ = 0;
+  /** Settles when the last queued `promptSignals` call has left the worker. */
+  private signalsTail: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly pool: Piscina,
@@ -41,8 +44,8 @@ export class ModelWorker {
       maxThreads: 1,
       idleTimeout: Infinity,
       atomics: 'disabled',
-      // Every open sequence may have a task in flight, plus open/close traffic.
-      concurrentTasksPerWorker: options.sequences + 4,
+      // Every open sequence may have a task in flight, plus open/close traffic and one prompt-signals task.
+      concurrentTasksPerWorker: options.sequences + 5,
     });
     const buffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * options.sequences);
     try {
@@ -68,6 +71,40 @@ export class ModelWorker {
     const { slot } = await this.call<'open'>({ op: 'open' });
     this.open_++;
     return new WorkerSequence(this, slot, () => this.open_--);
+  }
+
+  /**
+   * The router's prompt signals of `tokens` (the prompt as the model sees it: BOS and chat template included),
+   * computed in the worker (ModelBackend.promptSignals): one pass of the model over the prompt on a context of its
+   * own, so it takes none of the request sequences, never waits for one and never fails with `overloaded`.
+   * Calls to one model run one at a time; they queue here, so a waiting call holds none of the worker's task
+   * slots. Aborting `options.signal` rejects at once with the abort reason (a `SpecrouteError`; `cancelled`
+   * otherwise): a call still queued never reaches the worker, and a running one is told to stop (a prompt pass in
+   * progress finishes in the worker, and the next call starts after it). The first call also creates the model's
+   * routing context (milliseconds on stories260K); call it once at boot to keep that off a request.
+   */
+  promptSignals(tokens: readonly number[], options: { signal?: AbortSignal } = {}): Promise<PromptSignals> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const cancelBuffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    const cancel = new Int32Array(cancelBuffer);
+    const run = this.signalsTail.then(() => {
+      if (signal?.aborted) throw abortError(signal);
+      return this.call<'signals'>({ op: 'signals', tokens, cancel: cancelBuffer });
+    });
+    this.signalsTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    if (!signal) return run;
+    return new Promise<PromptSignals>((resolve, reject) => {
+      const onAbort = (): void => {
+        Atomics.store(cancel, 0, 1);
+        reject(abortError(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void run.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** What the worker itself counts: its open sequences and how many sequences shared each batch. */
@@ -186,6 +223,12 @@ export class WorkerSequence {
       this.onClose();
     }
   }
+}
+
+/** Why an aborted call ends: the signal's reason when it is a registry error, `cancelled` otherwise. */
+function abortError(signal: AbortSignal): SpecrouteError {
+  const reason: unknown = signal.reason;
+  return reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the prompt signals were cancelled', { cause: reason });
 }
 
 /** Errors cross the thread boundary as plain Errors; registry errors come back typed (see encodeWorkerError). */

@@ -11,7 +11,7 @@ import { sampleFrom } from '../native/kernels.js';
 import type { TokenDist } from '../sampling/token-dist.js';
 import { distOf } from '../backends/scores.js';
 import { encodeWorkerError } from './worker-errors.js';
-import type { DecodeTask, DraftResult, DraftTask, LoadTask, WorkerResults, WorkerTask } from './protocol.js';
+import type { DecodeTask, DraftResult, DraftTask, LoadTask, SignalsTask, WorkerResults, WorkerTask } from './protocol.js';
 
 let backend: ModelBackend | undefined;
 let cancelFlags: Int32Array | undefined;
@@ -41,7 +41,15 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
       return decode(task);
     case 'stats':
       return { openSequences: sequences.size, batchSizes: { ...(backend?.batchSizes ?? {}) } };
+    case 'signals':
+      return signals(task);
   }
+}
+
+function signals(task: SignalsTask): Promise<WorkerResults['signals']> {
+  if (!backend) throw new Error('model worker: not loaded');
+  const flag = new Int32Array(task.cancel);
+  return backend.promptSignals(task.tokens, { cancelled: () => Atomics.load(flag, 0) !== 0 });
 }
 
 async function load(task: LoadTask): Promise<WorkerResults['load']> {

@@ -7,6 +7,7 @@
  * thread and the model in it: docs/ARCHITECTURE.md#piscina-abort-kills-the-worker.)
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { PromptSignals } from '../contract/router-features.js';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
 import type { WarpParams } from '../sampling/params.js';
 import type { TokenDist } from '../sampling/token-dist.js';
@@ -39,6 +40,17 @@ export interface EvaluateTask {
   readonly tokens: readonly number[];
   readonly scoreLast: number;
   readonly request: ScoreRequest;
+}
+
+/**
+ * The router's prompt signals of `tokens` (ModelBackend.promptSignals), computed in the worker: only scalars and
+ * the embedding come back. It uses no sequence slot; `cancel` is its own flag (an Int32 in a SharedArrayBuffer),
+ * non-zero once the caller gave up.
+ */
+export interface SignalsTask {
+  readonly op: 'signals';
+  readonly tokens: readonly number[];
+  readonly cancel: SharedArrayBuffer;
 }
 
 /** What the generating tasks share: roll the sequence back to `keep`, append `tokens`, then produce up to `maxTokens`. */
@@ -83,7 +95,7 @@ export interface DecodeBatch {
   readonly scores: PositionScores[];
 }
 
-export type WorkerTask = LoadTask | OpenTask | CloseTask | EvaluateTask | DraftTask | DecodeTask | StatsTask;
+export type WorkerTask = LoadTask | OpenTask | CloseTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask;
 
 export interface WorkerResults {
   load: ModelInfo;
@@ -92,5 +104,6 @@ export interface WorkerResults {
   evaluate: PositionScores[];
   draft: DraftResult;
   decode: { generated: number };
+  signals: PromptSignals;
   stats: { openSequences: number; batchSizes: Record<number, number> };
 }

@@ -1,9 +1,12 @@
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import type { PromptSignals } from '../../contract/router-features.js';
 import { SpecrouteError } from '../../errors/registry.js';
+import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
 import { denseScores } from '../scores.js';
 import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
+import { RoutingContext, routingPooling, type RoutingPooling } from './routing-context.js';
 import { quietVocabOnlyNoise } from './vocab-only-noise.js';
-import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../types.js';
+import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, PromptSignalsOptions, ScoreRequest } from '../types.js';
 
 let llamaPromise: Promise<Llama> | undefined;
 
@@ -13,16 +16,22 @@ export function sharedLlama(): Promise<Llama> {
   return llamaPromise;
 }
 
-/** A GGUF model under node-llama-cpp. */
+/**
+ * A GGUF model under node-llama-cpp: one context with `sequences` sequences for requests, and, from the first
+ * `promptSignals` call on, a routing context of its own (routing-context.ts).
+ */
 export class LlamaBackend implements ModelBackend {
   readonly info: ModelInfo;
   private disposed = false;
+  private routing: Promise<RoutingContext> | undefined;
 
   private constructor(
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
     /** Sequences per evaluation batch since load: size → batches. */
     readonly batchSizes: BatchSizeCounts,
+    private readonly options: ModelLoadOptions,
+    pooling: RoutingPooling['pooling'],
   ) {
     const tokens = model.tokens;
     const meta = model.fileInfo.metadata as { general?: { architecture?: string; name?: string } };
@@ -34,14 +43,23 @@ export class LlamaBackend implements ModelBackend {
       trainContextSize: model.trainContextSize,
       architecture: String(meta.general?.architecture ?? 'unknown'),
       name: String(meta.general?.name ?? ''),
+      embeddingDims: model.embeddingVectorSize,
+      embeddingPooling: pooling,
     };
   }
 
   static async load(options: ModelLoadOptions): Promise<LlamaBackend> {
     const llama = await sharedLlama();
     let model: LlamaModel;
+    let pooling: RoutingPooling;
     try {
-      model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: options.gpuLayers });
+      // The pooling of the routing context's embedding is a model parameter in llama.cpp (routing-context.ts).
+      pooling = routingPooling(await readGgufHeader(options.modelPath));
+      model = await llama.loadModel({
+        modelPath: options.modelPath,
+        gpuLayers: options.gpuLayers,
+        ...(pooling.metadataOverrides ? { metadataOverrides: pooling.metadataOverrides } : {}),
+      });
     } catch (error) {
       throw new SpecrouteError('model_load_failed', `cannot load model ${options.modelPath}: ${(error as Error).message}`, {
         param: 'modelPath',
@@ -59,7 +77,7 @@ export class LlamaBackend implements ModelBackend {
         ...(options.kvCacheType === 'F32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
         batching: { itemPrioritizationStrategy: countingFairShareStrategy(batchSizes) },
       });
-      return new LlamaBackend(model, context, batchSizes);
+      return new LlamaBackend(model, context, batchSizes, options, pooling.pooling);
     } catch (error) {
       await model.dispose();
       throw new SpecrouteError('model_load_failed', `cannot create a context for ${options.modelPath}: ${(error as Error).message}`, {
@@ -81,9 +99,32 @@ export class LlamaBackend implements ModelBackend {
     return new LlamaSequence(this.context.getSequence(), this.info.vocabSize);
   }
 
+  async promptSignals(tokens: readonly number[], options: PromptSignalsOptions = {}): Promise<PromptSignals> {
+    if (this.disposed) throw new SpecrouteError('shutting_down', 'the model is disposed');
+    if (tokens.length === 0) throw new SpecrouteError('invalid_argument', 'prompt signals: the prompt is empty');
+    const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= this.info.vocabSize);
+    if (bad !== undefined) throw new SpecrouteError('invalid_argument', `prompt signals: token ${bad} is outside the vocabulary (${this.info.vocabSize} tokens)`);
+    const routing = await this.routingContext();
+    if (tokens.length > routing.maxTokens) {
+      throw new SpecrouteError('context_length_exceeded', `prompt signals: the prompt (${tokens.length} tokens) exceeds the context size (${routing.maxTokens} tokens)`);
+    }
+    return routing.signals(tokens, options.cancelled ?? (() => false));
+  }
+
+  /** The routing context, created on first use (a failed creation is retried by the next call). */
+  private routingContext(): Promise<RoutingContext> {
+    this.routing ??= RoutingContext.create(this.model, { ...this.options, contextSize: this.info.contextSize }).catch((error: unknown) => {
+      this.routing = undefined;
+      throw error;
+    });
+    return this.routing;
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    const routing = await this.routing?.catch(() => undefined);
+    await routing?.dispose();
     await this.context.dispose();
     await this.model.dispose();
   }

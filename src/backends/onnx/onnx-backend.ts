@@ -5,6 +5,7 @@ import type { GgufValue } from '../../models/gguf/gguf-metadata.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
 import { tokenizerPathFor } from '../../models/onnx/tokenizer-path.js';
 import { LlamaTokenizer } from '../llama/llama-tokenizer.js';
+import type { PromptSignals } from '../../contract/router-features.js';
 import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions } from '../types.js';
 import { readCausalLmSignature, type CausalLmSignature } from './causal-lm-signature.js';
 import { OnnxSequence } from './onnx-sequence.js';
@@ -100,6 +101,20 @@ export class OnnxBackend implements ModelBackend {
     const slot = this.free.pop();
     if (slot === undefined) throw new SpecrouteError('overloaded', 'no free sequence in the model context');
     return new OnnxSequence(this, () => this.free.push(slot));
+  }
+
+  /**
+   * Not supported yet: the router's prompt signals need a pooled embedding of the prompt, which the exported
+   * causal-LM graph does not output (it would need the final hidden states as a second output). The scores part
+   * could come from `run` as it is.
+   */
+  promptSignals(): Promise<PromptSignals> {
+    return Promise.reject(
+      new SpecrouteError(
+        'unsupported_model',
+        'query routing needs prompt signals (a pooled prompt embedding and prompt log-probabilities) from the verifier, which the ONNX backend does not compute; serve a GGUF verifier to route',
+      ),
+    );
   }
 
   /** Runs the graph on `feeds`, one run at a time. */
