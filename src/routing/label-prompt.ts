@@ -6,7 +6,7 @@ import type { TokenEvent } from '../events/token-event.js';
 import { tokenAgreement } from './agreement.js';
 import { satisfies, type Expected } from './expected.js';
 import { featureRecordFromSignals } from './feature-vector.js';
-import type { TokenizerFingerprint } from './tokenizer-fingerprint.js';
+import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
 /** What labelling needs of a running specroute: its tiers, its prompt signals, its tokenizer. */
 export interface LabelTarget {

@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { SpecrouteError } from '../errors/registry.js';
 import type { LocalTier } from './local-tier.js';
 import type { QualityPair } from './routing-evaluation.js';
-import { describeTokenizer, sameTokenizer, tokenizerFingerprintSchema, type TokenizerFingerprint } from './tokenizer-fingerprint.js';
+import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
+import { describeTokenizer, sameTokenizer, tokenizerFingerprintSchema } from './tokenizer-fingerprint.js';
 import { describeIssue } from './zod-issue.js';
 
 const quality = z.number().min(0).max(1);

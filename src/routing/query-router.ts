@@ -8,7 +8,7 @@ import type { RouteDecision, Tier } from '../events/route-decision.js';
 import { featureVectorFromSignals } from './feature-vector.js';
 import { loadRouterFile, type TrainedRouter } from './router-file.js';
 import { SemanticRoutes, type SemanticRouteMatch } from './semantic-routes.js';
-import type { TokenizerFingerprint } from './tokenizer-fingerprint.js';
+import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
 /** A semantic route as configured: example prompts as text (`routing.routes[i]`). */
 export interface RouteConfig {

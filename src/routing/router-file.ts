@@ -13,7 +13,8 @@ import { calibrateThreshold, thresholdFromJson, thresholdToJson } from './calibr
 import { featureVectorLength, isRouterFeatureName, unknownFeatureMessage, type FeatureSpec } from './feature-vector.js';
 import { localTiers, type LocalTier } from './local-tier.js';
 import { predictProbability, type LogisticModel } from './logistic-regression.js';
-import { describeTokenizer, sameTokenizer, tokenizerFingerprintSchema, type TokenizerFingerprint } from './tokenizer-fingerprint.js';
+import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
+import { describeTokenizer, sameTokenizer, tokenizerFingerprintSchema } from './tokenizer-fingerprint.js';
 import { describeIssue } from './zod-issue.js';
 
 /** The format this specroute reads and writes. */

@@ -1,14 +1,7 @@
 import { z } from 'zod';
+import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
-/**
- * Which tokenizer a router was trained for (docs/ARCHITECTURE.md#query-level-routing): its vocabulary size and the
- * first 16 hex characters of sha256 over every token's piece text (ids 0..vocabSize−1, joined with '\n').
- */
-export interface TokenizerFingerprint {
-  readonly vocabSize: number;
-  readonly fingerprint: string;
-}
-
+/** Comparing and reading tokenizer fingerprints (computed by `backends/tokenizer-fingerprint.ts`). */
 export function sameTokenizer(a: TokenizerFingerprint, b: TokenizerFingerprint): boolean {
   return a.vocabSize === b.vocabSize && a.fingerprint === b.fingerprint;
 }

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { speculationSettings } from '../../bench/lib/plan.js';
-import { ProgressBar } from '../../bench/lib/progress.js';
+import { ProgressBar } from '../../src/cli/progress.js';
 import { builtInSuites, loadPrompts, loadSuite, suitePath } from '../../bench/lib/prompts.js';
 import { lineChart } from '../../bench/lib/svg-chart.js';
 import { scratchDir } from '../helpers/models.js';

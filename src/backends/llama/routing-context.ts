@@ -27,6 +27,12 @@ import { SpecrouteError } from '../../errors/registry.js';
 import type { GgufHeader } from '../../models/gguf/gguf-reader.js';
 import type { ModelLoadOptions } from '../types.js';
 
+/**
+ * The prompt positions (the last ones) whose distributions give `promptMeanLogprob` and `promptMeanEntropy`:
+ * reading every position's would cost n vocabulary-sized copies (see `PromptSignals`).
+ */
+export const PROMPT_TAIL = 8;
+
 /** llama.cpp's `enum llama_pooling_type` values that give one vector per sequence. */
 const POOLING_TYPES = { mean: 1, cls: 2, last: 3 } as const;
 export type EmbeddingPooling = keyof typeof POOLING_TYPES;
@@ -117,24 +123,29 @@ export class RoutingContext {
     const n = tokens.length;
     const stats = new PassStats();
     await this.sequence.eraseContextTokenRanges([{ start: 0, end: this.sequence.nextTokenIndex }]);
-    const input = tokens.map((token) => [token as Token, { generateNext: { logits: true } }] as const);
+    // Distributions only for the prompt's last PROMPT_TAIL positions and the first generated token's: each one is
+    // a vocabulary-sized copy out of node-llama-cpp (see the file comment), and all of them would cost more than
+    // the pass itself. The embedding still pools every token.
+    const from = Math.max(0, n - 1 - PROMPT_TAIL);
+    const input = tokens.map((token, i) => [token as Token, i >= from ? { generateNext: { logits: true } } : {}] as const);
     // Each position's distribution is folded into the sums as it arrives and then dropped: holding them all would
     // take n × vocabulary map entries (hundreds of MB at a 32k vocabulary).
     await this.sequence.controlledEvaluate(input as unknown as Parameters<LlamaContextSequence['controlledEvaluate']>[0], {
       onTokenResult: (index, output) => {
-        const logits = output.next.logits;
-        output.next.logits = undefined;
+        const logits = output.next?.logits;
+        if (output.next) output.next.logits = undefined;
         if (logits === undefined || cancelled()) return;
         stats.add(logits, tokens[index + 1]);
       },
     });
     if (cancelled()) throw cancelledError();
-    if (stats.positions !== n) throw new Error(`prompt signals: scores for ${stats.positions} of ${n} positions`);
+    if (stats.positions !== n - from) throw new Error(`prompt signals: scores for ${stats.positions} of ${n - from} positions`);
     const embedding = normalized(this.native.getEmbedding(n));
+    const predicted = n - 1 - from;
     return {
       embedding,
-      promptMeanLogprob: n > 1 ? stats.logprobSum / (n - 1) : 0,
-      promptMeanEntropy: n > 1 ? stats.entropySum / (n - 1) : 0,
+      promptMeanLogprob: predicted > 0 ? stats.logprobSum / predicted : 0,
+      promptMeanEntropy: predicted > 0 ? stats.entropySum / predicted : 0,
       firstEntropy: stats.lastEntropy,
       firstMargin: stats.lastMargin,
       promptTokens: n,

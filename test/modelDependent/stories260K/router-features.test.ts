@@ -3,6 +3,7 @@ import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlamaBackend, sharedLlama } from '../../../src/backends/llama/llama-backend.js';
 import { LlamaTokenizer } from '../../../src/backends/llama/llama-tokenizer.js';
+import { PROMPT_TAIL } from '../../../src/backends/llama/routing-context.js';
 import { tokenizerFingerprint } from '../../../src/backends/tokenizer-fingerprint.js';
 import type { PositionScores, ScoreRequest } from '../../../src/backends/types.js';
 import type { PromptSignals } from '../../../src/contract/router-features.js';
@@ -64,10 +65,12 @@ async function reference(worker: ModelWorker, tokens: readonly number[]): Promis
   try {
     const scores = await sequence.evaluate(0, tokens, tokens.length, RAW);
     const n = tokens.length;
-    const inner = scores.slice(0, n - 1);
+    // The prompt means are over the last PROMPT_TAIL predicted positions.
+    const from = Math.max(0, n - 1 - PROMPT_TAIL);
+    const inner = scores.slice(from, n - 1);
     const mean = (values: number[]): number => (values.length === 0 ? 0 : values.reduce((s, v) => s + v, 0) / values.length);
     return {
-      promptMeanLogprob: mean(inner.map((s, i) => logprob(s, tokens[i + 1]!))),
+      promptMeanLogprob: mean(inner.map((s, i) => logprob(s, tokens[from + i + 1]!))),
       promptMeanEntropy: mean(inner.map(entropy)),
       firstEntropy: entropy(scores[n - 1]!),
       firstMargin: margin(scores[n - 1]!),
