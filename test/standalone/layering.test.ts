@@ -27,7 +27,7 @@ const RANKS: Readonly<Record<string, number>> = {
   'index.ts': 20, //    the programmatic API (re-exports)
   config: 19, //        the composition root's input: its schema takes each stage's defaults from that stage
   ingress: 18, //       fastify and grpc-js adapters over the scheduler's event stream
-  routing: 17, //       query-level tiers (slm | hybrid | frontier): no folder yet, its rank is reserved
+  routing: 17, //       query-level tiers (slm | hybrid | frontier): checkable answers, features, the router
   scheduler: 16, //     admission, queue, deadlines, cancellation
   pipeline: 15, //      the speculative loop, acceptance rule, adaptive γ, stats recorder
   workers: 14, //       piscina pools, the worker protocol, the model worker
