@@ -1,32 +1,38 @@
 /**
  * The benchmark prompt suites: JSON Lines files in bench/prompts/, one prompt per line, either raw text
  * (`{"id", "prompt"}`) or a chat (`{"id", "messages": [{"role", "content"}…]}`, rendered with the verifier's
- * chat template).
+ * chat template). A line may carry a checkable answer, `"expected"` (src/routing/expected.ts): the routing suites
+ * use it to judge outputs; the other benchmarks ignore it.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { ChatTemplateMessage } from '../../src/backends/types.js';
 import { packageRoot } from '../../src/package-root.js';
+import { parseExpected, type Expected } from '../../src/routing/expected.js';
 
 /** A raw-text prompt (a completion). */
 export interface BenchPrompt {
   readonly id: string;
   readonly prompt: string;
+  /** What a good output contains, when the suite has checkable answers. */
+  readonly expected?: Expected;
 }
 
 /** A chat prompt: the messages so far; the model writes the assistant's reply. */
 export interface BenchChat {
   readonly id: string;
   readonly messages: readonly ChatTemplateMessage[];
+  /** What a good reply contains, when the suite has checkable answers. */
+  readonly expected?: Expected;
 }
 
 export type SuitePrompt = BenchPrompt | BenchChat;
 
 /** The suites shipped in bench/prompts/. */
-export const builtInSuites = ['stories', 'chat', 'structured'] as const;
+export const builtInSuites = ['stories', 'chat', 'structured', 'routing-agreement', 'routing-checkable'] as const;
 
-/** A suite by name (`stories`, `chat`, `structured`: bench/prompts/NAME.jsonl) or by path. */
+/** A suite by name (`stories`, `chat`, `routing-checkable`…: bench/prompts/NAME.jsonl) or by path. */
 export function suitePath(nameOrPath: string): string {
   const builtIn = join(packageRoot(), 'bench', 'prompts', `${nameOrPath}.jsonl`);
   return existsSync(builtIn) ? builtIn : resolve(nameOrPath);
@@ -44,14 +50,22 @@ export async function loadSuite(file: string, count?: number): Promise<SuiteProm
   const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line.trim() !== '');
   const prompts = lines.map((line, i): SuitePrompt => {
     const where = `${file}:${i + 1}`;
-    let value: { id?: unknown; prompt?: unknown; messages?: unknown };
+    let value: { id?: unknown; prompt?: unknown; messages?: unknown; expected?: unknown };
     try {
       value = JSON.parse(line) as typeof value;
     } catch (error) {
       throw new Error(`${where}: not JSON (${(error as Error).message})`);
     }
     const id = typeof value.id === 'string' ? value.id : `line-${i + 1}`;
-    if (typeof value.prompt === 'string' && value.prompt !== '') return { id, prompt: value.prompt };
+    let expected: { expected?: Expected } = {};
+    if (value.expected !== undefined) {
+      try {
+        expected = { expected: parseExpected(value.expected) };
+      } catch (error) {
+        throw new Error(`${where}: ${(error as Error).message}`);
+      }
+    }
+    if (typeof value.prompt === 'string' && value.prompt !== '') return { id, prompt: value.prompt, ...expected };
     if (Array.isArray(value.messages) && value.messages.length > 0) {
       const messages = value.messages.map((m: unknown, j) => {
         const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
@@ -60,7 +74,7 @@ export async function loadSuite(file: string, count?: number): Promise<SuiteProm
         }
         return { role, content } as ChatTemplateMessage;
       });
-      return { id, messages };
+      return { id, messages, ...expected };
     }
     throw new Error(`${where}: expected {"id", "prompt"} with a non-empty prompt, or {"id", "messages": [...]}`);
   });

@@ -27,7 +27,7 @@ const RANKS: Readonly<Record<string, number>> = {
   'index.ts': 20, //    the programmatic API (re-exports)
   config: 19, //        the composition root's input: its schema takes each stage's defaults from that stage
   ingress: 18, //       fastify and grpc-js adapters over the scheduler's event stream
-  routing: 17, //       query-level tiers (slm | hybrid | frontier): the trained router, calibration, evaluation
+  routing: 17, //       query-level decisions for `auto` requests: features, semantic routes, the trained router, labelling
   scheduler: 16, //     admission, queue, deadlines, cancellation
   pipeline: 15, //      the speculative loop, acceptance rule, adaptive γ, stats recorder
   workers: 14, //       piscina pools, the worker protocol, the model worker
