@@ -12,6 +12,8 @@ import { ensureDerivedDraft } from './models/derived-draft.js';
 import { Metrics } from './observability/metrics.js';
 import { SpeculativeEngine } from './pipeline/engine.js';
 import { FrontierTier } from './pipeline/frontier-tier.js';
+import { tokenizerFingerprint } from './backends/tokenizer-fingerprint.js';
+import { QueryRouter } from './routing/query-router.js';
 import { Scheduler } from './scheduler/scheduler.js';
 
 export interface RunningServer {
@@ -23,6 +25,8 @@ export interface RunningServer {
   readonly engine: SpeculativeEngine;
   readonly scheduler: Scheduler;
   readonly metrics: Metrics;
+  /** The query router of `auto` requests, when routing has semantic routes or a router file. */
+  readonly router: QueryRouter | undefined;
   /** Graceful shutdown: stop admitting, drain streams in flight (up to `server.shutdownGraceMs`), free the models. */
   close(): Promise<void>;
 }
@@ -53,6 +57,18 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
   const cleanup: Array<() => Promise<void>> = [() => engine.dispose()];
   try {
     const tiers = { hybrid: engine, slm: engine.slm, frontier: escalator ? new FrontierTier(escalator, engine.tokenizer, engine) : undefined };
+    const { routes, targetFrontierShare } = config.routing;
+    const router =
+      routes.length > 0 || config.routerPath !== undefined
+        ? await QueryRouter.create({
+            signals: (tokens, options) => engine.verifier.promptSignals(tokens, options),
+            encodeText: (text) => engine.encodePrompt(text),
+            tokenizer: tokenizerFingerprint(engine.tokenizer),
+            routes,
+            ...(config.routerPath !== undefined ? { routerPath: config.routerPath } : {}),
+            ...(targetFrontierShare !== undefined ? { targetFrontierShare } : {}),
+          })
+        : undefined;
     const scheduler = new Scheduler(tiers, metrics, {
       modelId: config.modelId,
       maxConcurrent: sequences,
@@ -61,6 +77,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       defaultMaxTokens: config.limits.defaultMaxTokens,
       speculation: config.speculation,
       defaultRoute: config.routing.default,
+      ...(router ? { router } : {}),
     });
     metrics.bind({
       queueDepth: () => scheduler.queueDepth,
@@ -112,6 +129,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       engine,
       scheduler,
       metrics,
+      router,
       close: () =>
         (closing ??= (async () => {
           ready = false;

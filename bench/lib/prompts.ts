@@ -1,15 +1,15 @@
 /**
- * The benchmark prompt suites: JSON Lines files in bench/prompts/, one prompt per line, either raw text
+ * The benchmark prompt suites (read by src/routing/prompt-file.ts): JSON Lines files in bench/prompts/, one prompt per line, either raw text
  * (`{"id", "prompt"}`) or a chat (`{"id", "messages": [{"role", "content"}…]}`, rendered with the verifier's
  * chat template). A line may carry a checkable answer, `"expected"` (src/routing/expected.ts): the routing suites
  * use it to judge outputs; the other benchmarks ignore it.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { ChatTemplateMessage } from '../../src/backends/types.js';
 import { packageRoot } from '../../src/package-root.js';
-import { parseExpected, type Expected } from '../../src/routing/expected.js';
+import type { Expected } from '../../src/routing/expected.js';
+import { readPromptFile } from '../../src/routing/prompt-file.js';
 
 /** A raw-text prompt (a completion). */
 export interface BenchPrompt {
@@ -43,40 +43,11 @@ export function suiteName(nameOrPath: string): string {
   return basename(nameOrPath).replace(/\.jsonl$/, '');
 }
 
-const ROLES = new Set(['system', 'user', 'assistant']);
-
 /** Reads the first `count` prompts of a suite (all when `count` is omitted). Throws if there are fewer. */
 export async function loadSuite(file: string, count?: number): Promise<SuitePrompt[]> {
-  const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line.trim() !== '');
-  const prompts = lines.map((line, i): SuitePrompt => {
-    const where = `${file}:${i + 1}`;
-    let value: { id?: unknown; prompt?: unknown; messages?: unknown; expected?: unknown };
-    try {
-      value = JSON.parse(line) as typeof value;
-    } catch (error) {
-      throw new Error(`${where}: not JSON (${(error as Error).message})`);
-    }
-    const id = typeof value.id === 'string' ? value.id : `line-${i + 1}`;
-    let expected: { expected?: Expected } = {};
-    if (value.expected !== undefined) {
-      try {
-        expected = { expected: parseExpected(value.expected) };
-      } catch (error) {
-        throw new Error(`${where}: ${(error as Error).message}`);
-      }
-    }
-    if (typeof value.prompt === 'string' && value.prompt !== '') return { id, prompt: value.prompt, ...expected };
-    if (Array.isArray(value.messages) && value.messages.length > 0) {
-      const messages = value.messages.map((m: unknown, j) => {
-        const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
-        if (typeof role !== 'string' || !ROLES.has(role) || typeof content !== 'string') {
-          throw new Error(`${where}: messages[${j}] needs a role (system, user or assistant) and a string content`);
-        }
-        return { role, content } as ChatTemplateMessage;
-      });
-      return { id, messages, ...expected };
-    }
-    throw new Error(`${where}: expected {"id", "prompt"} with a non-empty prompt, or {"id", "messages": [...]}`);
+  const prompts = (await readPromptFile(file)).map(({ id, input, expected }): SuitePrompt => {
+    const extra = expected !== undefined ? { expected } : {};
+    return input.kind === 'text' ? { id, prompt: input.text, ...extra } : { id, messages: input.messages, ...extra };
   });
   if (count !== undefined && prompts.length < count) throw new Error(`${file} has ${prompts.length} prompts; ${count} were asked for`);
   return count === undefined ? prompts : prompts.slice(0, count);

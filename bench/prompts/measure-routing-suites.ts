@@ -26,7 +26,7 @@ import { defaultModelLoadOptions } from '../../src/backends/types.js';
 import type { PromptInput } from '../../src/contract/generation-request.js';
 import { SpeculativeEngine } from '../../src/pipeline/engine.js';
 import { satisfies } from '../../src/routing/expected.js';
-import { lcsAgreement } from '../lib/agreement.js';
+import { tokenAgreement } from '../../src/routing/agreement.js';
 import { parseDraftSpec, prepareDrafts } from '../lib/drafts.js';
 import { sha256File } from '../lib/machine.js';
 import { fixed, markdownTable } from '../lib/markdown.js';
@@ -119,7 +119,7 @@ function measure(suite: string, prompts: readonly SuitePrompt[], outputs: Record
       const out = outs[i]!;
       texts[label] = out.text;
       firstMargin[label] = out.firstMargin;
-      quality[label] = checkable ? Number(satisfies(out.text, p.expected!)) : label === FRONTIER ? 1 : lcsAgreement(out.ids, outputs[FRONTIER]![i]!.ids);
+      quality[label] = checkable ? Number(satisfies(out.text, p.expected!)) : label === FRONTIER ? 1 : tokenAgreement(out.ids, outputs[FRONTIER]![i]!.ids);
     }
     return { id: p.id, kind: kindOf(p.id), quality, firstMargin, outputs: texts };
   });
