@@ -27,13 +27,14 @@ interface WireRoute {
 const routeOf = (object: unknown): WireRoute => (object as { specroute: { route: WireRoute } }).specroute.route;
 const model = (path: string): Record<string, unknown> => ({ path, threads: 1, contextSize: 512 });
 
-/** Every `step`-th line of the suite from `offset`: spread over all its kinds of prompt. */
-function suiteLines(offset: number, step: number, count: number): string[] {
-  const lines = readFileSync(SUITE, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const picked: string[] = [];
-  for (let i = offset; i < lines.length && picked.length < count; i += step) picked.push(lines[i]!);
-  if (picked.length < count) throw new Error(`${SUITE} has too few lines`);
-  return picked;
+/** `count` lines spread evenly over the suite's lines whose index is `offset` mod 3 (so over all its kinds). */
+function suiteLines(offset: number, count: number): string[] {
+  const lines = readFileSync(SUITE, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .filter((_, i) => i % 3 === offset);
+  if (lines.length < count) throw new Error(`${SUITE} has too few lines`);
+  return Array.from({ length: count }, (_, k) => lines[Math.floor((k * lines.length) / count)]!);
 }
 
 describe('query-level routing: a router trained with `router label` and `router train`, serving auto requests', () => {
@@ -68,9 +69,9 @@ describe('query-level routing: a router trained with `router label` and `router 
         budget: { callsPerMinute: 100_000 },
       },
     };
-    // Label 160 prompts (every third line), then train for the target share: the real commands, as a user runs them.
+    // Label 150 prompts (a third of the suite's lines), then train for the target share: the real commands, as a user runs them.
     const prompts = join(dir, 'train-prompts.jsonl');
-    writeFileSync(prompts, `${suiteLines(0, 3, 160).join('\n')}\n`);
+    writeFileSync(prompts, `${suiteLines(0, 150).join('\n')}\n`);
     const labelConfig = join(dir, 'label.json');
     writeFileSync(labelConfig, JSON.stringify({ ...baseConfig, server: { grpcPort: -1 } }));
     const labelled = join(dir, 'labelled.jsonl');
@@ -84,8 +85,8 @@ describe('query-level routing: a router trained with `router label` and `router 
 
   it('labels every prompt with features and each tier\'s quality, and resumes without redoing any', async () => {
     const rows = readFileSync(join(dir, 'labelled.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string; quality: Record<string, number>; features: Record<string, unknown>; outputs: Record<string, string> });
-    expect(rows).toHaveLength(160);
-    expect(new Set(rows.map((r) => r.id)).size).toBe(160);
+    expect(rows).toHaveLength(150);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(150);
     for (const row of rows) {
       expect(Object.keys(row.quality).sort()).toEqual(['frontier', 'hybrid', 'slm']);
       expect(row.quality.frontier).toBe(1);
@@ -94,7 +95,7 @@ describe('query-level routing: a router trained with `router label` and `router 
     // The local tiers do not always agree with the frontier: there is something to route.
     expect(rows.some((r) => r.quality.hybrid! < 1)).toBe(true);
     const { stdout } = await cli(['router', 'label', '--config', join(dir, 'label.json'), '--prompts', join(dir, 'train-prompts.jsonl'), '--out', join(dir, 'labelled.jsonl')]);
-    expect(stdout).toMatch(/all 160 prompts .* are already in/);
+    expect(stdout).toMatch(/all 150 prompts .* are already in/);
   });
 
   it('routes auto requests with the router: every response carries the decision, and the frontier share is within 10 points of the target', async () => {
@@ -102,7 +103,7 @@ describe('query-level routing: a router trained with `router label` and `router 
     try {
       const http = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
       // 100 prompts the router never saw (the lines between the training ones).
-      const held = suiteLines(1, 3, 100).map((l) => JSON.parse(l) as { prompt?: string; messages?: Array<{ role: 'user' | 'system' | 'assistant'; content: string }> });
+      const held = suiteLines(1, 100).map((l) => JSON.parse(l) as { prompt?: string; messages?: Array<{ role: 'user' | 'system' | 'assistant'; content: string }> });
       let toFrontier = 0;
       for (const [i, p] of held.entries()) {
         const { data, response } =
@@ -162,7 +163,7 @@ describe('query-level routing: a router trained with `router label` and `router 
         default: 'auto',
         router: routerFile,
         routes: [
-          { name: 'code', tier: 'frontier', examples: ['function add(a, b) { return a + b; }', 'for (let i = 0; i < n; i++) { sum += i; }'], threshold: 0.9 },
+          { name: 'code', tier: 'frontier', examples: ['function add(a, b) { return a + b; }', 'for (let i = 0; i < n; i++) { sum += i; }'], threshold: 0.95 },
           { name: 'bedtime', tier: 'slm', examples: ['Once upon a time, there was a little girl named Lily.'], threshold: 0.97 },
         ],
       },
@@ -171,14 +172,16 @@ describe('query-level routing: a router trained with `router label` and `router 
       const http = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
       const ask = async (prompt: string): Promise<WireRoute> => routeOf(await http.completions.create({ model: MODEL, prompt, max_tokens: 4, temperature: 0 }));
       const code = await ask('function add(a, b) { return a + b; }');
-      expect(code).toMatchObject({ tier: 'frontier', reason: 'route:code', router: 'code', threshold: 0.9 });
+      expect(code).toMatchObject({ tier: 'frontier', reason: 'route:code', router: 'code', threshold: 0.95 });
       expect(code.score).toBeGreaterThan(0.99);
       expect(await ask('Once upon a time, there was a little girl named Lily.')).toMatchObject({ tier: 'slm', reason: 'route:bedtime' });
       // A chat matches on its last user message.
       const chat = await http.chat.completions.create({ model: MODEL, messages: [{ role: 'system', content: 'You write code.' }, { role: 'user', content: 'function add(a, b) { return a + b; }' }], max_tokens: 4 });
       expect(routeOf(chat)).toMatchObject({ reason: 'route:code' });
-      // Nothing close enough: the router decides.
-      expect((await ask('The weather today is sunny with a light breeze.')).reason).toBe('router');
+      // Nothing close enough: the router decides. (stories260K's embeddings are coarse: news text is ~0.88
+      // cosine-similar to code, hence the high thresholds.)
+      expect((await ask('Stocks fell sharply on Monday as investors worried about rates.')).reason).toBe('router');
+      expect((await ask('Lily and Tom went to the park to play.')).reason).toBe('router');
     } finally {
       await server.close();
     }
