@@ -35,6 +35,7 @@ import { scaleVerifier } from './fixtures/scale-verifier.js';
 import { kernelsBenchCommand } from './kernels-bench.js';
 import { loadBenchCommand } from './load-bench.js';
 import { routerFeaturesBenchCommand } from './router-features-bench.js';
+import { routingBenchCommand } from './routing-bench.js';
 
 const root = packageRoot();
 const defaultModelsDir = resolve(root, '../shared/models');
@@ -51,6 +52,7 @@ export function benchCommand(): Command {
     .addCommand(escalationBenchCommand())
     .addCommand(kernelsBenchCommand())
     .addCommand(routerFeaturesBenchCommand())
+    .addCommand(routingBenchCommand())
     .addHelpText(
       'after',
       `
@@ -60,6 +62,7 @@ Examples:
   $ specroute bench report                      # the whole report, bench/report/ (about 10 minutes here)
   $ specroute bench load --concurrency 1,4,16   # server mode: SSE/gRPC latency and throughput under load
   $ specroute bench escalation                  # cost–quality curve of escalation to a frontier
+  $ specroute bench routing                     # the trained router on held-out prompts, against random and the oracle
   $ specroute bench kernels                     # native vs TypeScript scoring kernels at vocabulary 512, 32k, 128k
   $ specroute bench router-features             # cost of the router's prompt signals per call, against the prompt pass`,
     );

@@ -80,6 +80,7 @@ export interface TrainedRouter {
   readonly threshold: number;
   /** The share of the training prompts the threshold sends to the frontier (as calibrated). */
   readonly targetFrontierShare: number;
+  /** The training prompts' scores the threshold is calibrated on (out-of-fold when training cross-validated). */
   readonly trainingScores: readonly number[];
   /** The file's content (with this router's threshold and share). */
   readonly document: RouterFileDocument;

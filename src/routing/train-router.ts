@@ -87,6 +87,8 @@ export interface CrossValidation {
   readonly seed: number;
   readonly perFold: readonly FoldResult[];
   readonly mean: CrossValidationMean;
+  /** Each row's score from the fold model that held it out: what the threshold is calibrated on. */
+  readonly outOfFold: readonly number[];
 }
 
 export interface TrainRouterResult {
@@ -135,7 +137,10 @@ export function trainRouter(rows: readonly LabelledRow[], options: TrainRouterOp
   const crossValidation = folds === 0 ? undefined : crossValidate(x, pairs, targets, { folds, seed, l2, share, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
 
   const fit = fitLogisticRegression(x, targets, { l2 });
-  const trainingScores = x.map((v) => predictProbability(fit, v));
+  // The threshold is calibrated on scores like those of prompts the router has not seen: out-of-fold when
+  // cross-validating (each row scored by the fold model that held it out), in-sample otherwise. In-sample scores of
+  // a model fitted to them spread wider than new prompts' do, and a threshold drawn from them overshoots the share.
+  const trainingScores = crossValidation?.outOfFold ?? x.map((v) => predictProbability(fit, v));
   const threshold = calibrateThreshold(trainingScores, share);
   const realisedShare = trainingScores.filter((s) => s >= threshold).length / trainingScores.length;
   const document: RouterFileDocument = {
@@ -150,7 +155,7 @@ export function trainRouter(rows: readonly LabelledRow[], options: TrainRouterOp
     bias: fit.bias,
     threshold: thresholdToJson(threshold),
     targetFrontierShare: share,
-    trainingScores,
+    trainingScores: [...trainingScores],
     ...(provenance !== undefined
       ? {
           provenance: {
@@ -189,6 +194,7 @@ function crossValidate(
 ): CrossValidation {
   const assignment = foldAssignment(x.length, options.folds, options.seed);
   const perFold: FoldResult[] = [];
+  const outOfFold = new Array<number>(x.length).fill(0);
   for (let f = 0; f < options.folds; f++) {
     const train = assignment.flatMap((a, i) => (a === f ? [] : [i]));
     const test = assignment.flatMap((a, i) => (a === f ? [i] : []));
@@ -203,6 +209,7 @@ function crossValidate(
     );
     const testPairs = test.map((i) => pairs[i]!);
     const testScores = test.map((i) => predictProbability(fit, x[i]!));
+    test.forEach((i, k) => (outOfFold[i] = testScores[k]!));
     const evaluation = evaluateRouting(testPairs, testScores);
     const atThreshold = evaluateAtThreshold(testPairs, testScores, threshold);
     perFold.push({
@@ -228,6 +235,7 @@ function crossValidate(
     folds: options.folds,
     seed: options.seed,
     perFold,
+    outOfFold,
     mean: {
       auc: {
         router: meanOf(perFold.map((r) => r.auc.router)),

@@ -11,7 +11,7 @@ import { SpecrouteError } from '../../errors/registry.js';
 import type { Tier } from '../../events/route-decision.js';
 import { startServer } from '../../main.js';
 import { tokenizerFingerprint } from '../../backends/tokenizer-fingerprint.js';
-import { labelPrompt } from '../../routing/label-prompt.js';
+import { labelPrompt, type LabelTarget } from '../../routing/label-prompt.js';
 import { readPromptFile } from '../../routing/prompt-file.js';
 import { integer } from '../options.js';
 import { ProgressBar } from '../progress.js';
@@ -36,47 +36,66 @@ Examples:
   $ specroute router label --config specroute.yaml --prompts bench/prompts/routing-agreement.jsonl --out labelled.jsonl
   $ specroute router label --config specroute.yaml --prompts my-logs.jsonl --out labelled.jsonl --max-tokens 64`,
     )
-    .action(async (options: { config: string; prompts: string; out: string; maxTokens: number }) => {
-      const prompts = await readPromptFile(options.prompts).catch((error: unknown) => {
-        throw new SpecrouteError('invalid_argument', `--prompts: ${(error as Error).message}`, { param: '--prompts' });
-      });
-      const done = labelledIds(options.out);
-      const todo = prompts.filter((p) => !done.has(p.id));
-      const config = loadConfig(options.config, { port: 0, grpcPort: -1, host: '127.0.0.1' });
-      if (!config.escalation.frontier) throw new SpecrouteError('invalid_argument', `--config ${options.config}: labelling needs a frontier (escalation.frontier)`, { param: '--config' });
-      if (todo.length === 0) {
-        process.stdout.write(`all ${prompts.length} prompts of ${options.prompts} are already in ${options.out}\n`);
-        return;
-      }
-      const server = await startServer(config);
-      try {
-        const tiers: Tier[] = [...(server.engine.draft ? (['slm'] as const) : []), 'hybrid', 'frontier'];
-        const target = {
-          model: config.modelId,
-          tiers,
-          tokenizer: tokenizerFingerprint(server.engine.tokenizer),
-          encode: server.engine.encode.bind(server.engine),
-          signals: (tokens: readonly number[]) => server.engine.verifier.promptSignals(tokens),
-          generate: (request: Parameters<typeof server.scheduler.admit>[0]) => server.scheduler.admit(request, { transport: 'http', signal: new AbortController().signal }),
-        };
-        const progress = new ProgressBar({ total: todo.length, label: 'label' });
-        if (done.size > 0) progress.log(`resuming: ${done.size} prompts already in ${options.out}`);
-        const sums: Partial<Record<Tier, number>> = {};
-        for (const prompt of todo) {
-          const row = await labelPrompt(target, prompt, options.maxTokens);
-          appendFileSync(options.out, `${JSON.stringify(row)}\n`);
-          const quality = row.quality as Partial<Record<Tier, number>>;
-          for (const tier of tiers) sums[tier] = (sums[tier] ?? 0) + (quality[tier] ?? 0);
-          progress.tick(`${prompt.id}: ${tiers.map((t) => `${t} ${(quality[t] ?? 0).toFixed(2)}`).join(', ')}`);
-        }
-        progress.finish();
-        process.stdout.write(
-          `labelled ${todo.length} prompts into ${options.out}; mean quality: ${tiers.map((t) => `${t} ${((sums[t] ?? 0) / todo.length).toFixed(3)}`).join(', ')}\n`,
-        );
-      } finally {
-        await server.close();
-      }
+    .action(async (options: LabelFileOptions) => {
+      const summary = await labelPromptFile(options);
+      process.stdout.write(
+        summary.labelled === 0
+          ? `all ${summary.total} prompts of ${options.prompts} are already in ${options.out}\n`
+          : `labelled ${summary.labelled} prompts into ${options.out}; mean quality: ${Object.entries(summary.meanQuality).map(([t, q]) => `${t} ${q.toFixed(3)}`).join(', ')}\n`,
+      );
     });
+}
+
+export interface LabelFileOptions {
+  /** The server config (verifier, draft, escalation.frontier). */
+  readonly config: string;
+  /** The prompt file (src/routing/prompt-file.ts). */
+  readonly prompts: string;
+  /** The labelled JSON Lines, appended to; ids already there are skipped. */
+  readonly out: string;
+  readonly maxTokens: number;
+}
+
+/**
+ * Labels every prompt of a prompt file not yet in `out` with the server `config` describes (started here on
+ * 127.0.0.1, no gRPC), appending one row per prompt as it is done, with a progress bar on stderr. Returns how many
+ * it labelled, of how many, and the mean quality per tier of those.
+ */
+export async function labelPromptFile(options: LabelFileOptions): Promise<{ labelled: number; total: number; meanQuality: Partial<Record<Tier, number>> }> {
+  const prompts = await readPromptFile(options.prompts).catch((error: unknown) => {
+    throw new SpecrouteError('invalid_argument', `--prompts: ${(error as Error).message}`, { param: '--prompts' });
+  });
+  const done = labelledIds(options.out);
+  const todo = prompts.filter((p) => !done.has(p.id));
+  const config = loadConfig(options.config, { port: 0, grpcPort: -1, host: '127.0.0.1' });
+  if (!config.escalation.frontier) throw new SpecrouteError('invalid_argument', `--config ${options.config}: labelling needs a frontier (escalation.frontier)`, { param: '--config' });
+  if (todo.length === 0) return { labelled: 0, total: prompts.length, meanQuality: {} };
+  const server = await startServer(config);
+  try {
+    const tiers: Tier[] = [...(server.engine.draft ? (['slm'] as const) : []), 'hybrid', 'frontier'];
+    const target: LabelTarget = {
+      model: config.modelId,
+      tiers,
+      tokenizer: tokenizerFingerprint(server.engine.tokenizer),
+      encode: (input) => server.engine.encode(input),
+      signals: (tokens) => server.engine.verifier.promptSignals(tokens),
+      generate: (request) => server.scheduler.admit(request, { transport: 'http', signal: new AbortController().signal }),
+    };
+    const progress = new ProgressBar({ total: todo.length, label: 'label' });
+    if (done.size > 0) progress.log(`resuming: ${done.size} prompts already in ${options.out}`);
+    const sums: Partial<Record<Tier, number>> = {};
+    for (const prompt of todo) {
+      const row = await labelPrompt(target, prompt, options.maxTokens);
+      appendFileSync(options.out, `${JSON.stringify(row)}\n`);
+      const quality = row.quality as Partial<Record<Tier, number>>;
+      for (const tier of tiers) sums[tier] = (sums[tier] ?? 0) + (quality[tier] ?? 0);
+      progress.tick(`${prompt.id}: ${tiers.map((t) => `${t} ${(quality[t] ?? 0).toFixed(2)}`).join(', ')}`);
+    }
+    progress.finish();
+    return { labelled: todo.length, total: prompts.length, meanQuality: Object.fromEntries(tiers.map((t) => [t, (sums[t] ?? 0) / todo.length])) };
+  } finally {
+    await server.close();
+  }
 }
 
 /** Ids already labelled in `file` (none when it does not exist). */
