@@ -87,7 +87,7 @@ export function routingBenchCommand(): Command {
     .option('--agreement-tokens <n>', 'tokens per output on suites without checkable answers', integer(1, 480), 48)
     .option('--checkable-tokens <n>', 'tokens per output on suites with checkable answers', integer(1, 480), 24)
     .option('--train-fraction <x>', 'share of each suite the router is trained on (the rest is held out)', number(0.05, 0.95), 0.5)
-    .option('--target-frontier-share <x>', 'the share the threshold is calibrated to', number(0, 1), 0.25)
+    .option('--target-frontier-share <x>', 'the share the threshold is calibrated to', number(0, 1), 0.3)
     .option('--seed <n>', 'seeds the first split and the cross-validation folds', integer(0), 0)
     .option('--splits <n>', 'train/held-out splits (seeds seed, seed+1, …); figures are their medians', integer(1, 50), 5)
     .option('--latency-prompts <n>', 'held-out prompts served through the auto path to time decisions', integer(1), 200)
