@@ -119,6 +119,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
     }
     ready = true;
     log(`serving ${config.modelId} (verifier ${config.verifierPath}${draftPath ? `, draft ${draftPath}` : ', no draft'}${frontier ? `, frontier ${frontier.model} at ${frontier.baseUrl}` : ''})`);
+    log(`routing: default ${config.routing.default}${router?.router ? `, router ${config.routerPath} (threshold ${router.router.threshold.toFixed(4)})` : ''}${routes.length > 0 ? `, ${routes.length} semantic route(s)` : ''}`);
     log(`HTTP on http://${host}:${httpPort}${grpcPort !== null ? `, gRPC on ${host}:${grpcPort}` : ''}`);
 
     let closing: Promise<void> | undefined;

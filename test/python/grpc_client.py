@@ -69,7 +69,18 @@ def main() -> int:
                     "finish_reason": generate_pb2.FinishReason.Name(f.finish_reason),
                     "usage": MessageToDict(f.usage, preserving_proto_field_name=True, including_default_value_fields=True),
                     "stats": MessageToDict(f.stats, preserving_proto_field_name=True, including_default_value_fields=True),
+                    "route": MessageToDict(f.route, preserving_proto_field_name=True),
                 })
+
+        # 1b. The same prompt on the slm tier (the draft alone), asked for by the `route` enum.
+        routed = generate_pb2.GenerateRequest(model=args.model, prompt=args.prompt, max_tokens=8, temperature=0.0, route=generate_pb2.ROUTE_SLM)
+        sources, route = [], None
+        for response in stub.Generate(routed, metadata=metadata, timeout=60):
+            if response.WhichOneof("event") == "chunk":
+                sources.append(source_name(response.chunk.source))
+            elif response.WhichOneof("event") == "final":
+                route = MessageToDict(response.final.route, preserving_proto_field_name=True)
+        emit({"type": "routed", "sources": sources, "route": route})
 
         # 2. A refused request: the status names the field.
         try:

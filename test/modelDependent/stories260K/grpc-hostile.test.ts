@@ -136,7 +136,9 @@ const cases: Case[] = [
 
   // --- fields this server does not know ---
   invalid('unknown field 99 (n = 2)', bytes(MODEL, PROMPT, tag(99, VARINT), [0x02]), 'specroute.v1.GenerateRequest', /does not know .*field number 99/),
-  invalid('unknown length-delimited field 15', bytes(MODEL, PROMPT, len(15, '{"logit_bias":{}}')), 'specroute.v1.GenerateRequest', /field number 15/),
+  invalid('unknown length-delimited field 42', bytes(MODEL, PROMPT, len(42, '{"logit_bias":{}}')), 'specroute.v1.GenerateRequest', /field number 42/),
+  invalid('route sent as a string', bytes(MODEL, PROMPT, len(15, 'frontier')), 'route', /route has wire type LengthDelimited/),
+  invalid('route: an enum value this server does not know', bytes(MODEL, PROMPT, tag(15, VARINT), [0x09]), 'route', /route must be ROUTE_AUTO/),
   invalid('unknown field in a chat message', bytes(MODEL, len(3, len(1, bytes(chatMessage(2, 'hi'), tag(7, VARINT), [0x01])))), 'chat.messages[0]', /chat.messages\[0\] has fields .*field number 7/),
   invalid('unknown field in speculation', bytes(MODEL, PROMPT, len(11, bytes(tag(20, VARINT), [0x01]))), 'speculation', /speculation has fields .*field number 20/),
   invalid('only unknown fields', bytes(tag(1000, VARINT), [0x01]), 'specroute.v1.GenerateRequest', /field number 1000/),

@@ -88,6 +88,15 @@ describe.skipIf(!hasPythonGrpc && !required)(`Python gRPC client (${PYTHON}, Deb
     expect(stats.time.total_ms).toBeGreaterThan(0);
   });
 
+  it('reads the route decision, and picks the slm tier with the Route enum', () => {
+    const final = lines.find((l) => l.type === 'final') as Line & { route: Record<string, unknown> };
+    expect(final.route).toMatchObject({ tier: 'hybrid', reason: 'default' });
+    const routed = lines.find((l) => l.type === 'routed') as Line & { sources: string[]; route: Record<string, unknown> };
+    expect(routed.route).toMatchObject({ tier: 'slm', reason: 'request' });
+    expect(routed.sources.length).toBeGreaterThan(0);
+    expect(new Set(routed.sources)).toEqual(new Set(['TOKEN_SOURCE_DRAFT']));
+  });
+
   it('gets a refused request as INVALID_ARGUMENT naming the field', () => {
     const error = lines.find((l) => l.type === 'error') as Line & { code: string; details: string; trailers: Record<string, string> };
     expect(error.code).toBe('INVALID_ARGUMENT');

@@ -11,19 +11,12 @@ import { ensureDerivedDraft } from '../../../src/models/derived-draft.js';
 import { GenerationClient, summarize } from '../../helpers/grpc.js';
 import { cli, MODELS_DIR, scratchDir, STORIES } from '../../helpers/models.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
+import type { WireRoute } from '../../../src/streaming/openai-chunks.js';
 
 const MODEL = 'stories260K';
 const SUITE = join(import.meta.dirname, '../../../bench/prompts/routing-agreement.jsonl');
 const TARGET = 0.3;
 
-interface WireRoute {
-  tier: string;
-  reason: string;
-  score?: number;
-  threshold?: number;
-  router?: string;
-  latency_ms: number;
-}
 const routeOf = (object: unknown): WireRoute => (object as { specroute: { route: WireRoute } }).specroute.route;
 const model = (path: string): Record<string, unknown> => ({ path, threads: 1, contextSize: 512 });
 
