@@ -70,7 +70,8 @@ export class GlobalBudget {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private cost(input: number, output: number): number {
+  /** What a call of `input` prompt and `output` generated tokens costs at the configured prices. */
+  costOf(input: number, output: number): number {
     return (input * this.options.inputPricePerMillion + output * this.options.outputPricePerMillion) / 1e6;
   }
 
@@ -87,20 +88,20 @@ export class GlobalBudget {
     if (this.calls.length >= this.options.callsPerMinute) return { refused: 'calls_per_minute' };
     let tokens = maxTokens;
     if (this.options.maxCostPerHour > 0) {
-      const left = this.options.maxCostPerHour - this.spend.reduce((sum, s) => sum + s.cost, 0) - this.cost(inputTokens, 0);
+      const left = this.options.maxCostPerHour - this.spend.reduce((sum, s) => sum + s.cost, 0) - this.costOf(inputTokens, 0);
       const perToken = this.options.outputPricePerMillion / 1e6;
       if (left <= 0) return { refused: 'cost_per_hour' };
       if (perToken > 0) tokens = Math.min(tokens, Math.floor(left / perToken + 1e-9));
       if (tokens < 1) return { refused: 'cost_per_hour' };
     }
     this.calls.push(now);
-    const entry = { at: now, cost: this.cost(inputTokens, tokens) };
+    const entry = { at: now, cost: this.costOf(inputTokens, tokens) };
     this.spend.push(entry);
     return {
       grant: {
         maxTokens: tokens,
         settle: ({ inputTokens: used, outputTokens }) => {
-          entry.cost = this.cost(used, Math.min(outputTokens, tokens));
+          entry.cost = this.costOf(used, Math.min(outputTokens, tokens));
         },
       },
     };

@@ -20,13 +20,14 @@ export interface EscalationObserver {
 }
 
 /**
- * The frontier held for one whole request (`Escalator.lease`). End it exactly once: `succeeded` with what the call
- * used (returns its cost), `failed` with why, or `release` when the request never called (cancelled before).
+ * The frontier held for one whole request (`Escalator.lease`), ended by the first of: `succeeded` with what the
+ * call used, `failed` with why, or `release` when it ended with no verdict (never called, or its consumer left);
+ * later calls do nothing.
  */
 export interface FrontierLease {
   /** Most tokens the call may generate (the budget may grant fewer than asked). */
   readonly maxTokens: number;
-  succeeded(used: { inputTokens: number; outputTokens: number }): number;
+  succeeded(used: { inputTokens: number; outputTokens: number }): void;
   failed(error: FrontierError): void;
   release(): void;
 }
@@ -79,7 +80,7 @@ export class Escalator {
   /**
    * Takes the frontier for a whole request (the `frontier` tier): one call under the global budget
    * (`callsPerMinute`, `maxCostPerHour`) and the breaker, not under the per-request escalation budget. Refused
-   * synchronously, with the reason, when either says no. The lease must end exactly once.
+   * synchronously, with the reason, when either says no.
    */
   lease(inputTokens: number, maxTokens: number): FrontierLease | { refused: 'breaker_open' | BudgetRefusal } {
     const reservation = this.budget.reserve(inputTokens, maxTokens);
@@ -91,16 +92,13 @@ export class Escalator {
     }
     let ended = false;
     const end = (): boolean => (ended ? false : (ended = true));
-    const prices = this.options.budget;
     return {
       maxTokens: grant.maxTokens,
       succeeded: (used) => {
-        if (!end()) return 0;
+        if (!end()) return;
         this.breaker.success();
         grant.settle(used);
-        const cost = (used.inputTokens * prices.inputPricePerMillion + Math.min(used.outputTokens, grant.maxTokens) * prices.outputPricePerMillion) / 1e6;
-        this.observer.frontierCall?.({ inputTokens: used.inputTokens, outputTokens: used.outputTokens, cost });
-        return cost;
+        this.observer.frontierCall?.({ ...used, cost: this.budget.costOf(used.inputTokens, Math.min(used.outputTokens, grant.maxTokens)) });
       },
       failed: (error) => {
         if (!end()) return;
@@ -146,8 +144,7 @@ export class Escalator {
       requestBudget.refund(share.maxTokens - Math.min(outputTokens, grant.maxTokens));
       if (result.text.length === 0) return skipped('empty', result.attempts);
       const outcome: EscalationOutcome = { kind: 'spliced', text: result.text, frontierTokens: outputTokens, latencyMs: performance.now() - started, attempts: result.attempts };
-      const cost = (inputTokens * this.options.budget.inputPricePerMillion + outputTokens * this.options.budget.outputPricePerMillion) / 1e6;
-      this.observer.outcome?.(outcome, { inputTokens, outputTokens, cost });
+      this.observer.outcome?.(outcome, { inputTokens, outputTokens, cost: this.budget.costOf(inputTokens, outputTokens) });
       return outcome;
     } catch (error) {
       const e = error instanceof FrontierError ? error : new FrontierError('network', String(error));

@@ -78,7 +78,6 @@ export class FrontierTier implements Generator {
     let text = '';
     let counted = 0;
     let held: string | undefined;
-    let outcome: 'ok' | 'failed' = 'failed';
     // A piece's event waits for the next piece: its token ids are those of the text so far after the prompt but
     // the last (which the next piece may still extend), so that the events' ids add up to the whole text's.
     const event = (piece: string, ids: readonly number[]): TokenEvent => {
@@ -103,7 +102,6 @@ export class FrontierTier implements Generator {
       const ids = tokenizeContinuation(this.tokenizer, body, text);
       if (held !== undefined) yield event(held, ids);
       lease.succeeded({ inputTokens: result.promptTokens ?? prompt.tokens.length, outputTokens: result.completionTokens ?? ids.length });
-      outcome = 'ok';
       yield {
         kind: 'done',
         finishReason: (result.completionTokens ?? ids.length) >= lease.maxTokens ? 'length' : 'stop',
@@ -118,7 +116,7 @@ export class FrontierTier implements Generator {
       }
       throw error;
     } finally {
-      if (outcome === 'failed') lease.release(); // a consumer that left early: no verdict on the frontier
+      lease.release(); // no verdict yet (the consumer left early): none on the frontier either
       await pieces.return(undefined as never).catch(() => undefined);
     }
   }
