@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z, type ZodIssue, type ZodTypeAny } from 'zod';
 import { SpecrouteError } from '../errors/registry.js';
+import { tierNeeds, type Tier } from '../events/route-decision.js';
 import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
 import { configSchema, type SpecrouteConfig } from './schema.js';
 
@@ -135,17 +136,16 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
 
 /** Routing may only send requests to tiers this server has: `slm` needs a draft, `frontier` a frontier. */
 function checkRouting(config: SpecrouteConfig, hasDraft: boolean, source: string): void {
-  const has = { slm: hasDraft, hybrid: true, frontier: config.escalation.frontier !== undefined };
-  const needs = { slm: 'a draft (model.draft)', hybrid: '', frontier: 'a frontier (escalation.frontier)' };
+  const lacks = (tier: Tier): tier is Exclude<Tier, 'hybrid'> => (tier === 'slm' && !hasDraft) || (tier === 'frontier' && config.escalation.frontier === undefined);
   const fail = (key: string, message: string): never => {
     throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}`, { param: key });
   };
   const chosen = config.routing.default;
-  if (chosen !== 'auto' && !has[chosen]) fail('routing.default', `'${chosen}' needs ${needs[chosen]}`);
+  if (chosen !== 'auto' && lacks(chosen)) fail('routing.default', `'${chosen}' needs ${tierNeeds[chosen]}`);
   config.routing.routes.forEach((route, i) => {
-    if (!has[route.tier]) fail(`routing.routes[${i}].tier`, `'${route.tier}' needs ${needs[route.tier]}`);
+    if (lacks(route.tier)) fail(`routing.routes[${i}].tier`, `'${route.tier}' needs ${tierNeeds[route.tier]}`);
   });
-  if (config.routing.router !== undefined && !has.frontier) fail('routing.router', `the router sends requests to the frontier, which needs ${needs.frontier}`);
+  if (config.routing.router !== undefined && lacks('frontier')) fail('routing.router', `the router sends requests to the frontier, which needs ${tierNeeds.frontier}`);
   if (config.routing.targetFrontierShare !== undefined && config.routing.router === undefined) fail('routing.targetFrontierShare', 'it re-derives the threshold of a router: set routing.router too');
 }
 

@@ -13,6 +13,12 @@
 export const tiers = ['slm', 'hybrid', 'frontier'] as const;
 export type Tier = (typeof tiers)[number];
 
+/** What a tier needs that a server may lack, naming its config key (`hybrid` always exists). */
+export const tierNeeds: Readonly<Record<Exclude<Tier, 'hybrid'>, string>> = {
+  slm: 'a draft (model.draft)',
+  frontier: 'a frontier (escalation.frontier)',
+};
+
 /**
  * Why the request went to its tier: `request` (it named the tier), `default` (the server's `routing.default`, or
  * `auto` with nothing to decide by), `route:<name>` (a semantic route matched), `router` (the trained router

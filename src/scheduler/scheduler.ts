@@ -5,7 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { GenerationRequest, RouteChoice, SpeculationSettings, Transport } from '../contract/generation-request.js';
 import type { EncodedPrompt, Generator, Reservation } from '../contract/generator.js';
 import type { TierRouter } from '../contract/tier-router.js';
-import type { RouteDecision, Tier } from '../events/route-decision.js';
+import { tierNeeds, type RouteDecision, type Tier } from '../events/route-decision.js';
 import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
 
@@ -15,12 +15,6 @@ export interface TierGenerators {
   readonly slm?: Generator | undefined;
   readonly frontier?: Generator | undefined;
 }
-
-/** Why a tier is missing, for the `route` error. */
-const missing: Record<Exclude<Tier, 'hybrid'>, string> = {
-  slm: 'it needs a draft model (model.draft)',
-  frontier: 'it needs a frontier (escalation.frontier)',
-};
 
 export interface SchedulerOptions {
   /** The model id clients name in `model`. */
@@ -53,7 +47,7 @@ export interface SchedulerOptions {
   /** The server's speculation settings, which a request's overrides are merged over (to check `min ≤ max`). */
   speculation?: Partial<SpeculationSettings>;
   /**
-   * The route of a request that names none (`routing.default`).
+   * The route of a request that names none (`routing.default`; the config checks that its tier exists).
    *
    * Defaults to `'hybrid'`.
    */
@@ -94,10 +88,7 @@ export class Scheduler {
     private readonly tiers: TierGenerators,
     private readonly metrics: Metrics,
     private readonly options: SchedulerOptions,
-  ) {
-    const route = options.defaultRoute ?? 'hybrid';
-    if (route !== 'auto' && !tiers[route]) throw invalidArgument('routing.default', `routing.default is '${route}', but this server has no ${route} tier: ${missing[route as Exclude<Tier, 'hybrid'>]}`);
-  }
+  ) {}
 
   get queueDepth(): number {
     return this.waiting.length;
@@ -135,7 +126,7 @@ export class Scheduler {
       }
       const choice = request.route ?? this.options.defaultRoute ?? 'hybrid';
       if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
-        throw invalidArgument('route', `route '${choice}' is not available on this server: ${missing[choice]}`);
+        throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
       }
       const prompt = this.tiers.hybrid.encode(request.input);
       const { tokens, param } = prompt;
