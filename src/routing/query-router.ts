@@ -7,7 +7,7 @@ import { SpecrouteError } from '../errors/registry.js';
 import type { RouteDecision, Tier } from '../events/route-decision.js';
 import { featureVectorFromSignals } from './feature-vector.js';
 import { loadRouterFile, type TrainedRouter } from './router-file.js';
-import { SemanticRoutes, type SemanticRouteMatch } from './semantic-routes.js';
+import { SemanticRoutes } from './semantic-routes.js';
 import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
 /** A semantic route as configured: example prompts as text (`routing.routes[i]`). */
@@ -88,31 +88,23 @@ export class QueryRouter implements TierRouter {
     const started = performance.now();
     const elapsed = (): number => performance.now() - started;
     if (!this.decides) return { tier: 'hybrid', reason: 'default', latencyMs: 0 };
-    const signals = await this.options.signals(prompt.tokens, { signal });
+    // The whole prompt's signals, computed once and only when needed: a chat that a semantic route matches (on its
+    // last user message) never needs them.
+    let promptSignals: Promise<PromptSignals> | undefined;
+    const signalsOfPrompt = (): Promise<PromptSignals> => (promptSignals ??= this.options.signals(prompt.tokens, { signal }));
     if (this.routes) {
-      const match = await this.matchRoute(request, signals, signal);
+      const input = request.input;
+      const last = input.kind === 'chat' ? ([...input.messages].reverse().find((m) => m.role === 'user') ?? input.messages[input.messages.length - 1]!) : undefined;
+      const { embedding } = last ? await this.options.signals(this.options.encodeText(last.content), { signal }) : await signalsOfPrompt();
+      const match = this.routes.match(embedding);
       if (match) return { tier: match.tier, reason: `route:${match.name}`, score: match.score, threshold: match.threshold, router: match.name, latencyMs: elapsed() };
     }
     if (this.router) {
-      const score = this.router.score(featureVectorFromSignals(this.router.featureSpec, signals, request.maxTokens ?? 0));
+      const score = this.router.score(featureVectorFromSignals(this.router.featureSpec, await signalsOfPrompt(), request.maxTokens ?? 0));
       const tier: Tier = this.router.toFrontier(score) ? 'frontier' : this.router.localTier;
       return { tier, reason: 'router', score, ...(Number.isFinite(this.router.threshold) ? { threshold: this.router.threshold } : {}), router: this.routerName!, latencyMs: elapsed() };
     }
     return { tier: 'hybrid', reason: 'default', latencyMs: elapsed() };
-  }
-
-  /** The best semantic route for the request's text, if one clears its threshold. */
-  private async matchRoute(request: GenerationRequest, signals: PromptSignals, signal: AbortSignal): Promise<(SemanticRouteMatch & { threshold: number }) | undefined> {
-    const input = request.input;
-    let embedding = signals.embedding;
-    if (input.kind === 'chat') {
-      const last = [...input.messages].reverse().find((m) => m.role === 'user') ?? input.messages[input.messages.length - 1]!;
-      embedding = (await this.options.signals(this.options.encodeText(last.content), { signal })).embedding;
-    }
-    const match = this.routes!.match(embedding);
-    if (!match) return undefined;
-    const threshold = this.options.routes!.find((r) => r.name === match.name)!.threshold;
-    return { ...match, threshold };
   }
 }
 

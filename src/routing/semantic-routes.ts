@@ -16,11 +16,12 @@ export interface SemanticRoute {
   readonly threshold: number;
 }
 
-/** The route a prompt matched and how well: the best cosine similarity to one of its examples. */
+/** The route a prompt matched and how well: the best cosine similarity to one of its examples, and the route's threshold. */
 export interface SemanticRouteMatch {
   readonly name: string;
   readonly tier: Tier;
   readonly score: number;
+  readonly threshold: number;
 }
 
 /** The routes, ready to match embeddings against. */
@@ -74,7 +75,7 @@ export class SemanticRoutes {
     for (const { route, examples } of this.routes) {
       let score = -Infinity;
       for (const example of examples) score = Math.max(score, dot(unit, example));
-      if (score >= route.threshold && (best === undefined || score > best.score)) best = { name: route.name, tier: route.tier, score };
+      if (score >= route.threshold && (best === undefined || score > best.score)) best = { name: route.name, tier: route.tier, score, threshold: route.threshold };
     }
     return best;
   }

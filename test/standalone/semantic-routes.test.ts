@@ -13,13 +13,14 @@ describe('semantic routes', () => {
     { name: 'chit-chat', tier: 'slm', threshold: 0.9, examples: [unit([0, 0, 1])] },
   ]);
 
-  it('matches the route whose nearest example is similar enough, with its name, tier and cosine score', () => {
+  it('matches the route whose nearest example is similar enough, with its name, tier, cosine score and threshold', () => {
     const m = routes.match(unit([1, 0.9, 0]));
     expect(m?.name).toBe('maths');
     expect(m?.tier).toBe('frontier');
+    expect(m?.threshold).toBe(0.8);
     // Nearest maths example is (1,1,0)/√2: cos = (1 + 0.9) / (√2 · √1.81).
     expect(m?.score).toBeCloseTo(1.9 / (Math.SQRT2 * Math.sqrt(1.81)), 12);
-    expect(routes.match([0, 0, 5])).toEqual({ name: 'chit-chat', tier: 'slm', score: 1 });
+    expect(routes.match([0, 0, 5])).toEqual({ name: 'chit-chat', tier: 'slm', score: 1, threshold: 0.9 });
   });
 
   it('matches nothing below every threshold', () => {
