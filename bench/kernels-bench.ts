@@ -17,6 +17,7 @@ import { Rng } from '../src/sampling/rng.js';
 import { machineInfo } from './lib/machine.js';
 import { fixed, markdownTable } from './lib/markdown.js';
 import { packageRoot } from '../src/package-root.js';
+import { median } from './lib/summary.js';
 
 interface Flags {
   sizes: number[];
@@ -95,12 +96,6 @@ function time(run: () => unknown, iterations: number): number {
   const start = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) run();
   return Number(process.hrtime.bigint() - start) / 1000 / iterations;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(flags: Flags): Promise<void> {

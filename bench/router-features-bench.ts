@@ -19,6 +19,7 @@ import { ModelWorker } from '../src/workers/model-worker-client.js';
 import { machineInfo } from './lib/machine.js';
 import { fixed, markdownTable } from './lib/markdown.js';
 import { loadSuite, suitePath } from './lib/prompts.js';
+import { quantile } from './lib/summary.js';
 
 interface Flags {
   model: string;
@@ -38,11 +39,6 @@ interface Result {
 
 const root = packageRoot();
 const log = (line: string): void => void process.stderr.write(`[router-features-bench] ${line}\n`);
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 async function timed(run: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();

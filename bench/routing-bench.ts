@@ -28,6 +28,7 @@ import { parseDraftSpec, prepareDrafts } from './lib/drafts.js';
 import { machineInfo, sha256File, type MachineInfo } from './lib/machine.js';
 import { fixed, markdownTable } from './lib/markdown.js';
 import { suitePath } from './lib/prompts.js';
+import { median as medianOf, quantile } from './lib/summary.js';
 import { lineChart } from './lib/svg-chart.js';
 
 interface Flags {
@@ -151,10 +152,11 @@ async function runSuite(suite: string, flags: Flags, config: Record<string, unkn
   log(`${name}: labelling ${existsSync(labelled) ? '(resuming) ' : ''}into ${relative(process.cwd(), labelled)}`);
   await labelPromptFile({ config: configFile, prompts, out: labelled, maxTokens });
   const rows = readLabelledData(labelled);
+  const provenance = { data: relative(root, labelled), sha256: await sha256File(labelled), specroute: '0.1.0' };
   const splits: Array<SuiteResult['splits'][number] & { heldOut: RoutingEvaluation; trained: ReturnType<typeof trainRouter>; test: LabelledRow[]; train: LabelledRow[] }> = [];
   for (let seed = flags.seed; seed < flags.seed + flags.splits; seed++) {
     const { train, test } = split(rows, flags.trainFraction, seed);
-    const trained = trainRouter(train, { targetFrontierShare: flags.targetFrontierShare, seed, localTier: 'hybrid' }, { data: relative(root, labelled), sha256: await sha256File(labelled), specroute: '0.1.0' });
+    const trained = trainRouter(train, { targetFrontierShare: flags.targetFrontierShare, seed, localTier: 'hybrid' }, provenance);
     const router = routerFromDocument(trained.document);
     const scores = test.map((row) => router.score(featureVectorFromRecord(router.featureSpec, row.features, row.id)));
     const pairs = qualityPairs(test, 'hybrid');
@@ -166,8 +168,8 @@ async function runSuite(suite: string, flags: Flags, config: Record<string, unkn
   const first = splits[0]!;
   const { trained, test, train, heldOut, atThreshold } = first;
   const med = (values: ReadonlyArray<number | null>): number | null => {
-    const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
-    return known.length === 0 ? null : known.length % 2 ? known[(known.length - 1) / 2]! : (known[known.length / 2 - 1]! + known[known.length / 2]!) / 2;
+    const known = values.filter((v): v is number => v !== null);
+    return known.length === 0 ? null : medianOf(known);
   };
   const median = {
     share: med(splits.map((x) => x.atThreshold.share))!,
@@ -247,11 +249,6 @@ async function measureLatency(config: Record<string, unknown>, routerFile: strin
   }
   const overhead = decision.map((d, i) => d - pass[i]!);
   return { decision: [quantile(decision, 0.5), quantile(decision, 0.99)], promptPass: [quantile(pass, 0.5), quantile(pass, 0.99)], overhead: [quantile(overhead, 0.5), quantile(overhead, 0.99)], samples: decision.length };
-}
-
-function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 function costQualityChart(name: string, evaluation: RoutingEvaluation, at: ThresholdEvaluation): string {

@@ -12,6 +12,7 @@
  * bench/prompts/measure-routing-suites.ts.
  */
 import { parseExpected, type Expected } from '../../src/routing/expected.js';
+import { mulberry32 } from './mulberry32.js';
 
 /** Changing it changes every prompt. */
 const SEED = 20_261_129;
@@ -21,17 +22,6 @@ const SEED = 20_261_129;
 // changing one kind's templates or count leaves the other kinds' prompts as they were.
 
 type Rng = () => number;
-
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function streamFor(name: string): Rng {
   let h = SEED;

@@ -6,8 +6,8 @@
  * when the output satisfies the line's `expected` (every model judged the same way, F32 included).
  *
  * It prints, per kind of prompt, each model's mean quality, and for hybrid = Q4_0 and hybrid = Q8_0 the APGR at a
- * 20 % and 30 % frontier share of a random router (= the share), of the oracle (routes the highest true gain
- * first), of a "kind oracle" that knows only each prompt's kind (its kind's mean gain, in-sample: about what a
+ * 20 % and 30 % frontier share (`evaluateRouting`, the router evaluation's own) of a random router (= the share),
+ * of the oracle (routes the highest true gain first), of a "kind oracle" that knows only each prompt's kind (its kind's mean gain, in-sample: about what a
  * router that recognises kinds can take) and of one router feature alone, the local model's `first_margin` (lowest
  * first).
  *
@@ -27,6 +27,7 @@ import type { PromptInput } from '../../src/contract/generation-request.js';
 import { SpeculativeEngine } from '../../src/pipeline/engine.js';
 import { satisfies } from '../../src/routing/expected.js';
 import { tokenAgreement } from '../../src/routing/agreement.js';
+import { evaluateRouting, type ApgrAtShare } from '../../src/routing/routing-evaluation.js';
 import { parseDraftSpec, prepareDrafts } from '../lib/drafts.js';
 import { sha256File } from '../lib/machine.js';
 import { fixed, markdownTable } from '../lib/markdown.js';
@@ -80,28 +81,6 @@ async function generateAll(modelPath: string, prompts: readonly SuitePrompt[], m
 /** The kind of a prompt: its id without the trailing `-nnn`. */
 const kindOf = (id: string): string => id.replace(/-\d+$/, '');
 
-/**
- * APGR at `share` of a ranking: the gain of the prompts sent to the frontier over the gain of sending them all.
- * `score` ranks (higher first); ties are broken in expectation (a tied group that straddles the cut counts with
- * the fraction of its gain that a random order would send).
- */
-function apgrAt(gains: readonly number[], score: readonly number[], share: number): number {
-  const total = gains.reduce((a, b) => a + b, 0);
-  if (total === 0) return NaN;
-  let budget = Math.round(share * gains.length);
-  const groups = new Map<number, number[]>();
-  score.forEach((s, i) => groups.set(s, [...(groups.get(s) ?? []), gains[i]!]));
-  let routed = 0;
-  for (const s of [...groups.keys()].sort((a, b) => b - a)) {
-    const group = groups.get(s)!;
-    const take = Math.min(budget, group.length);
-    routed += (group.reduce((a, b) => a + b, 0) * take) / group.length;
-    budget -= take;
-    if (budget === 0) break;
-  }
-  return routed / total;
-}
-
 interface SuiteResult {
   readonly suite: string;
   readonly maxTokens: number;
@@ -148,15 +127,13 @@ function report(result: SuiteResult): string {
     '',
   );
   const apgrRows = HYBRIDS.map((h) => {
-    const gains = result.rows.map((r) => r.quality[FRONTIER]! - r.quality[h]!);
+    const pairs = result.rows.map((r) => ({ local: r.quality[h]!, frontier: r.quality[FRONTIER]! }));
     const kindGain = new Map(kinds.map((k, i) => [k, mean(byKind[i]!.map((r) => r.quality[FRONTIER]! - r.quality[h]!))]));
-    const kindScore = result.rows.map((r) => kindGain.get(r.kind)!);
-    const marginScore = result.rows.map((r) => -r.firstMargin[h]!);
-    const cells = SHARES.flatMap((s) => {
-      const oracle = apgrAt(gains, gains, s);
-      const ofOracle = (x: number): string => `${fixed(x, 2)} (${fixed((x - s) / (oracle - s), 2)})`;
-      return [fixed(s, 2), fixed(oracle, 2), ofOracle(apgrAt(gains, kindScore, s)), ofOracle(apgrAt(gains, marginScore, s))];
-    });
+    const byKindRank = evaluateRouting(pairs, result.rows.map((r) => kindGain.get(r.kind)!), SHARES).apgrAt;
+    const byMargin = evaluateRouting(pairs, result.rows.map((r) => -r.firstMargin[h]!), SHARES).apgrAt;
+    const f = (x: number | null): string => (x === null ? 'n/a' : fixed(x, 2));
+    const ofOracle = (a: ApgrAtShare): string => `${f(a.router)} (${f(a.gainOverRandomRecovered)})`;
+    const cells = SHARES.flatMap((s, i) => [fixed(s, 2), f(byKindRank[i]!.oracle), ofOracle(byKindRank[i]!), ofOracle(byMargin[i]!)]);
     return [`hybrid = ${h}`, fixed(mean(result.rows.map((r) => r.quality[h]!)), 3), fixed(mean(result.rows.map((r) => r.quality[FRONTIER]!)), 3), ...cells];
   });
   lines.push(

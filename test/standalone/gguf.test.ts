@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../bench/lib/mulberry32.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { parseLayerSpec, formatLayerList, isQuantizable } from '../../src/models/draft-make.js';
 import { GgmlType, getGgmlType, ggmlTensorByteSize } from '../../src/models/gguf/ggml-types.js';
@@ -53,17 +54,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<Spec
   return error as SpecrouteError;
 }
 
-/** A deterministic pseudo-random generator (mulberry32) and a standard normal sampler. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A standard normal sampler over a seeded uniform one (`mulberry32`). */
 function gaussian(random: () => number, n: number, scale: number): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -278,7 +269,7 @@ describe('quantization', () => {
   });
 
   it('keeps Q8_0 and Q4_0 errors within their bounds on random data', () => {
-    const random = rng(42);
+    const random = mulberry32(42);
     const x = gaussian(random, 32 * 2000, 0.05);
     // A few blocks with outliers and with all-zero values.
     x[100] = 3;
