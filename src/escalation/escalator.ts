@@ -1,4 +1,4 @@
-import { GlobalBudget, type BudgetRefusal, RequestBudget, type BudgetOptions } from './budget.js';
+import { GlobalBudget, type BudgetGrant, type BudgetRefusal, RequestBudget, type BudgetOptions } from './budget.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { FrontierClient, type ContinuationRequest, type FrontierOptions } from './frontier-client.js';
 import { FrontierError, type FrontierFailure } from './frontier-error.js';
@@ -101,11 +101,7 @@ export class Escalator {
         this.observer.frontierCall?.({ ...used, cost: this.budget.costOf(used.inputTokens, Math.min(used.outputTokens, grant.maxTokens)) });
       },
       failed: (error) => {
-        if (!end()) return;
-        if (error.failure === 'cancelled') this.breaker.abandon();
-        else this.breaker.failure();
-        // Unknown how much the frontier produced: the reservation stays spent (never under-count).
-        grant.settle({ inputTokens, outputTokens: grant.maxTokens });
+        if (end()) this.callFailed(error, grant, inputTokens);
       },
       release: () => {
         if (!end()) return;
@@ -148,11 +144,18 @@ export class Escalator {
       return outcome;
     } catch (error) {
       const e = error instanceof FrontierError ? error : new FrontierError('network', String(error));
-      if (e.failure === 'cancelled') this.breaker.abandon();
-      else this.breaker.failure();
-      // Unknown how much the frontier produced before failing: the request's tokens stay spent (never under-count).
-      grant.settle({ inputTokens: request.approxInputTokens, outputTokens: grant.maxTokens });
+      this.callFailed(e, grant, request.approxInputTokens);
       return skipped(e.failure, undefined, e.message);
     }
+  }
+
+  /**
+   * A frontier call that failed: the breaker's verdict (none for a cancelled call), and the grant settled at its
+   * worst case, since how much the frontier produced before failing is unknown (never under-count).
+   */
+  private callFailed(error: FrontierError, grant: BudgetGrant, inputTokens: number): void {
+    if (error.failure === 'cancelled') this.breaker.abandon();
+    else this.breaker.failure();
+    grant.settle({ inputTokens, outputTokens: grant.maxTokens });
   }
 }
