@@ -198,12 +198,14 @@ function callContext(method: DescMethod, call: AnyServerCall, shutdown: AbortSig
   const deadline = deadlineMs(call.getDeadline());
   const remainingMs = (): number | undefined => (deadline === undefined ? undefined : deadline - Date.now());
   const pastDeadline = (): SpecrouteError => new SpecrouteError('deadline_exceeded', 'the call ran past its deadline');
-  // grpc-js ends a call at its deadline with its own timer. Node starts timers from the event loop's cached
-  // clock, which lags Date.now() by however long the current loop turn has run, so that timer can fire before
-  // Date.now() reaches the deadline grpc-js computed. A cancel that close to the deadline is the deadline.
+  // A call with a deadline that ends is the deadline when the server ended it (grpc-js's own deadline timer sent
+  // DEADLINE_EXCEEDED), or when the client reset it at or near the deadline (a client that enforces its deadline
+  // itself). Node starts timers from the event loop's cached clock, which lags Date.now() by however long the loop
+  // turn has run, so either timer can fire before Date.now() reaches the deadline: hence the slack.
   const onCancelled = (): void => {
     const left = remainingMs();
-    controller.abort(left !== undefined && left <= DEADLINE_CLOCK_SLACK_MS ? pastDeadline() : new SpecrouteError('cancelled', 'the client cancelled the call'));
+    const deadlineEnded = left !== undefined && (endedByServer(call) === true || left <= DEADLINE_CLOCK_SLACK_MS);
+    controller.abort(deadlineEnded ? pastDeadline() : new SpecrouteError('cancelled', 'the client cancelled the call'));
   };
   call.on('cancelled', onCancelled);
   if (call.cancelled) onCancelled();
@@ -230,6 +232,20 @@ function callContext(method: DescMethod, call: AnyServerCall, shutdown: AbortSig
     shutdown?.removeEventListener('abort', onShutdown);
   };
   return { context, dispose };
+}
+
+/**
+ * Whether the server ended a cancelled call itself (its HTTP/2 stream still open and never reset), rather than the
+ * client resetting it (RST_STREAM) or the connection going away. grpc-js does not say why it cancelled a call, so
+ * this reads its call chain down to the stream; `undefined` when a grpc-js version lacks that shape.
+ */
+function endedByServer(call: AnyServerCall): boolean | undefined {
+  type Link = { stream?: { destroyed: boolean; rstCode?: number }; nextCall?: Link };
+  let link = (call as unknown as { call?: Link }).call;
+  for (let depth = 0; link !== undefined && depth < 8; depth++, link = link.nextCall) {
+    if (link.stream) return !link.stream.destroyed && (link.stream.rstCode ?? 0) === 0;
+  }
+  return undefined;
 }
 
 /** A grpc-js deadline as epoch milliseconds; `undefined` for none (Infinity). */
