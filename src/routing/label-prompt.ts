@@ -4,8 +4,9 @@ import type { PromptSignals } from '../contract/router-features.js';
 import type { Tier } from '../events/route-decision.js';
 import type { TokenEvent } from '../events/token-event.js';
 import { tokenAgreement } from './agreement.js';
-import { satisfies, type Expected } from './expected.js';
+import { satisfies } from './expected.js';
 import { featureRecordFromSignals } from './feature-vector.js';
+import type { PromptLine } from './prompt-file.js';
 import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
 /** What labelling needs of a running specroute: its tiers, its prompt signals, its tokenizer. */
@@ -21,13 +22,6 @@ export interface LabelTarget {
   generate(request: GenerationRequest): Promise<AsyncIterable<TokenEvent>>;
 }
 
-/** One prompt to label: the bench's prompt-file line. */
-export interface LabelInput {
-  readonly id: string;
-  readonly input: PromptInput;
-  readonly expected?: Expected;
-}
-
 /** One output: its text and its tokens (the local tokenizer's). */
 interface Output {
   readonly text: string;
@@ -41,7 +35,7 @@ interface Output {
  * the token agreement of a local tier's output with the frontier's (the frontier's own is 1). The row is the
  * labelled-data line `router train` reads.
  */
-export async function labelPrompt(target: LabelTarget, prompt: LabelInput, maxTokens: number): Promise<Record<string, unknown>> {
+export async function labelPrompt(target: LabelTarget, prompt: PromptLine, maxTokens: number): Promise<Record<string, unknown>> {
   const encoded = target.encode(prompt.input);
   const signals = await target.signals(encoded.tokens);
   const outputs: Partial<Record<Tier, Output>> = {};
