@@ -22,6 +22,14 @@ export interface GenerateOptions {
   readonly stopTokenIds?: readonly number[];
   /** What `Generator.reserve` took for this request at admission; the generation ends it. */
   readonly reservation?: Reservation;
+  /**
+   * Text of the completion already sent to the client by another tier (a fallback after a failure mid-stream):
+   * the generation continues after it, as if it had generated it, and emits only what follows. `maxTokens` then
+   * counts only the new tokens. Defaults to `''`.
+   */
+  readonly prefix?: string;
+  /** Told what each frontier call of this generation cost (escalated spans, whole-request calls). */
+  readonly onFrontierCost?: (cost: number) => void;
 }
 
 /** A generator's hold on a limited resource, taken at admission (the frontier tier's budget and breaker). */

@@ -7,9 +7,10 @@ import { WindowThresholdPolicy, type EscalationPolicy, type EscalationPolicyOpti
 /** Why an escalation did not splice frontier text in. */
 export type SkipReason = 'breaker_open' | BudgetRefusal | FrontierFailure | 'empty';
 
+/** `cost`: what the call cost at the configured prices (a failed call at its worst case; 0 when none was made). */
 export type EscalationOutcome =
-  | { readonly kind: 'spliced'; readonly text: string; readonly frontierTokens: number; readonly latencyMs: number; readonly attempts: number }
-  | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly latencyMs: number; readonly attempts: number; readonly message?: string };
+  | { readonly kind: 'spliced'; readonly text: string; readonly frontierTokens: number; readonly latencyMs: number; readonly attempts: number; readonly cost: number }
+  | { readonly kind: 'skipped'; readonly reason: SkipReason; readonly latencyMs: number; readonly attempts: number; readonly cost: number; readonly message?: string };
 
 /** Observes the escalator, for metrics. */
 export interface EscalationObserver {
@@ -27,8 +28,10 @@ export interface EscalationObserver {
 export interface FrontierLease {
   /** Most tokens the call may generate (the budget may grant fewer than asked). */
   readonly maxTokens: number;
-  succeeded(used: { inputTokens: number; outputTokens: number }): void;
-  failed(error: FrontierError): void;
+  /** Returns what the call cost (0 when the lease had already ended). */
+  succeeded(used: { inputTokens: number; outputTokens: number }): number;
+  /** Returns what the call is charged: its worst case, since how much the frontier produced is unknown. */
+  failed(error: FrontierError): number;
   release(): void;
 }
 
@@ -95,14 +98,14 @@ export class Escalator {
     return {
       maxTokens: grant.maxTokens,
       succeeded: (used) => {
-        if (!end()) return;
+        if (!end()) return 0;
         this.breaker.success();
         grant.settle(used);
-        this.observer.frontierCall?.({ ...used, cost: this.budget.costOf(used.inputTokens, Math.min(used.outputTokens, grant.maxTokens)) });
+        const cost = this.budget.costOf(used.inputTokens, Math.min(used.outputTokens, grant.maxTokens));
+        this.observer.frontierCall?.({ ...used, cost });
+        return cost;
       },
-      failed: (error) => {
-        if (end()) this.callFailed(error, grant, inputTokens);
-      },
+      failed: (error) => (end() ? this.callFailed(error, grant, inputTokens) : 0),
       release: () => {
         if (!end()) return;
         this.breaker.abandon();
@@ -113,8 +116,8 @@ export class Escalator {
 
   private async escalate(request: Omit<ContinuationRequest, 'maxTokens'> & { approxInputTokens: number }, span: number, requestBudget: RequestBudget, signal?: AbortSignal): Promise<EscalationOutcome> {
     const started = performance.now();
-    const skipped = (reason: SkipReason, attempts = 0, message?: string): EscalationOutcome => {
-      const outcome: EscalationOutcome = { kind: 'skipped', reason, latencyMs: performance.now() - started, attempts, ...(message ? { message } : {}) };
+    const skipped = (reason: SkipReason, attempts = 0, message?: string, cost = 0): EscalationOutcome => {
+      const outcome: EscalationOutcome = { kind: 'skipped', reason, latencyMs: performance.now() - started, attempts, cost, ...(message ? { message } : {}) };
       this.observer.outcome?.(outcome, { inputTokens: 0, outputTokens: 0, cost: 0 });
       return outcome;
     };
@@ -138,24 +141,27 @@ export class Escalator {
       const inputTokens = result.promptTokens ?? request.approxInputTokens;
       grant.settle({ inputTokens, outputTokens });
       requestBudget.refund(share.maxTokens - Math.min(outputTokens, grant.maxTokens));
-      if (result.text.length === 0) return skipped('empty', result.attempts);
-      const outcome: EscalationOutcome = { kind: 'spliced', text: result.text, frontierTokens: outputTokens, latencyMs: performance.now() - started, attempts: result.attempts };
-      this.observer.outcome?.(outcome, { inputTokens, outputTokens, cost: this.budget.costOf(inputTokens, outputTokens) });
+      const cost = this.budget.costOf(inputTokens, Math.min(outputTokens, grant.maxTokens));
+      if (result.text.length === 0) return skipped('empty', result.attempts, undefined, cost);
+      const outcome: EscalationOutcome = { kind: 'spliced', text: result.text, frontierTokens: outputTokens, latencyMs: performance.now() - started, attempts: result.attempts, cost };
+      this.observer.outcome?.(outcome, { inputTokens, outputTokens, cost });
       return outcome;
     } catch (error) {
       const e = error instanceof FrontierError ? error : new FrontierError('network', String(error));
-      this.callFailed(e, grant, request.approxInputTokens);
-      return skipped(e.failure, undefined, e.message);
+      const cost = this.callFailed(e, grant, request.approxInputTokens);
+      return skipped(e.failure, undefined, e.message, cost);
     }
   }
 
   /**
    * A frontier call that failed: the breaker's verdict (none for a cancelled call), and the grant settled at its
-   * worst case, since how much the frontier produced before failing is unknown (never under-count).
+   * worst case, since how much the frontier produced before failing is unknown (never under-count). Returns that
+   * worst case's cost.
    */
-  private callFailed(error: FrontierError, grant: BudgetGrant, inputTokens: number): void {
+  private callFailed(error: FrontierError, grant: BudgetGrant, inputTokens: number): number {
     if (error.failure === 'cancelled') this.breaker.abandon();
     else this.breaker.failure();
     grant.settle({ inputTokens, outputTokens: grant.maxTokens });
+    return this.budget.costOf(inputTokens, grant.maxTokens);
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { TokenLogprob } from './token-logprob.js';
 import type { SpeculationStats } from './speculation-stats.js';
-import type { RouteDecision } from './route-decision.js';
+import type { RouteDecision, Tier } from './route-decision.js';
 
 /**
  * Where a token came from:
@@ -47,6 +47,17 @@ export interface Usage {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly totalTokens: number;
+  /**
+   * What this request spent on the frontier (escalated spans and whole-request calls) at the configured prices
+   * (`escalation.budget.*PricePerMillion`); a failed call counts at its worst case. Set by the scheduler.
+   */
+  readonly frontierCost?: number;
+  /**
+   * Completion tokens by the tier that generated them: one tier unless a cascade or a fallback moved the request
+   * (a `hybrid` request's escalated spans count as `hybrid`; `stats.tokensBySource` tells them apart). Set by the
+   * scheduler.
+   */
+  readonly completionTokensByTier?: Readonly<Partial<Record<Tier, number>>>;
 }
 
 export interface TokenEventDone {

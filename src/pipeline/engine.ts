@@ -13,7 +13,7 @@ import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client
 import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-length.js';
 import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
-import { EscalationStep } from './escalation-step.js';
+import { EscalationStep, tokenizeContinuation } from './escalation-step.js';
 import { decodePlain } from './plain-loop.js';
 import { planRequest, type EngineDefaults } from './request-plan.js';
 import { speculate } from './speculative-loop.js';
@@ -126,11 +126,13 @@ export class SpeculativeEngine implements Generator {
   /** One request on the pair (`pair`: speculative, or verifier-only) or on the draft alone (`slm`). */
   private async *run(request: GenerationRequest, encoded: EncodedPrompt, options: GenerateOptions, models: 'pair' | 'slm'): AsyncGenerator<TokenEvent> {
     if (this.disposed) throw new SpecrouteError('shutting_down', 'the engine is shutting down');
-    const plan = planRequest(request, encoded, this.defaults, this.tokenizer.eos, options);
-    const { prompt, maxTokens } = plan;
+    const plan = planRequest(request, this.withPrefix(encoded, options.prefix), this.defaults, this.tokenizer.eos, options);
+    const { prompt } = plan;
     const signal = options.signal;
     if (prompt.length === 0) throw new SpecrouteError('invalid_argument', 'the prompt is empty', { param: encoded.param });
     const contextSize = models === 'slm' ? this.draft!.info.contextSize : this.contextSize;
+    // A continuation's prefix re-tokenizes to about the tokens it replaces; never let a token or two more overflow.
+    const maxTokens = options.prefix ? Math.min(plan.maxTokens, Math.max(0, contextSize - prompt.length)) : plan.maxTokens;
     if (prompt.length + maxTokens > contextSize) {
       throw new SpecrouteError(
         'context_length_exceeded',
@@ -173,6 +175,7 @@ export class SpeculativeEngine implements Generator {
         for (const [i, token] of block.entries()) {
           if (escalation?.shouldEscalate(token)) {
             const outcome = await escalation.escalate(prompt, emitted, ctx);
+            if (outcome.cost > 0) options.onFrontierCost?.(outcome.cost);
             throwIfAborted(signal);
             yield outcome.event;
             if (outcome.splice.length > 0) {
@@ -215,6 +218,13 @@ export class SpeculativeEngine implements Generator {
       await loop.return().catch(() => undefined); // let the loop's own cleanup run (a plain decode awaits its worker task)
       await Promise.allSettled(sequences.map((s) => s.close()));
     }
+  }
+
+  /** The prompt with a continuation's prefix (text already sent by another tier) appended as tokens. */
+  private withPrefix(encoded: EncodedPrompt, prefix: string | undefined): EncodedPrompt {
+    if (!prefix) return encoded;
+    const body = encoded.tokens[0] === this.tokenizer.bos ? encoded.tokens.slice(1) : encoded.tokens;
+    return { ...encoded, tokens: [...encoded.tokens, ...tokenizeContinuation(this.tokenizer, body, prefix)] };
   }
 
   private async openSequences(workers: readonly ModelWorker[]): Promise<WorkerSequence[]> {

@@ -26,9 +26,10 @@ export class EscalationStep {
   /**
    * Asks the frontier to continue the text so far. Returns the event that tells the client what happened and
    * the span as local tokens (empty when skipped): the frontier's text re-tokenized with the local tokenizer,
-   * in the context of the tokens before it so word boundaries come out as the local model would write them.
+   * in the context of the tokens before it so word boundaries come out as the local model would write them; and
+   * what the call cost.
    */
-  async escalate(prompt: readonly number[], emitted: readonly number[], ctx: LoopContext): Promise<{ event: TokenEventEscalation; splice: number[] }> {
+  async escalate(prompt: readonly number[], emitted: readonly number[], ctx: LoopContext): Promise<{ event: TokenEventEscalation; splice: number[]; cost: number }> {
     this.session.policy.escalated();
     const body = prompt[0] === this.tokenizer.bos ? prompt.slice(1) : prompt;
     const text = this.tokenizer.detokenize([...body, ...emitted]);
@@ -41,6 +42,7 @@ export class EscalationStep {
       return {
         event: { kind: 'escalation', status: 'skipped', reason: outcome.reason, latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens: 0, splicedTokens: 0 },
         splice: [],
+        cost: outcome.cost,
       };
     }
     const splice = tokenizeContinuation(this.tokenizer, [...body, ...emitted], outcome.text);
@@ -48,6 +50,7 @@ export class EscalationStep {
     return {
       event: { kind: 'escalation', status: 'spliced', latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens: outcome.frontierTokens, splicedTokens: splice.length },
       splice,
+      cost: outcome.cost,
     };
   }
 }

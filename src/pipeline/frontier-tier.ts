@@ -60,18 +60,21 @@ export class FrontierTier implements Generator {
     const reservation = options.reservation instanceof FrontierReservation ? options.reservation : this.reserve(request, prompt);
     const { lease } = reservation;
     const stats = new StatsRecorder('frontier');
-    const body = prompt.tokens[0] === this.tokenizer.bos ? prompt.tokens.slice(1) : [...prompt.tokens];
+    const promptBody = prompt.tokens[0] === this.tokenizer.bos ? prompt.tokens.slice(1) : [...prompt.tokens];
+    // A continuation (options.prefix: text another tier already sent) goes on after that text, counted as context.
+    const prefix = options.prefix ?? '';
+    const body = prefix ? [...promptBody, ...tokenizeContinuation(this.tokenizer, promptBody, prefix)] : promptBody;
     const input = request.input;
     const sampling = request.sampling ?? {};
     const pieces = this.escalator.client.stream(
       {
-        text: input.kind === 'text' ? input.text : this.tokenizer.detokenize(body),
+        text: (input.kind === 'text' ? input.text : this.tokenizer.detokenize(promptBody)) + prefix,
         maxTokens: lease.maxTokens,
         temperature: sampling.temperature ?? samplingDefaults.temperature,
         ...(sampling.topP !== undefined ? { topP: sampling.topP } : {}),
         ...(sampling.seed !== undefined ? { seed: sampling.seed } : {}),
         stop: [...(request.stop ?? []), ...prompt.stop],
-        ...(input.kind === 'chat' ? { chat: { messages: input.messages, replySoFar: '' } } : {}),
+        ...(input.kind === 'chat' ? { chat: { messages: input.messages, replySoFar: prefix } } : {}),
       },
       options.signal,
     );
@@ -101,7 +104,8 @@ export class FrontierTier implements Generator {
       }
       const ids = tokenizeContinuation(this.tokenizer, body, text);
       if (held !== undefined) yield event(held, ids);
-      lease.succeeded({ inputTokens: result.promptTokens ?? prompt.tokens.length, outputTokens: result.completionTokens ?? ids.length });
+      const cost = lease.succeeded({ inputTokens: result.promptTokens ?? prompt.tokens.length, outputTokens: result.completionTokens ?? ids.length });
+      if (cost > 0) options.onFrontierCost?.(cost);
       yield {
         kind: 'done',
         finishReason: (result.completionTokens ?? ids.length) >= lease.maxTokens ? 'length' : 'stop',
@@ -110,7 +114,8 @@ export class FrontierTier implements Generator {
       };
     } catch (error) {
       if (error instanceof FrontierError) {
-        lease.failed(error);
+        const cost = lease.failed(error);
+        if (cost > 0) options.onFrontierCost?.(cost);
         if (error.failure === 'cancelled' && options.signal?.aborted) throw options.signal.reason;
         throw new SpecrouteError('frontier_unavailable', `the frontier failed: ${error.message}`, { cause: error });
       }

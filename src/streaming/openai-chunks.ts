@@ -50,6 +50,10 @@ export interface WireUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  /** specroute: what this request spent on the frontier, at the configured prices. */
+  frontier_cost?: number;
+  /** specroute: completion tokens by the tier that generated them (`slm`, `hybrid`, `frontier`). */
+  completion_tokens_by_tier?: Partial<Record<string, number>>;
 }
 
 export interface WireStats {
@@ -188,7 +192,13 @@ export interface ChunkFormat<Chunk> {
 // ---- shared pieces ----
 
 export function usageToWire(usage: Usage): WireUsage {
-  return { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens };
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens,
+    ...(usage.frontierCost !== undefined ? { frontier_cost: usage.frontierCost } : {}),
+    ...(usage.completionTokensByTier ? { completion_tokens_by_tier: { ...usage.completionTokensByTier } } : {}),
+  };
 }
 
 export function statsToWire(stats: SpeculationStats): WireStats {

@@ -97,7 +97,13 @@ export function toFinal(event: TokenEventDone, generation: GenerationInfo): Fina
     model: generation.model,
     created: BigInt(generation.created),
     finishReason: finishReasons[event.finishReason],
-    usage: { promptTokens: event.usage.promptTokens, completionTokens: event.usage.completionTokens, totalTokens: event.usage.totalTokens },
+    usage: {
+      promptTokens: event.usage.promptTokens,
+      completionTokens: event.usage.completionTokens,
+      totalTokens: event.usage.totalTokens,
+      frontierCost: event.usage.frontierCost ?? 0,
+      completionTokensByTier: { ...event.usage.completionTokensByTier },
+    },
     stats: toSpeculationStats(event.stats),
     ...(event.route ? { route: toRouteDecision(event.route) } : {}),
   });
