@@ -226,14 +226,14 @@ async function measureLatency(config: Record<string, unknown>, routerFile: strin
   const pass: number[] = [];
   try {
     const router = server.router!;
-    const signal = new AbortController().signal;
+    const context = { signal: new AbortController().signal, load: server.scheduler.load, frontier: false };
     for (let i = 0; i < count; i++) {
       const row = rows[i % rows.length] as LabelledRow & { prompt?: string; messages?: Array<{ role: 'system' | 'user' | 'assistant'; content: string }> };
       const input = row.prompt !== undefined ? { kind: 'text' as const, text: row.prompt } : { kind: 'chat' as const, messages: row.messages! };
       const encoded = server.engine.encode(input);
       const request = { model: 'local', input, maxTokens: row.max_tokens ?? 48 };
       const t0 = performance.now();
-      await router.decide(request, encoded, signal);
+      await router.decide(request, encoded, context);
       decision.push(performance.now() - t0);
       const sequence = await server.engine.verifier.open();
       try {

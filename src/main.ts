@@ -57,9 +57,10 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
   const cleanup: Array<() => Promise<void>> = [() => engine.dispose()];
   try {
     const tiers = { hybrid: engine, slm: engine.slm, frontier: escalator ? new FrontierTier(escalator, engine.tokenizer, engine) : undefined };
-    const { routes, targetFrontierShare } = config.routing;
+    const { routes, targetFrontierShare, controller, slo, cascade } = config.routing;
+    const maxCostPerHour = budget.maxCostPerHour;
     const router =
-      routes.length > 0 || config.routerPath !== undefined
+      routes.length > 0 || config.routerPath !== undefined || slo !== undefined || cascade !== undefined
         ? await QueryRouter.create({
             signals: (tokens, options) => engine.verifier.promptSignals(tokens, options),
             encodeText: (text) => engine.encodePrompt(text),
@@ -67,6 +68,10 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
             routes,
             ...(config.routerPath !== undefined ? { routerPath: config.routerPath } : {}),
             ...(targetFrontierShare !== undefined ? { targetFrontierShare } : {}),
+            controller,
+            ...(escalator && maxCostPerHour > 0 ? { budgetUsed: () => escalator.budget.spentLastHour / maxCostPerHour } : {}),
+            ...(slo ? { slo } : {}),
+            ...(cascade ? { cascade } : {}),
           })
         : undefined;
     const scheduler = new Scheduler(tiers, metrics, {
@@ -78,11 +83,13 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       speculation: config.speculation,
       defaultRoute: config.routing.default,
       ...(router ? { router } : {}),
+      ...(config.routing.local.maxInputTokens !== undefined ? { maxInputTokens: config.routing.local.maxInputTokens } : {}),
     });
     metrics.bind({
       queueDepth: () => scheduler.queueDepth,
       activeSequences: () => engine.verifier.openSequences,
       verifierBatchSizes: async () => (await engine.verifier.stats()).batchSizes,
+      ...(router ? { routing: () => router.gauges(scheduler.load) } : {}),
     });
     const card: ModelCard = {
       id: config.modelId,

@@ -147,6 +147,8 @@ function checkRouting(config: SpecrouteConfig, hasDraft: boolean, source: string
   });
   if (config.routing.router !== undefined && lacks('frontier')) fail('routing.router', `the router sends requests to the frontier, which needs ${tierNeeds.frontier}`);
   if (config.routing.targetFrontierShare !== undefined && config.routing.router === undefined) fail('routing.targetFrontierShare', 'it re-derives the threshold of a router: set routing.router too');
+  if (config.routing.slo !== undefined && lacks('frontier')) fail('routing.slo', `requests spill to the frontier, which needs ${tierNeeds.frontier}`);
+  if (config.routing.cascade !== undefined && lacks('frontier')) fail('routing.cascade', `unconfident requests move to the frontier, which needs ${tierNeeds.frontier}`);
 }
 
 function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, source: string): void {

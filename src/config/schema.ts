@@ -7,6 +7,8 @@ import { tiers } from '../events/route-decision.js';
 import { defaultCircuitBreaker } from '../escalation/circuit-breaker.js';
 import { defaultFrontier } from '../escalation/frontier-client.js';
 import { defaultEscalationPolicy } from '../escalation/policy.js';
+import { defaultLatencySlo } from '../routing/latency-slo.js';
+import { defaultShareController } from '../routing/share-controller.js';
 
 type Settings = typeof requestSettings;
 type SchemaOf<S> = S extends { kind: 'boolean' } ? z.ZodDefault<z.ZodBoolean> : S extends { kind: 'enum'; values: readonly (infer V extends string)[] } ? z.ZodDefault<z.ZodType<V>> : S extends { default: number } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
@@ -248,6 +250,62 @@ export const configSchema = z
           )
           .default([])
           .refine((routes) => new Set(routes.map((r) => r.name)).size === routes.length, { message: 'route names must be unique' }),
+        /**
+         * The share controller (docs/ARCHITECTURE.md#adaptive-routing): with `targetFrontierShare`, the router's
+         * threshold becomes the quantile of recent scores that holds the share, corrected by the observed share's
+         * EMA, and lowered as the hourly cost budget (`escalation.budget.maxCostPerHour`) runs out.
+         */
+        controller: z
+          .object({
+            /** Whether the threshold adapts. Defaults to `true`. */
+            enabled: z.boolean().default(defaultShareController.enabled),
+            /** Recent router scores the threshold is a quantile of. Defaults to `50`. */
+            window: z.number().int().min(2).default(defaultShareController.window),
+            /** Weight of each decision in the EMA of the observed share. Defaults to `0.1`. */
+            smoothing: z.number().gt(0).max(1).default(defaultShareController.smoothing),
+          })
+          .strict()
+          .default({}),
+        /**
+         * A latency SLO for the local tiers: while their TTFT p95 over the window, or the projected queue wait,
+         * exceeds `ttftP95Ms`, new `auto` requests spill to the frontier (reason `slo`). Defaults to none.
+         */
+        slo: z
+          .object({
+            /** The local tiers' TTFT p95 that must not be exceeded, in milliseconds. Required. */
+            ttftP95Ms: z.number().gt(0),
+            /** The sliding window of the p95, in seconds. Defaults to `30`. */
+            windowSeconds: z.number().gt(0).default(defaultLatencySlo.windowSeconds),
+            /** Traffic returns when both readings fall below `recoverRatio × ttftP95Ms`. Defaults to `0.8`. */
+            recoverRatio: z.number().gt(0).max(1).default(defaultLatencySlo.recoverRatio),
+          })
+          .strict()
+          .optional(),
+        /**
+         * Cascade: an `auto` request routed locally first generates `probeTokens` unseen tokens; when the local
+         * model's mean top-token probability over them is below `minConfidence`, the request moves to the frontier
+         * (reason `cascade`). Defaults to none.
+         */
+        cascade: z
+          .object({
+            /** Tokens in the probe. Defaults to `8`. */
+            probeTokens: z.number().int().min(1).default(8),
+            /** The least mean top-token probability that keeps the request local. Required. */
+            minConfidence: z.number().gt(0).max(1),
+          })
+          .strict()
+          .optional(),
+        /** What the local tiers take. */
+        local: z
+          .object({
+            /**
+             * Most prompt tokens (chat template applied) a local tier takes; a longer prompt goes to the frontier
+             * (reason `context`) like one that overflows the context. Defaults to the context.
+             */
+            maxInputTokens: z.number().int().min(1).optional(),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),

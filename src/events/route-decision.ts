@@ -20,18 +20,29 @@ export const tierNeeds: Readonly<Record<Exclude<Tier, 'hybrid'>, string>> = {
 };
 
 /**
- * Why the request went to its tier: `request` (it named the tier), `default` (the server's `routing.default`, or
- * `auto` with nothing to decide by), `route:<name>` (a semantic route matched), `router` (the trained router
- * decided), `fallback` (an `auto` request the frontier's limits or breaker refused, served locally).
+ * Why the request went to its tier:
+ * - `request`: it named the tier; `default`: the server's `routing.default`, or `auto` with nothing to decide by;
+ * - `route:<name>`: a semantic route matched; `router`: the trained router decided;
+ * - `slo`: the local tiers breached their latency SLO (or their queue was full), so an `auto` request spilled to
+ *   the frontier;
+ * - `context`: the prompt and `max_tokens` did not fit the local context (or `routing.local.maxInputTokens`), so
+ *   it went to the frontier;
+ * - `cascade`: the local tier's probe was not confident enough, so the request moved to the frontier;
+ * - `fallback`: the tier it was routed to could not serve it (the frontier's limits or breaker refused it, or the
+ *   tier failed, before or during the stream), so another tier answered, continuing any text already sent.
  */
-export type RouteReason = 'request' | 'default' | `route:${string}` | 'router' | 'fallback';
+export type RouteReason = 'request' | 'default' | `route:${string}` | 'router' | 'slo' | 'context' | 'cascade' | 'fallback';
 
 export interface RouteDecision {
   readonly tier: Tier;
   readonly reason: RouteReason;
-  /** The router's score (higher means the frontier), or the semantic route's similarity. */
+  /**
+   * The router's score (higher means the frontier), or the semantic route's similarity; for `slo`, the worse of
+   * the local TTFT p95 and the projected wait, in milliseconds; for `cascade`, the probe's mean top-token
+   * probability.
+   */
   readonly score?: number;
-  /** What the score was compared with. */
+  /** What the score was compared with (for `slo`, `ttftP95Ms`; for `cascade`, `minConfidence`). */
   readonly threshold?: number;
   /** The router file's name, or the semantic route's name. */
   readonly router?: string;

@@ -22,6 +22,24 @@ export interface MetricsSources {
   activeSequences(): number;
   /** Sequences per verifier batch since start: size → batches (from the verifier worker). */
   verifierBatchSizes(): Promise<Record<number, number>>;
+  /** Adaptive routing's live state; absent readings are not exported. */
+  routing?(): RoutingGauges;
+}
+
+/** Adaptive routing's live state (docs/ARCHITECTURE.md#adaptive-routing). */
+export interface RoutingGauges {
+  /** The trained router's threshold now. */
+  readonly threshold?: number | undefined;
+  /** The controller's EMA of the router's frontier share. */
+  readonly frontierShare?: number | undefined;
+  /** The share the controller aims for (the target, lowered as the cost budget runs out). */
+  readonly targetShare?: number | undefined;
+  /** The local tiers' TTFT p95 over the SLO window, in seconds. */
+  readonly localTtftP95Seconds?: number | undefined;
+  /** The projected wait of a local request admitted now, in seconds. */
+  readonly projectedWaitSeconds?: number | undefined;
+  /** 1 while `auto` requests spill to the frontier. */
+  readonly spilling?: number | undefined;
 }
 
 /**
@@ -123,7 +141,7 @@ export class Metrics {
   });
   readonly routeDecisions = new Counter({
     name: 'specroute_route_decisions_total',
-    help: 'Tier decisions, by tier and reason (request, default, route:<name>, router, fallback).',
+    help: 'Tier decisions, by tier and reason (request, default, route:<name>, router, slo, context, cascade, fallback); a request a cascade or a fallback moves counts once more.',
     labelNames: ['tier', 'reason'] as const,
     registers: [this.registry],
   });
@@ -135,20 +153,46 @@ export class Metrics {
   });
   readonly tierRequests = new Counter({
     name: 'specroute_tier_requests_total',
-    help: 'Requests that reached a tier, by tier and final status (ok, or the error code).',
-    labelNames: ['tier', 'status'] as const,
+    help: 'Requests by the tier that finished them, the reason of that route, and final status (ok, or the error code).',
+    labelNames: ['tier', 'reason', 'status'] as const,
     registers: [this.registry],
   });
   readonly tierTokens = new Counter({
     name: 'specroute_tier_tokens_total',
-    help: 'Tokens by the tier that answered and kind (prompt, completion).',
+    help: 'Tokens by tier and kind: completion tokens by the tier that generated them, prompt tokens by the tier that finished the request.',
     labelNames: ['tier', 'kind'] as const,
     registers: [this.registry],
   });
   readonly tierCost = new Counter({
     name: 'specroute_tier_cost_total',
-    help: "Spent on the frontier, by the tier that spent it (hybrid: escalated spans; frontier: whole requests).",
-    labelNames: ['tier'] as const,
+    help: 'Spent on the frontier, by the tier that spent it (hybrid: escalated spans; frontier: whole requests) and the reason of the route that finished the request.',
+    labelNames: ['tier', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly tierDuration = new Histogram({
+    name: 'specroute_tier_request_duration_seconds',
+    help: 'Time from admission to the last event, by the tier that finished the request and the reason of its route.',
+    labelNames: ['tier', 'reason'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [this.registry],
+  });
+  readonly tierTimeToFirstToken = new Histogram({
+    name: 'specroute_tier_time_to_first_token_seconds',
+    help: 'Time from admission to the first token (queueing and a cascade probe included), by the tier that finished the request and the reason of its route.',
+    labelNames: ['tier', 'reason'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly cascadeProbes = new Counter({
+    name: 'specroute_cascade_probes_total',
+    help: 'Cascade probes by outcome: stayed (confident), moved (to the frontier), refused (not confident, but the frontier refused).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly fallbacks = new Counter({
+    name: 'specroute_fallbacks_total',
+    help: 'Requests a failing tier handed to another, by tier from and to, and phase (before_first_token, mid_stream).',
+    labelNames: ['from', 'to', 'phase'] as const,
     registers: [this.registry],
   });
   readonly breakerState = new Gauge({
@@ -188,6 +232,23 @@ export class Metrics {
         for (const [size, count] of Object.entries(sizes)) this.set({ sequences: size }, count);
       },
     });
+    const routingGauge = (name: string, help: string, key: keyof RoutingGauges): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          const value = self.sources?.routing?.()[key];
+          if (value !== undefined && Number.isFinite(value)) this.set(value);
+        },
+      });
+    };
+    routingGauge('specroute_router_threshold', "The trained router's threshold now (moved by the share controller).", 'threshold');
+    routingGauge('specroute_router_frontier_share', "The share controller's EMA of the router's decisions that went to the frontier.", 'frontierShare');
+    routingGauge('specroute_router_target_share', 'The frontier share the controller aims for: routing.targetFrontierShare, lowered as the hourly cost budget runs out.', 'targetShare');
+    routingGauge('specroute_slo_local_ttft_p95_seconds', "The local tiers' time to first token at p95 over the SLO window.", 'localTtftP95Seconds');
+    routingGauge('specroute_slo_projected_wait_seconds', 'How long a local request admitted now would wait for a sequence.', 'projectedWaitSeconds');
+    routingGauge('specroute_slo_spilling', '1 while the local tiers breach their latency SLO and auto requests spill to the frontier.', 'spilling');
   }
 
   /** Connects the live gauges to the running server. */
@@ -219,13 +280,11 @@ export class Metrics {
         this.frontierTokens.inc({ direction: 'input' }, usage.inputTokens);
         this.frontierTokens.inc({ direction: 'output' }, usage.outputTokens);
         this.frontierCost.inc(usage.cost);
-        this.tierCost.inc({ tier: 'hybrid' }, usage.cost);
       },
       frontierCall: (usage) => {
         this.frontierTokens.inc({ direction: 'input' }, usage.inputTokens);
         this.frontierTokens.inc({ direction: 'output' }, usage.outputTokens);
         this.frontierCost.inc(usage.cost);
-        this.tierCost.inc({ tier: 'frontier' }, usage.cost);
       },
     };
   }

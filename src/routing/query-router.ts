@@ -2,12 +2,15 @@ import { basename } from 'node:path';
 import type { GenerationRequest } from '../contract/generation-request.js';
 import type { EncodedPrompt } from '../contract/generator.js';
 import type { PromptSignals } from '../contract/router-features.js';
-import type { TierRouter } from '../contract/tier-router.js';
+import type { CascadeOptions, LocalLoad, LocalObservation, RouteContext, TierRouter } from '../contract/tier-router.js';
+import type { RoutingGauges } from '../observability/metrics.js';
 import { SpecrouteError } from '../errors/registry.js';
 import type { RouteDecision, Tier } from '../events/route-decision.js';
 import { featureVectorFromSignals } from './feature-vector.js';
 import { loadRouterFile, type TrainedRouter } from './router-file.js';
 import { SemanticRoutes } from './semantic-routes.js';
+import { LatencySlo, type LatencySloOptions } from './latency-slo.js';
+import { ShareController, defaultShareController, type ShareControllerOptions } from './share-controller.js';
 import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
 /** A semantic route as configured: example prompts as text (`routing.routes[i]`). */
@@ -31,12 +34,22 @@ export interface QueryRouterOptions {
   readonly routerPath?: string;
   /** `routing.targetFrontierShare`. Defaults to the router file's threshold. */
   readonly targetFrontierShare?: number;
+  /** `routing.controller`: with a target share, the threshold follows traffic to hold it. */
+  readonly controller?: ShareControllerOptions;
+  /** The fraction of the frontier's hourly cost budget spent (the controller aims lower as it runs out). */
+  readonly budgetUsed?: () => number;
+  /** `routing.slo`. Defaults to none: the local tiers' latency never spills requests. */
+  readonly slo?: LatencySloOptions;
+  /** `routing.cascade`. Defaults to none. */
+  readonly cascade?: CascadeOptions;
 }
 
 /**
- * The query-level decision for `auto` requests (docs/ARCHITECTURE.md#query-level-routing): semantic routes first
- * (the request's text against each route's examples, by embedding similarity), then the trained router over the
- * prompt's features; with neither configured, or neither deciding, `hybrid`.
+ * The query-level decision for `auto` requests (docs/ARCHITECTURE.md#query-level-routing): the latency SLO first
+ * (while the local tiers breach it, the frontier, reason `slo`, without computing anything about the prompt), then
+ * semantic routes (the request's text against each route's examples, by embedding similarity), then the trained
+ * router over the prompt's features, its threshold held at the target share by the controller
+ * (docs/ARCHITECTURE.md#adaptive-routing); with none of them configured, or none deciding, `hybrid`.
  *
  * Semantic routes compare raw text with raw text: a completion's prompt, or a chat's last user message (the
  * examples are embedded the same way at boot). The router reads the whole prompt as the model sees it (the chat
@@ -48,7 +61,15 @@ export class QueryRouter implements TierRouter {
     private readonly routes: SemanticRoutes | undefined,
     readonly router: TrainedRouter | undefined,
     private readonly routerName: string | undefined,
-  ) {}
+    /** Holds the router's frontier share at `routing.targetFrontierShare`, when both are configured. */
+    readonly controller: ShareController | undefined,
+    /** The local tiers' latency SLO, when `routing.slo` is configured. */
+    readonly slo: LatencySlo | undefined,
+  ) {
+    this.cascade = options.cascade;
+  }
+
+  readonly cascade: CascadeOptions | undefined;
 
   /**
    * Loads the router file (checked against the verifier's tokenizer and embedding) and embeds the semantic routes'
@@ -76,18 +97,50 @@ export class QueryRouter implements TierRouter {
       router = loadRouterFile(options.routerPath, { tokenizer: options.tokenizer, embeddingDims });
       if (options.targetFrontierShare !== undefined) router = router.withTargetShare(options.targetFrontierShare);
     }
-    return new QueryRouter(options, routes, router, options.routerPath === undefined ? undefined : basename(options.routerPath));
+    const controllerOptions = options.controller ?? defaultShareController;
+    const controller =
+      router && options.targetFrontierShare !== undefined && controllerOptions.enabled
+        ? new ShareController(options.targetFrontierShare, router.trainingScores, controllerOptions, options.budgetUsed)
+        : undefined;
+    const slo = options.slo ? new LatencySlo(options.slo) : undefined;
+    return new QueryRouter(options, routes, router, options.routerPath === undefined ? undefined : basename(options.routerPath), controller, slo);
   }
 
   /** Whether anything here decides (otherwise every `auto` request is `hybrid`). */
   get decides(): boolean {
-    return this.routes !== undefined || this.router !== undefined;
+    return this.routes !== undefined || this.router !== undefined || this.slo !== undefined;
   }
 
-  async decide(request: GenerationRequest, prompt: EncodedPrompt, signal: AbortSignal): Promise<RouteDecision> {
+  /** The router's threshold now: the controller's, or the calibrated one. */
+  get threshold(): number | undefined {
+    return this.controller?.threshold ?? this.router?.threshold;
+  }
+
+  /** The live state for the metrics' gauges. */
+  gauges(load: LocalLoad): RoutingGauges {
+    return {
+      threshold: this.threshold,
+      frontierShare: this.controller?.observedShare,
+      targetShare: this.controller?.effectiveTarget,
+      localTtftP95Seconds: this.slo ? this.slo.p95Ms / 1000 : undefined,
+      projectedWaitSeconds: this.slo ? this.slo.projectedWaitMs(load) / 1000 : undefined,
+      spilling: this.slo ? (this.slo.isSpilling ? 1 : 0) : undefined,
+    };
+  }
+
+  observe(observation: LocalObservation): void {
+    if (observation.kind === 'first-token') this.slo?.recordFirstToken(observation.ms);
+    else this.slo?.recordServed(observation.ms);
+  }
+
+  async decide(request: GenerationRequest, prompt: EncodedPrompt, { signal, load, frontier }: RouteContext): Promise<RouteDecision> {
     const started = performance.now();
     const elapsed = (): number => performance.now() - started;
     if (!this.decides) return { tier: 'hybrid', reason: 'default', latencyMs: 0 };
+    if (frontier && this.slo?.breached(load)) {
+      const score = Math.max(this.slo.p95Ms, this.slo.projectedWaitMs(load));
+      return { tier: 'frontier', reason: 'slo', score, threshold: this.slo.options.ttftP95Ms, latencyMs: elapsed() };
+    }
     // The whole prompt's signals, computed once and only when needed: a chat that a semantic route matches (on its
     // last user message) never needs them.
     let promptSignals: Promise<PromptSignals> | undefined;
@@ -101,8 +154,11 @@ export class QueryRouter implements TierRouter {
     }
     if (this.router) {
       const score = this.router.score(featureVectorFromSignals(this.router.featureSpec, await signalsOfPrompt(), request.maxTokens ?? 0));
-      const tier: Tier = this.router.toFrontier(score) ? 'frontier' : this.router.localTier;
-      return { tier, reason: 'router', score, ...(Number.isFinite(this.router.threshold) ? { threshold: this.router.threshold } : {}), router: this.routerName!, latencyMs: elapsed() };
+      const threshold = this.threshold!;
+      const toFrontier = score >= threshold;
+      this.controller?.observe(score, toFrontier);
+      const tier: Tier = toFrontier ? 'frontier' : this.router.localTier;
+      return { tier, reason: 'router', score, ...(Number.isFinite(threshold) ? { threshold } : {}), router: this.routerName!, latencyMs: elapsed() };
     }
     return { tier: 'hybrid', reason: 'default', latencyMs: elapsed() };
   }

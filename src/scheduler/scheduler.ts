@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { SpecrouteError } from '../errors/registry.js';
-import type { TokenEvent } from '../events/token-event.js';
+import type { TokenEvent, TokenEventDone, TokenEventToken, TokenSource } from '../events/token-event.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { GenerationRequest, RouteChoice, SpeculationSettings, Transport } from '../contract/generation-request.js';
 import type { EncodedPrompt, Generator, Reservation } from '../contract/generator.js';
-import type { TierRouter } from '../contract/tier-router.js';
+import type { CascadeOptions, LocalLoad, TierRouter } from '../contract/tier-router.js';
 import { tierNeeds, type RouteDecision, type Tier } from '../events/route-decision.js';
 import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
@@ -27,7 +27,7 @@ export interface SchedulerOptions {
   maxConcurrent: number;
   /**
    * Requests admitted to wait for a sequence beyond those; one more is refused with `overloaded`
-   * (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED).
+   * (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED), or spills to the frontier when it is `auto`.
    *
    * Defaults to `64`.
    */
@@ -54,6 +54,11 @@ export interface SchedulerOptions {
   defaultRoute?: RouteChoice;
   /** Decides the tier of `auto` requests. Defaults to none: `auto` means `hybrid` (reason `default`). */
   router?: TierRouter;
+  /**
+   * Most prompt tokens the local tiers take (`routing.local.maxInputTokens`); a longer prompt goes to the frontier
+   * like one that overflows the context. Defaults to the context.
+   */
+  maxInputTokens?: number;
 }
 
 export interface AdmitOptions {
@@ -69,16 +74,45 @@ export interface Generation extends AsyncIterable<TokenEvent> {
   readonly created: number;
   readonly model: string;
   readonly promptTokens: number;
-  /** Which tier answers, and why (decided at admission). */
+  /**
+   * Which tier answers, and why: decided at admission, a cascade's probe included. A fallback during the stream
+   * changes it; the final event carries the route that finished the request.
+   */
   readonly route: RouteDecision;
 }
 
+/** The tier a request is on, and what it holds there. */
+interface Segment {
+  readonly tier: Tier;
+  readonly generator: Generator;
+  readonly reservation?: Reservation | undefined;
+}
+
+/** One admitted request, as `run` carries it out. */
+interface Plan {
+  route: RouteDecision;
+  segment: Segment;
+  readonly request: GenerationRequest;
+  readonly prompt: EncodedPrompt;
+  /** The request named its tier: no cascade, no fallback to another tier. */
+  readonly pinned: boolean;
+  /** The cascade's probe, for an `auto` request routed locally by a router with `routing.cascade`. */
+  readonly cascade: CascadeOptions | undefined;
+}
+
+/** Errors of a tier itself (a worker, the frontier), after which another tier may take the request over. */
+const tierFailures: ReadonlySet<string> = new Set(['worker_failed', 'internal', 'frontier_unavailable']);
+
 /**
- * Admission, queueing, deadlines and cancellation in front of the engine. Every transport goes through `admit`;
- * metrics about requests are recorded here, once.
+ * Admission, queueing, deadlines and cancellation in front of the engine, and the moves between tiers that
+ * adaptive routing makes (docs/ARCHITECTURE.md#adaptive-routing): spill-over of a full queue, the context-window
+ * fallback, the cascade's probe, and failure fallbacks that continue a stream from the text already sent. Every
+ * transport goes through `admit`; metrics about requests are recorded here, once.
  */
 export class Scheduler {
   private active = 0;
+  /** Local requests admitted whose generation has not asked for a sequence yet (they will queue like the others). */
+  private admittedLocal = 0;
   private readonly waiting: Array<() => void> = [];
   private draining = false;
   private readonly inFlight = new Set<Promise<void>>();
@@ -98,6 +132,11 @@ export class Scheduler {
     return this.active;
   }
 
+  /** What the router is told of the local tiers' load (a request admitted but not yet started counts as queued). */
+  get load(): LocalLoad {
+    return { active: this.active, queued: this.waiting.length + this.admittedLocal, maxConcurrent: this.options.maxConcurrent };
+  }
+
   /**
    * Aborts (its reason a `shutting_down` error) when a drain's grace runs out and the requests still in flight are
    * ended. Transports listen to it too: a stream whose client stopped reading waits on the transport, not on the
@@ -109,114 +148,265 @@ export class Scheduler {
 
   /**
    * Validates (once, for every stage below), tokenizes, routes and admits a request. Rejects at once (before any
-   * event) for bad input, an unknown model, a tier this server lacks, a prompt too long for the context, a full
-   * queue, a frontier whose limits or breaker refuse an explicit `route: frontier`, or a server shutting down.
+   * event) for bad input, an unknown model, a tier this server lacks, a prompt too long for the context (unless it
+   * can go to the frontier), a full queue (unless an `auto` request can spill to the frontier), a frontier whose
+   * limits or breaker refuse an explicit `route: frontier`, or a server shutting down.
    *
-   * The route: the request's `route`, else `routing.default`. `auto` asks the router (semantic routes, then the
-   * trained router); when it picks the frontier and the frontier refuses, the request is served by `hybrid`
-   * (reason `fallback`).
+   * The route: the request's `route`, else `routing.default`. `auto` asks the router (latency SLO, semantic
+   * routes, then the trained router); when it picks the frontier and the frontier refuses, the request is served
+   * by `hybrid` (reason `fallback`). A request routed by a cascade returns once its probe has decided.
    */
   async admit(request: GenerationRequest, { transport, signal }: AdmitOptions): Promise<Generation> {
-    let tier: Tier | undefined;
+    let plan: Plan;
+    let promptTokens: number;
     try {
-      if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
-      validateGenerationRequest(request, this.options.speculation);
-      if (request.model !== this.options.modelId) {
-        throw new SpecrouteError('model_not_found', `the model '${request.model}' does not exist; this server serves '${this.options.modelId}'`, { param: 'model' });
-      }
-      const choice = request.route ?? this.options.defaultRoute ?? 'hybrid';
-      if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
-        throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
-      }
-      const prompt = this.tiers.hybrid.encode(request.input);
-      const { tokens, param } = prompt;
-      const contextSize = this.tiers.hybrid.contextSize;
-      const room = contextSize - tokens.length;
-      if (room < 1) {
-        throw new SpecrouteError('context_length_exceeded', `the prompt is ${tokens.length} tokens; this model's context holds ${contextSize}`, { param });
-      }
-      if (request.maxTokens !== undefined && request.maxTokens > room) {
-        throw new SpecrouteError(
-          'context_length_exceeded',
-          `this model's context is ${contextSize} tokens; the prompt takes ${tokens.length} and max_tokens asks for ${request.maxTokens}`,
-          { param: 'max_tokens' },
-        );
-      }
-      const resolved = { ...request, maxTokens: request.maxTokens ?? Math.min(this.options.defaultMaxTokens, room) };
-      const decided = choice === 'auto' && this.options.router !== undefined;
-      let route: RouteDecision =
-        choice !== 'auto'
-          ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
-          : (await this.options.router?.decide(resolved, prompt, signal)) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 };
-      if (signal.aborted) throw signal.reason;
-      if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
-      let generator = this.tiers[route.tier] ?? this.tiers.hybrid;
-      let reservation: Reservation | undefined;
-      try {
-        reservation = generator.reserve?.(resolved, prompt);
-      } catch (error) {
-        if (choice !== 'auto') throw error;
-        route = { ...route, tier: 'hybrid', reason: 'fallback' };
-        generator = this.tiers.hybrid;
-      }
-      tier = route.tier;
-      if (tier !== 'frontier' && this.active + this.waiting.length >= this.options.maxConcurrent + this.options.maxQueue) {
-        throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
-      }
-      this.metrics.routeDecided(route, decided);
-      const generation = this.run(generator, route, resolved, prompt, transport, signal, reservation);
-      return { id: randomUUID(), created: Math.floor(Date.now() / 1000), model: this.options.modelId, promptTokens: tokens.length, route, [Symbol.asyncIterator]: () => generation };
+      plan = await this.plan(request, signal);
+      promptTokens = plan.prompt.tokens.length;
     } catch (error) {
       const status = error instanceof SpecrouteError ? error.code : 'internal';
       this.metrics.requestFinished(transport, status);
-      if (tier) this.metrics.tierRequests.inc({ tier, status });
       throw error;
+    }
+    const events = this.run(plan, transport, signal);
+    let first: IteratorResult<TokenEvent> | undefined;
+    // A cascade's probe decides the tier before anything is sent (so the response header names the tier that
+    // answers): the first event is awaited here. `run` records the outcome of a request that fails meanwhile.
+    if (plan.cascade) first = await events.next();
+    const replay = async function* (): AsyncGenerator<TokenEvent> {
+      if (first) {
+        if (first.done) return;
+        yield first.value;
+      }
+      yield* events;
+    };
+    const iterator = replay();
+    return {
+      id: randomUUID(),
+      created: Math.floor(Date.now() / 1000),
+      model: this.options.modelId,
+      promptTokens,
+      get route() {
+        return plan.route;
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+  }
+
+  /** Everything up to the start of generation: checks, the route, the frontier's reservation, the queue. */
+  private async plan(request: GenerationRequest, signal: AbortSignal): Promise<Plan> {
+    if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
+    validateGenerationRequest(request, this.options.speculation);
+    if (request.model !== this.options.modelId) {
+      throw new SpecrouteError('model_not_found', `the model '${request.model}' does not exist; this server serves '${this.options.modelId}'`, { param: 'model' });
+    }
+    const choice = request.route ?? this.options.defaultRoute ?? 'hybrid';
+    if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
+      throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
+    }
+    const pinned = request.route !== undefined && request.route !== 'auto';
+    const prompt = this.tiers.hybrid.encode(request.input);
+    const frontier = this.tiers.frontier;
+    // A prompt the local tiers cannot take goes to the frontier when the request did not pin a local tier.
+    const overflow = choice === 'frontier' ? undefined : this.localOverflow(prompt, request.maxTokens);
+    if (overflow && (pinned || !frontier)) throw overflow;
+    const room = this.tiers.hybrid.contextSize - prompt.tokens.length;
+    const resolved = { ...request, maxTokens: request.maxTokens ?? (overflow || choice === 'frontier' ? this.options.defaultMaxTokens : Math.min(this.options.defaultMaxTokens, room)) };
+    const decided = choice === 'auto' && !overflow && this.options.router !== undefined;
+    let route: RouteDecision = overflow
+      ? { tier: 'frontier', reason: 'context', latencyMs: 0 }
+      : choice !== 'auto'
+        ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
+        : ((await this.options.router?.decide(resolved, prompt, { signal, load: this.load, frontier: frontier !== undefined })) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 });
+    if (signal.aborted) throw signal.reason;
+    if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
+    let segment: Segment;
+    try {
+      segment = this.segment(route.tier, resolved, prompt);
+    } catch (error) {
+      if (choice !== 'auto' || overflow) throw error;
+      route = { ...route, tier: 'hybrid', reason: 'fallback' };
+      segment = this.segment('hybrid', resolved, prompt);
+    }
+    if (segment.tier !== 'frontier' && this.active + this.waiting.length + this.admittedLocal >= this.options.maxConcurrent + this.options.maxQueue) {
+      // A full queue: an `auto` request spills to the frontier when it can, others are refused.
+      const spill = choice === 'auto' ? this.tryFrontier(resolved, prompt) : undefined;
+      if (!spill) throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
+      route = { tier: 'frontier', reason: 'slo', latencyMs: route.latencyMs };
+      segment = spill;
+    }
+    this.metrics.routeDecided(route, decided);
+    if (segment.tier !== 'frontier') this.admittedLocal++;
+    const cascade = choice === 'auto' && frontier !== undefined && segment.tier !== 'frontier' && route.reason !== 'fallback' ? this.options.router?.cascade : undefined;
+    return { route, segment, request: resolved, prompt, pinned, cascade };
+  }
+
+  /** The error a prompt gets from the local tiers when it (with `maxTokens`) does not fit them; none when it does. */
+  private localOverflow(prompt: EncodedPrompt, maxTokens: number | undefined): SpecrouteError | undefined {
+    const { tokens, param } = prompt;
+    const contextSize = this.tiers.hybrid.contextSize;
+    const room = contextSize - tokens.length;
+    if (room < 1) return new SpecrouteError('context_length_exceeded', `the prompt is ${tokens.length} tokens; this model's context holds ${contextSize}`, { param });
+    const limit = this.options.maxInputTokens;
+    if (limit !== undefined && tokens.length > limit) {
+      return new SpecrouteError('context_length_exceeded', `the prompt is ${tokens.length} tokens; the local tiers take at most ${limit} (routing.local.maxInputTokens)`, { param });
+    }
+    if (maxTokens !== undefined && maxTokens > room) {
+      return new SpecrouteError('context_length_exceeded', `this model's context is ${contextSize} tokens; the prompt takes ${tokens.length} and max_tokens asks for ${maxTokens}`, { param: 'max_tokens' });
+    }
+    return undefined;
+  }
+
+  /** A tier's generator with its reservation taken; throws the tier's refusal. */
+  private segment(tier: Tier, request: GenerationRequest, prompt: EncodedPrompt): Segment {
+    const generator = this.tiers[tier] ?? this.tiers.hybrid;
+    return { tier, generator, reservation: generator.reserve?.(request, prompt) };
+  }
+
+  /** The frontier tier with its reservation, or nothing when there is none or it refuses. */
+  private tryFrontier(request: GenerationRequest, prompt: EncodedPrompt): Segment | undefined {
+    if (!this.tiers.frontier) return undefined;
+    try {
+      return this.segment('frontier', request, prompt);
+    } catch {
+      return undefined;
     }
   }
 
-  private async *run(
-    generator: Generator,
-    route: RouteDecision,
-    request: GenerationRequest,
-    prompt: EncodedPrompt,
-    transport: Transport,
-    clientSignal: AbortSignal,
-    reservation: Reservation | undefined,
-  ): AsyncGenerator<TokenEvent> {
+  private async *run(plan: Plan, transport: Transport, clientSignal: AbortSignal): AsyncGenerator<TokenEvent> {
     const admitted = performance.now();
-    const timeoutMs = Math.min(request.timeoutMs ?? Infinity, this.options.requestTimeoutMs);
+    const timeoutMs = Math.min(plan.request.timeoutMs ?? Infinity, this.options.requestTimeoutMs);
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([clientSignal, deadline, this.shutdown.signal]);
+    const router = this.options.router;
     let status = 'ok';
     let completed = false;
     let finished!: () => void;
     const tracked = new Promise<void>((resolve) => (finished = resolve));
     this.inFlight.add(tracked);
-    let holding = false;
-    try {
-      // The frontier tier holds no local sequence: its limits are the frontier's (taken at admission).
-      if (route.tier !== 'frontier') {
-        await this.acquire(signal);
-        holding = true;
+    let heldSince: number | undefined;
+    let heldTier: Tier = plan.segment.tier;
+    let admittedLocal = plan.segment.tier !== 'frontier'; // counted in `this.admittedLocal` until it asks for a sequence
+    const started = (): void => {
+      if (admittedLocal) this.admittedLocal--;
+      admittedLocal = false;
+    };
+    const letGo = (): void => {
+      if (heldSince === undefined) return;
+      router?.observe?.({ kind: 'served', tier: heldTier, ms: performance.now() - heldSince });
+      heldSince = undefined;
+      this.release();
+    };
+    const reservations = new Set<Reservation>();
+    // What the client has been sent, across tiers: a fallback continues after `sentText`.
+    let sentText = '';
+    let sentTokens = 0;
+    let firstTokenAt: number | undefined;
+    let last = 0;
+    const byTier: Partial<Record<Tier, number>> = {};
+    const costByTier: Partial<Record<Tier, number>> = {};
+    const earlierSources: Record<TokenSource, number> = { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
+    let cascade = plan.cascade;
+    const strip = (plan.request.topLogprobs ?? 0) === 0;
+
+    /** Records one token event as sent (it is yielded right after). */
+    const sent = (event: TokenEventToken): TokenEvent => {
+      const now = performance.now();
+      if (firstTokenAt === undefined) {
+        firstTokenAt = now;
+        this.metrics.timeToFirstToken.observe({ transport }, (now - admitted) / 1000);
+        if (plan.segment.tier !== 'frontier') router?.observe?.({ kind: 'first-token', tier: plan.segment.tier, ms: now - admitted });
+      } else this.metrics.interTokenLatency.observe({ transport }, (now - last) / 1000);
+      last = now;
+      const count = event.tokenIds.length;
+      this.metrics.generatedTokens.inc({ source: event.source }, count);
+      sentText += event.text;
+      sentTokens += count;
+      byTier[plan.segment.tier] = (byTier[plan.segment.tier] ?? 0) + count;
+      earlierSources[event.source] += count;
+      if (strip && event.topLogprobs) {
+        const { topLogprobs: _, ...rest } = event;
+        return rest;
       }
-      let last = 0;
-      for await (const event of generator.generate(request, prompt, { signal, ...(reservation ? { reservation } : {}) })) {
-        const now = performance.now();
-        if (event.kind === 'token') {
-          if (last === 0) this.metrics.timeToFirstToken.observe({ transport }, (now - admitted) / 1000);
-          else this.metrics.interTokenLatency.observe({ transport }, (now - last) / 1000);
-          last = now;
-          this.metrics.generatedTokens.inc({ source: event.source }, event.tokenIds.length);
-        } else if (event.kind === 'done') {
-          completed = true;
-          this.metrics.promptTokens.inc(event.usage.promptTokens);
-          this.metrics.tierTokens.inc({ tier: route.tier, kind: 'prompt' }, event.usage.promptTokens);
-          this.metrics.tierTokens.inc({ tier: route.tier, kind: 'completion' }, event.usage.completionTokens);
-          this.metrics.recordStats(event.stats);
-          yield { ...event, route };
-          continue;
+      return event;
+    };
+
+    try {
+      for (;;) {
+        const { segment } = plan;
+        if (segment.reservation) reservations.add(segment.reservation);
+        if (segment.tier === 'frontier') letGo();
+        else if (heldSince === undefined) {
+          started();
+          await this.acquire(signal);
+          heldSince = performance.now();
+          heldTier = segment.tier;
         }
-        yield event;
+        const request = sentTokens > 0 ? { ...plan.request, maxTokens: (plan.request.maxTokens ?? 0) - sentTokens } : cascade && strip ? { ...plan.request, topLogprobs: 1 } : plan.request;
+        const tier = segment.tier;
+        const events = segment.generator.generate(request, plan.prompt, {
+          signal,
+          ...(segment.reservation ? { reservation: segment.reservation } : {}),
+          ...(sentText ? { prefix: sentText } : {}),
+          onFrontierCost: (cost) => (costByTier[tier] = (costByTier[tier] ?? 0) + cost),
+        });
+        const iterator = events[Symbol.asyncIterator]();
+        const sourcesBefore = { ...earlierSources };
+        const tokensBefore = sentTokens;
+        try {
+          if (cascade) {
+            const { probeTokens, minConfidence } = cascade;
+            cascade = undefined;
+            const held: TokenEvent[] = [];
+            let tokens = 0;
+            let confidence = 0;
+            for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+              held.push(next.value);
+              if (next.value.kind === 'token') {
+                const n = next.value.tokenIds.length;
+                tokens += n;
+                confidence += n * Math.exp(next.value.topLogprobs?.[0]?.logprob ?? next.value.logprob);
+              }
+              if (next.value.kind === 'done' || tokens >= probeTokens) break;
+            }
+            const mean = tokens > 0 ? confidence / tokens : 1;
+            const moved = mean < minConfidence ? this.tryFrontier(plan.request, plan.prompt) : undefined;
+            this.metrics.cascadeProbes.inc({ outcome: mean >= minConfidence ? 'stayed' : moved ? 'moved' : 'refused' });
+            if (moved) {
+              plan.route = { tier: 'frontier', reason: 'cascade', score: mean, threshold: minConfidence, latencyMs: plan.route.latencyMs };
+              this.metrics.routeDecided(plan.route, false);
+              plan.segment = moved;
+              continue; // the probe's tokens were never sent (`finally` closes the local generation)
+            }
+            for (const event of held) {
+              if (event.kind === 'token') yield sent(event);
+              else if (event.kind === 'done') {
+                yield this.finish(event, plan, sentTokens, sourcesBefore, tokensBefore, byTier, costByTier);
+                completed = true;
+              } else yield event;
+            }
+            if (completed) break;
+          }
+          for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+            const event = next.value;
+            if (event.kind === 'token') yield sent(event);
+            else if (event.kind === 'done') {
+              yield this.finish(event, plan, sentTokens, sourcesBefore, tokensBefore, byTier, costByTier);
+              completed = true;
+            } else yield event;
+          }
+          break;
+        } catch (error) {
+          const next = signal.aborted || plan.pinned || !isTierFailure(error) ? undefined : this.fallback(plan, (plan.request.maxTokens ?? 0) - sentTokens);
+          if (!next) throw error;
+          this.metrics.fallbacks.inc({ from: segment.tier, to: next.tier, phase: sentTokens > 0 ? 'mid_stream' : 'before_first_token' });
+          plan.route = { tier: next.tier, reason: 'fallback', latencyMs: plan.route.latencyMs };
+          this.metrics.routeDecided(plan.route, false);
+          plan.segment = next;
+        } finally {
+          // Ends this tier's generation however it left the loop (done, moved, failed, or the consumer gone), so
+          // that it frees its sequences before anything else starts.
+          await iterator.return?.(undefined as never).catch(() => undefined);
+        }
       }
     } catch (error) {
       const reason = abortReason(error, clientSignal, deadline, this.shutdown.signal);
@@ -226,14 +416,66 @@ export class Scheduler {
       // A consumer that stopped iterating before the final event (a client gone between two tokens, so no abort was
       // seen mid-step) ended the request too: it is cancelled, not ok.
       if (status === 'ok' && !completed) status = 'cancelled';
-      if (holding) this.release();
-      reservation?.release(); // a generation that never started leaves it unused; otherwise already ended
-      this.metrics.requestDuration.observe({ transport }, (performance.now() - admitted) / 1000);
+      started();
+      letGo();
+      for (const reservation of reservations) reservation.release(); // unused ones; the others already ended
+      const { tier, reason } = plan.route;
+      const seconds = (performance.now() - admitted) / 1000;
+      this.metrics.requestDuration.observe({ transport }, seconds);
       this.metrics.requestFinished(transport, status);
-      this.metrics.tierRequests.inc({ tier: route.tier, status });
+      this.metrics.tierRequests.inc({ tier, reason, status });
+      this.metrics.tierDuration.observe({ tier, reason }, seconds);
+      if (firstTokenAt !== undefined) this.metrics.tierTimeToFirstToken.observe({ tier, reason }, (firstTokenAt - admitted) / 1000);
+      for (const [t, cost] of Object.entries(costByTier)) this.metrics.tierCost.inc({ tier: t, reason }, cost);
       this.inFlight.delete(tracked);
       finished();
     }
+  }
+
+  /**
+   * The tier that takes over from a failed one: the frontier after a local tier (its limits and breaker allowing),
+   * `hybrid` after the frontier; none when the request has no tokens left to generate.
+   */
+  private fallback(plan: Plan, left: number): Segment | undefined {
+    if (left < 1) return undefined;
+    const request = { ...plan.request, maxTokens: left };
+    return plan.segment.tier === 'frontier' ? this.segment('hybrid', request, plan.prompt) : this.tryFrontier(request, plan.prompt);
+  }
+
+  /**
+   * The final event of a request, over all its tiers: usage counts every token sent (whichever tier sent it), with
+   * the frontier cost and the tokens by tier; stats are the last tier's, with the tokens earlier tiers sent added
+   * to its counts by source.
+   */
+  private finish(
+    done: TokenEventDone,
+    plan: Plan,
+    sentTokens: number,
+    sourcesBefore: Record<TokenSource, number>,
+    tokensBefore: number,
+    byTier: Partial<Record<Tier, number>>,
+    costByTier: Partial<Record<Tier, number>>,
+  ): TokenEventDone {
+    const promptTokens = plan.prompt.tokens.length;
+    const frontierCost = Object.values(costByTier).reduce((sum, c) => sum + c, 0);
+    const stats =
+      tokensBefore === 0
+        ? done.stats
+        : {
+            ...done.stats,
+            generatedTokens: done.stats.generatedTokens + tokensBefore,
+            tokensBySource: Object.fromEntries(Object.entries(done.stats.tokensBySource).map(([k, v]) => [k, v + sourcesBefore[k as TokenSource]])) as Record<TokenSource, number>,
+          };
+    this.metrics.promptTokens.inc(promptTokens);
+    this.metrics.tierTokens.inc({ tier: plan.route.tier, kind: 'prompt' }, promptTokens);
+    for (const [tier, count] of Object.entries(byTier)) this.metrics.tierTokens.inc({ tier, kind: 'completion' }, count);
+    this.metrics.recordStats(stats);
+    return {
+      ...done,
+      usage: { promptTokens, completionTokens: sentTokens, totalTokens: promptTokens + sentTokens, frontierCost, completionTokensByTier: { ...byTier } },
+      stats,
+      route: plan.route,
+    };
   }
 
   private acquire(signal: AbortSignal): Promise<void> {
@@ -276,6 +518,10 @@ export class Scheduler {
       clearTimeout(timer);
     }
   }
+}
+
+function isTierFailure(error: unknown): boolean {
+  return !(error instanceof SpecrouteError) || tierFailures.has(error.code);
 }
 
 /** Maps an abort to the registry error that says why: deadline, shutdown, or the client going away. */

@@ -16,7 +16,7 @@ export type FrontierMode =
   | 'hang' // accepts the request, never answers
   | 'hold' // accepts the request and answers nothing until release(), then answers as `ok`
   | 'hang-mid-stream' // sends headers and one chunk, then nothing
-  | 'close-mid-stream' // sends one chunk, then destroys the socket
+  | 'close-mid-stream' // sends `chunksBeforeClose` chunks (one by default), then destroys the socket
   | 'malformed' // SSE whose data is not JSON
   | 'no-completions'; // 404 on /completions, chat works
 
@@ -27,6 +27,8 @@ export interface FaultyFrontier {
   retryAfter: number;
   /** Words streamed in `ok` mode are taken from here, cycling. */
   words: string[];
+  /** Chunks `close-mid-stream` sends (words, as `ok` would) before it destroys the socket. */
+  chunksBeforeClose: number;
   /** Requests received, by path. */
   readonly requests: Array<{ path: string; maxTokens: number; body: Record<string, unknown>; authorization: string | undefined }>;
   /** Tokens generated and sent (ok mode), in total. */
@@ -44,7 +46,7 @@ export async function startFaultyFrontier(mode: FrontierMode = 'ok'): Promise<Fa
   const sockets = new Set<import('node:net').Socket>();
   const held: Array<() => void> = [];
   let open = 0;
-  const state: Omit<FaultyFrontier, 'baseUrl' | 'close' | 'open' | 'held' | 'release'> = { mode, retryAfter: 1, words: [' and', ' the', ' cat', ' sat', ' on', ' a', ' mat', '.'], requests: [], tokensServed: 0 };
+  const state: Omit<FaultyFrontier, 'baseUrl' | 'close' | 'open' | 'held' | 'release'> = { mode, retryAfter: 1, words: [' and', ' the', ' cat', ' sat', ' on', ' a', ' mat', '.'], chunksBeforeClose: 1, requests: [], tokensServed: 0 };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     open++;
     res.once('close', () => open--);
@@ -86,7 +88,7 @@ export async function startFaultyFrontier(mode: FrontierMode = 'ok'): Promise<Fa
           return;
         case 'close-mid-stream':
           sse();
-          res.write(chunk(' and'));
+          for (let i = 0; i < state.chunksBeforeClose; i++) res.write(chunk(state.words[i % state.words.length]!));
           setTimeout(() => res.socket?.destroy(), 10);
           return;
         case 'malformed':

@@ -192,8 +192,15 @@ function walkSchema(schema: ZodTypeAny, path: string[] = [], out = { sections: [
 
 describe('config errors name the key, in every section of the schema', () => {
   const { sections, leaves } = walkSchema(configSchema);
-  /** The smallest valid config holding every section: a draft file, and a frontier (its keys exist only with one). */
-  const BASE = { model: { verifier: { path: 'v.gguf' }, draft: { path: 'd.gguf' } }, escalation: { frontier: { baseUrl: 'http://127.0.0.1:9/v1', model: 'f' } } };
+  /**
+   * The smallest valid config holding every section: a draft file, a frontier (its keys exist only with one), and
+   * the optional routing sections with their required keys.
+   */
+  const BASE = {
+    model: { verifier: { path: 'v.gguf' }, draft: { path: 'd.gguf' } },
+    escalation: { frontier: { baseUrl: 'http://127.0.0.1:9/v1', model: 'f' } },
+    routing: { slo: { ttftP95Ms: 1000 }, cascade: { minConfidence: 0.5 } },
+  };
   /** A draft has a file or a derivation, not both: `model.draft.derive`'s keys are tried on a derived draft. */
   const DERIVED = { ...BASE, model: { verifier: { path: 'v.gguf' }, draft: { derive: {} } } };
   const baseFor = (path: string[]): object => (path.join('.').startsWith('model.draft.derive') ? DERIVED : BASE);
@@ -235,7 +242,16 @@ describe('config errors name the key, in every section of the schema', () => {
         breaker: { failureThreshold: 5, cooldownMs: 30_000, halfOpenProbes: 2 },
         budget: { maxTokensPerRequest: 128, maxCallsPerRequest: 8, callsPerMinute: 120, maxCostPerHour: 5, inputPricePerMillion: 2.5, outputPricePerMillion: 10 },
       },
-      routing: { default: 'auto', router: 'router.json', targetFrontierShare: 0.3, routes: [{ name: 'greetings', tier: 'slm', examples: ['hello there'], threshold: 0.9 }] },
+      routing: {
+        default: 'auto',
+        router: 'router.json',
+        targetFrontierShare: 0.3,
+        routes: [{ name: 'greetings', tier: 'slm', examples: ['hello there'], threshold: 0.9 }],
+        controller: { enabled: false, window: 80, smoothing: 0.2 },
+        slo: { ttftP95Ms: 800, windowSeconds: 10, recoverRatio: 0.5 },
+        cascade: { probeTokens: 4, minConfidence: 0.6 },
+        local: { maxInputTokens: 100 },
+      },
       auth: { apiKeys: ['sk-local-123456', 'sk-other-654321'] },
     };
     // A draft is a file or a derivation: derive's keys get a config of their own.

@@ -11,6 +11,7 @@ import { ensureDerivedDraft } from '../../../src/models/derived-draft.js';
 import { GenerationClient, summarize } from '../../helpers/grpc.js';
 import { cli, MODELS_DIR, scratchDir, STORIES } from '../../helpers/models.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
+import { mulberry32 } from '../../../bench/lib/mulberry32.js';
 import type { WireRoute } from '../../../src/streaming/openai-chunks.js';
 
 const MODEL = 'stories260K';
@@ -126,6 +127,58 @@ describe('query-level routing: a router trained with `router label` and `router 
       } finally {
         client.close();
       }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('holds the frontier share within 5 points of the target over 200 requests whose mix drifts halfway (the share controller)', async () => {
+    // Score a pool of prompts the router never saw, on a server whose threshold stays put (no controller).
+    type Line = { prompt?: string; messages?: Array<{ role: 'user' | 'system' | 'assistant'; content: string }> };
+    const pool = [...suiteLines(1, 150), ...suiteLines(2, 150)].map((l) => JSON.parse(l) as Line);
+    const scorer = await serve('scorer', { routing: { default: 'auto', router: routerFile, targetFrontierShare: TARGET, controller: { enabled: false } }, server: { grpcPort: -1 } });
+    let fixedThreshold: number;
+    const scored: Array<{ line: Line; score: number }> = [];
+    try {
+      fixedThreshold = scorer.router!.threshold!;
+      for (const line of pool) {
+        const input = line.prompt !== undefined ? { kind: 'text' as const, text: line.prompt } : { kind: 'chat' as const, messages: line.messages! };
+        const decision = await scorer.router!.decide({ model: MODEL, input, maxTokens: 1 }, scorer.engine.encode(input), { signal: new AbortController().signal, load: scorer.scheduler.load, frontier: true });
+        scored.push({ line, score: decision.score! });
+      }
+    } finally {
+      await scorer.close();
+    }
+    // The drift: 100 requests drawn from the whole pool, then 100 from its upper half by score (harder traffic).
+    const byScore = [...scored].sort((a, b) => a.score - b.score);
+    const random = mulberry32(11);
+    const draw = (from: typeof scored, n: number): typeof scored => [...from].sort(() => random() - 0.5).slice(0, n);
+    const sequence = [...draw(byScore, 100), ...draw(byScore.slice(byScore.length / 2), 100)];
+    // The calibrated threshold alone would miss the target on this traffic.
+    const fixedShare = sequence.filter((r) => r.score >= fixedThreshold).length / sequence.length;
+    expect(Math.abs(fixedShare - TARGET), `share with the fixed threshold: ${fixedShare}`).toBeGreaterThan(0.05);
+    const server = await serve('controlled', { routing: { default: 'auto', router: routerFile, targetFrontierShare: TARGET }, server: { grpcPort: -1 } });
+    try {
+      const http = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
+      let toFrontier = 0;
+      const thresholds = new Set<number>();
+      for (const { line } of sequence) {
+        const data =
+          line.prompt !== undefined
+            ? await http.completions.create({ model: MODEL, prompt: line.prompt, max_tokens: 1, temperature: 0 })
+            : await http.chat.completions.create({ model: MODEL, messages: line.messages!, max_tokens: 1, temperature: 0 });
+        const route = routeOf(data);
+        expect(route.reason).toBe('router');
+        thresholds.add(route.threshold!);
+        if (route.tier === 'frontier') toFrontier++;
+      }
+      const share = toFrontier / sequence.length;
+      expect(Math.abs(share - TARGET), `share ${share} (fixed threshold: ${fixedShare})`).toBeLessThanOrEqual(0.05);
+      expect(thresholds.size).toBeGreaterThan(10); // the threshold moved
+      const text = await scrape(server.httpUrl);
+      expect(metricValue(text, 'specroute_router_threshold')).toBe(server.router!.threshold);
+      expect(metricValue(text, 'specroute_router_target_share')).toBe(TARGET);
+      expect(Math.abs(metricValue(text, 'specroute_router_frontier_share') - TARGET)).toBeLessThan(0.25);
     } finally {
       await server.close();
     }
