@@ -10,6 +10,8 @@ export interface LocalLoad {
   readonly queued: number;
   /** Sequences (`limits.maxConcurrent`). */
   readonly maxConcurrent: number;
+  /** Requests that may wait beyond them (`limits.maxQueue`). */
+  readonly maxQueue: number;
 }
 
 /** What the scheduler tells the router along with an `auto` request. */

@@ -137,7 +137,9 @@ export class QueryRouter implements TierRouter {
     const started = performance.now();
     const elapsed = (): number => performance.now() - started;
     if (!this.decides) return { tier: 'hybrid', reason: 'default', latencyMs: 0 };
-    if (frontier && this.slo?.breached(load)) {
+    // The SLO spills when its readings are breached, and whenever the local queue is full (rather than a 429).
+    const full = load.active + load.queued >= load.maxConcurrent + load.maxQueue;
+    if (frontier && this.slo && (this.slo.breached(load) || full)) {
       const score = Math.max(this.slo.p95Ms, this.slo.projectedWaitMs(load));
       return { tier: 'frontier', reason: 'slo', score, threshold: this.slo.options.ttftP95Ms, latencyMs: elapsed() };
     }

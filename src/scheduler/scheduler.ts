@@ -27,7 +27,7 @@ export interface SchedulerOptions {
   maxConcurrent: number;
   /**
    * Requests admitted to wait for a sequence beyond those; one more is refused with `overloaded`
-   * (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED), or spills to the frontier when it is `auto`.
+   * (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED), unless `routing.slo` spills an `auto` one to the frontier.
    *
    * Defaults to `64`.
    */
@@ -105,8 +105,7 @@ const tierFailures: ReadonlySet<string> = new Set(['worker_failed', 'internal', 
 
 /**
  * Admission, queueing, deadlines and cancellation in front of the engine, and the moves between tiers that
- * adaptive routing makes (docs/ARCHITECTURE.md#adaptive-routing): spill-over of a full queue, the context-window
- * fallback, the cascade's probe, and failure fallbacks that continue a stream from the text already sent. Every
+ * adaptive routing makes (docs/ARCHITECTURE.md#adaptive-routing): the context-window fallback, the cascade's probe, and failure fallbacks that continue a stream from the text already sent. Every
  * transport goes through `admit`; metrics about requests are recorded here, once.
  */
 export class Scheduler {
@@ -134,7 +133,7 @@ export class Scheduler {
 
   /** What the router is told of the local tiers' load (a request admitted but not yet started counts as queued). */
   get load(): LocalLoad {
-    return { active: this.active, queued: this.waiting.length + this.admittedLocal, maxConcurrent: this.options.maxConcurrent };
+    return { active: this.active, queued: this.waiting.length + this.admittedLocal, maxConcurrent: this.options.maxConcurrent, maxQueue: this.options.maxQueue };
   }
 
   /**
@@ -149,8 +148,8 @@ export class Scheduler {
   /**
    * Validates (once, for every stage below), tokenizes, routes and admits a request. Rejects at once (before any
    * event) for bad input, an unknown model, a tier this server lacks, a prompt too long for the context (unless it
-   * can go to the frontier), a full queue (unless an `auto` request can spill to the frontier), a frontier whose
-   * limits or breaker refuse an explicit `route: frontier`, or a server shutting down.
+   * can go to the frontier), a full queue (with `routing.slo`, the router spills an `auto` request to the frontier
+   * first), a frontier whose limits or breaker refuse an explicit `route: frontier`, or a server shutting down.
    *
    * The route: the request's `route`, else `routing.default`. `auto` asks the router (latency SLO, semantic
    * routes, then the trained router); when it picks the frontier and the frontier refuses, the request is served
@@ -228,11 +227,7 @@ export class Scheduler {
       segment = this.segment('hybrid', resolved, prompt);
     }
     if (segment.tier !== 'frontier' && this.active + this.waiting.length + this.admittedLocal >= this.options.maxConcurrent + this.options.maxQueue) {
-      // A full queue: an `auto` request spills to the frontier when it can, others are refused.
-      const spill = choice === 'auto' ? this.tryFrontier(resolved, prompt) : undefined;
-      if (!spill) throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
-      route = { tier: 'frontier', reason: 'slo', latencyMs: route.latencyMs };
-      segment = spill;
+      throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
     }
     this.metrics.routeDecided(route, decided);
     if (segment.tier !== 'frontier') this.admittedLocal++;

@@ -88,7 +88,7 @@ describe('ShareController', () => {
 });
 
 describe('LatencySlo', () => {
-  const idle = { active: 0, queued: 0, maxConcurrent: 1 };
+  const idle = { active: 0, queued: 0, maxConcurrent: 1, maxQueue: 64 };
 
   it('breaches when the window p95 exceeds the SLO, and recovers with hysteresis as samples leave the window', () => {
     let now = 0;
@@ -116,15 +116,15 @@ describe('LatencySlo', () => {
 
   it('projects the wait of a request admitted now from the queue and the EMA of holding times', () => {
     const slo = new LatencySlo({ ttftP95Ms: 1000, windowSeconds: 30, recoverRatio: 0.8 });
-    expect(slo.projectedWaitMs({ active: 2, queued: 5, maxConcurrent: 2 })).toBe(0); // nothing measured yet
+    expect(slo.projectedWaitMs({ active: 2, queued: 5, maxConcurrent: 2, maxQueue: 64 })).toBe(0); // nothing measured yet
     slo.recordServed(400);
-    expect(slo.projectedWaitMs({ active: 1, queued: 0, maxConcurrent: 2 })).toBe(0); // a sequence is free
-    expect(slo.projectedWaitMs({ active: 2, queued: 3, maxConcurrent: 2 })).toBe(800); // (3 + 1) / 2 × 400
+    expect(slo.projectedWaitMs({ active: 1, queued: 0, maxConcurrent: 2, maxQueue: 64 })).toBe(0); // a sequence is free
+    expect(slo.projectedWaitMs({ active: 2, queued: 3, maxConcurrent: 2, maxQueue: 64 })).toBe(800); // (3 + 1) / 2 × 400
     slo.recordServed(900); // EMA: 400 + 0.2 × 500
-    expect(slo.projectedWaitMs({ active: 2, queued: 1, maxConcurrent: 2 })).toBeCloseTo(500);
-    expect(slo.breached({ active: 2, queued: 4, maxConcurrent: 2 })).toBe(true); // 1250 > 1000
-    expect(slo.breached({ active: 2, queued: 3, maxConcurrent: 2 })).toBe(true); // 1000: not above 800, still spilling
-    expect(slo.breached({ active: 2, queued: 2, maxConcurrent: 2 })).toBe(false); // 750 < 0.8 × 1000: recovered
-    expect(slo.breached({ active: 2, queued: 3, maxConcurrent: 2 })).toBe(false); // 1000 is not above 1000
+    expect(slo.projectedWaitMs({ active: 2, queued: 1, maxConcurrent: 2, maxQueue: 64 })).toBeCloseTo(500);
+    expect(slo.breached({ active: 2, queued: 4, maxConcurrent: 2, maxQueue: 64 })).toBe(true); // 1250 > 1000
+    expect(slo.breached({ active: 2, queued: 3, maxConcurrent: 2, maxQueue: 64 })).toBe(true); // 1000: not above 800, still spilling
+    expect(slo.breached({ active: 2, queued: 2, maxConcurrent: 2, maxQueue: 64 })).toBe(false); // 750 < 0.8 × 1000: recovered
+    expect(slo.breached({ active: 2, queued: 3, maxConcurrent: 2, maxQueue: 64 })).toBe(false); // 1000 is not above 1000
   });
 });

@@ -149,8 +149,10 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
     }
   });
 
-  it('sends a full queue\'s auto requests to the frontier instead of refusing them, and refuses named local ones with 429 as before', async () => {
-    const server = await serve('full', { model: pair(), limits: { maxConcurrent: 1, maxQueue: 0 }, escalation: frontierConfig, routing: { default: 'auto' } });
+  it('with an SLO, sends a full queue\'s auto requests to the frontier instead of refusing them; named local ones, or any without an SLO, get 429 as before', async () => {
+    // An SLO no reading breaches here: only the full queue spills.
+    const server = await serve('full', { model: pair(), limits: { maxConcurrent: 1, maxQueue: 0 }, escalation: frontierConfig, routing: { default: 'auto', slo: { ttftP95Ms: 600_000 } } });
+    const plain = await serve('full-plain', { model: pair(), limits: { maxConcurrent: 1, maxQueue: 0 }, escalation: frontierConfig, routing: { default: 'auto' }, server: { grpcPort: -1 } });
     try {
       const long = { prompt: 'Once upon a time', max_tokens: 256, ignore_eos: true };
       let inFlight: Promise<Streamed> | undefined;
@@ -161,8 +163,14 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
       const http = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
       await expect(http.completions.create({ model: MODEL, prompt: 'Tom', max_tokens: 4, specroute: { route: 'hybrid' } } as OpenAI.CompletionCreateParamsNonStreaming)).rejects.toMatchObject({ status: 429, code: 'overloaded' });
       expectWellFormed(await inFlight!);
+      let plainFlight: Promise<Streamed> | undefined;
+      await new Promise<void>((resolve) => (plainFlight = stream(plain, long, resolve)));
+      const plainHttp = new OpenAI({ baseURL: `${plain.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
+      await expect(plainHttp.completions.create({ model: MODEL, prompt: 'Tom', max_tokens: 4 })).rejects.toMatchObject({ status: 429, code: 'overloaded' });
+      expectWellFormed(await plainFlight!);
     } finally {
       await server.close();
+      await plain.close();
     }
   });
 
