@@ -8,6 +8,9 @@
  * and one SVG cost–quality chart per suite in --out-dir.
  *
  *   specroute bench routing [--suites routing-agreement,routing-checkable] [--out-dir bench/report/routing]
+ *
+ * With --load it measures adaptive routing under a burst instead (bench/routing-load-bench.ts), into
+ * <out-dir>/load.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +33,7 @@ import { fixed, markdownTable } from './lib/markdown.js';
 import { suitePath } from './lib/prompts.js';
 import { median as medianOf, quantile } from './lib/summary.js';
 import { lineChart } from './lib/svg-chart.js';
+import { loadDefaults, routingLoadBench } from './routing-load-bench.js';
 
 interface Flags {
   modelsDir: string;
@@ -46,6 +50,12 @@ interface Flags {
   latencyPrompts: number;
   work: string;
   outDir: string;
+  load: boolean;
+  sloMs: number;
+  sequences: number;
+  queue: number;
+  repeats: number;
+  cascadeMinConfidence: number;
 }
 
 interface SuiteResult {
@@ -94,8 +104,31 @@ export function routingBenchCommand(): Command {
     .option('--latency-prompts <n>', 'held-out prompts served through the auto path to time decisions', integer(1), 200)
     .option('--work <dir>', 'models, configs and labelled data (labelling resumes from here)', resolve(root, 'bench/out/routing'))
     .option('--out-dir <dir>', 'where report.md, report.json and the charts go', resolve(root, 'bench/report/routing'))
-    .addHelpText('after', '\nExamples:\n  $ specroute bench routing\n  $ specroute bench routing --suites routing-checkable --local q8_0 --target-frontier-share 0.3')
-    .action((flags: Flags) => main(flags));
+    .option('--load', 'measure adaptive routing under a burst instead: TTFT and completed requests with and without routing.slo, the frontier share over time, the cascade probe\'s cost (into <out-dir>/load)', false)
+    .option('--slo-ms <n>', '--load: routing.slo.ttftP95Ms of the SLO runs', number(1, 600_000), loadDefaults.sloMs)
+    .option('--sequences <n>', '--load: limits.maxConcurrent of the local tier', integer(1, 64), loadDefaults.sequences)
+    .option('--queue <n>', '--load: limits.maxQueue of the local tier', integer(0, 10_000), loadDefaults.queue)
+    .option('--repeats <n>', '--load: runs with and without the SLO (figures are their medians)', integer(1, 20), loadDefaults.repeats)
+    .option('--cascade-min-confidence <x>', '--load: routing.cascade.minConfidence of the cascade run', number(0.01, 1), loadDefaults.cascadeMinConfidence)
+    .addHelpText('after', '\nExamples:\n  $ specroute bench routing\n  $ specroute bench routing --suites routing-checkable --local q8_0 --target-frontier-share 0.3\n  $ specroute bench routing --load --slo-ms 250 --sequences 2')
+    .action((flags: Flags) =>
+      flags.load
+        ? routingLoadBench({
+            ...loadDefaults,
+            modelsDir: flags.modelsDir,
+            verifier: flags.verifier,
+            local: flags.local,
+            slm: flags.slm,
+            work: flags.work,
+            outDir: join(flags.outDir, 'load'),
+            sloMs: flags.sloMs,
+            sequences: flags.sequences,
+            queue: flags.queue,
+            repeats: flags.repeats,
+            cascadeMinConfidence: flags.cascadeMinConfidence,
+          })
+        : main(flags),
+    );
 }
 
 async function main(flags: Flags): Promise<void> {

@@ -45,6 +45,10 @@ export interface StreamResult {
   /** Token ids in order, over all chunks. */
   readonly tokenIds: readonly number[];
   readonly engine?: EngineSplit;
+  /** The HTTP status of a refused request (SSE). */
+  readonly status?: number;
+  /** Which tier answered and why, from the final chunk (SSE). */
+  readonly route?: { readonly tier: string; readonly reason: string };
 }
 
 export interface Driver {
@@ -60,6 +64,8 @@ class Recorder {
   readonly tokenIds: number[] = [];
   engine: EngineSplit | undefined;
   error: string | undefined;
+  status: number | undefined;
+  route: { tier: string; reason: string } | undefined;
 
   chunk(ids: readonly number[], at: number): void {
     if (ids.length === 0) return;
@@ -76,6 +82,8 @@ class Recorder {
       chunkTimes: this.chunkTimes,
       tokenIds: this.tokenIds,
       ...(this.engine ? { engine: this.engine } : {}),
+      ...(this.status !== undefined ? { status: this.status } : {}),
+      ...(this.route ? { route: this.route } : {}),
     };
   }
 }
@@ -84,6 +92,7 @@ interface SseChunk {
   error?: { message?: string };
   specroute?: {
     token_ids?: number[];
+    route?: { tier: string; reason: string };
     stats?: { acceptance_rate: number; tokens_per_pass: number; time_ms: { total: number; prefill: number; draft: number; verify: number; other: number } };
   };
 }
@@ -143,6 +152,7 @@ export class SseDriver implements Driver {
             let text = '';
             res.on('data', (t: string) => (text += t));
             res.on('end', () => {
+              rec.status = res.statusCode;
               rec.error = `HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
               settle(false);
             });
@@ -166,6 +176,7 @@ export class SseDriver implements Driver {
               if (chunk.error) rec.error ??= chunk.error.message ?? 'error event';
               const sp = chunk.specroute;
               if (sp?.token_ids) rec.chunk(sp.token_ids, at);
+              if (sp?.route) rec.route = { tier: sp.route.tier, reason: sp.route.reason };
               if (sp?.stats) {
                 const t = sp.stats.time_ms;
                 rec.engine = { totalMs: t.total, prefillMs: t.prefill, draftMs: t.draft, verifyMs: t.verify, otherMs: t.other, acceptanceRate: sp.stats.acceptance_rate, tokensPerPass: sp.stats.tokens_per_pass };
