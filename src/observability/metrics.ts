@@ -159,8 +159,8 @@ export class Metrics {
   });
   readonly tierTokens = new Counter({
     name: 'specroute_tier_tokens_total',
-    help: 'Tokens by tier and kind: completion tokens by the tier that generated them, prompt tokens by the tier that finished the request.',
-    labelNames: ['tier', 'kind'] as const,
+    help: 'Tokens by tier, the reason of the route that finished the request, and kind: completion tokens by the tier that generated them, prompt tokens by the tier that finished the request.',
+    labelNames: ['tier', 'reason', 'kind'] as const,
     registers: [this.registry],
   });
   readonly tierCost = new Counter({

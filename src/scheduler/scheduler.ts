@@ -462,8 +462,9 @@ export class Scheduler {
             tokensBySource: Object.fromEntries(Object.entries(done.stats.tokensBySource).map(([k, v]) => [k, v + sourcesBefore[k as TokenSource]])) as Record<TokenSource, number>,
           };
     this.metrics.promptTokens.inc(promptTokens);
-    this.metrics.tierTokens.inc({ tier: plan.route.tier, kind: 'prompt' }, promptTokens);
-    for (const [tier, count] of Object.entries(byTier)) this.metrics.tierTokens.inc({ tier, kind: 'completion' }, count);
+    const { reason } = plan.route;
+    this.metrics.tierTokens.inc({ tier: plan.route.tier, reason, kind: 'prompt' }, promptTokens);
+    for (const [tier, count] of Object.entries(byTier)) this.metrics.tierTokens.inc({ tier, reason, kind: 'completion' }, count);
     this.metrics.recordStats(stats);
     return {
       ...done,
