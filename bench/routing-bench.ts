@@ -27,7 +27,7 @@ import { readLabelledData, qualityPairs, type LabelledRow } from '../src/routing
 import { routerFromDocument, saveRouterFile } from '../src/routing/router-file.js';
 import { evaluateAtThreshold, evaluateRouting, type RoutingEvaluation, type ThresholdEvaluation } from '../src/routing/routing-evaluation.js';
 import { trainRouter, type CrossValidation } from '../src/routing/train-router.js';
-import { parseDraftSpec, prepareDrafts } from './lib/drafts.js';
+import { startLadder } from './lib/stories-ladder.js';
 import { machineInfo, sha256File, type MachineInfo } from './lib/machine.js';
 import { fixed, markdownTable } from './lib/markdown.js';
 import { suitePath } from './lib/prompts.js';
@@ -135,23 +135,7 @@ async function main(flags: Flags): Promise<void> {
   const started = performance.now();
   await mkdir(flags.work, { recursive: true });
   await mkdir(flags.outDir, { recursive: true });
-  const source = resolve(flags.modelsDir, flags.verifier);
-  const [local, slm] = await prepareDrafts(source, [parseDraftSpec(flags.local), parseDraftSpec(flags.slm)], flags.work);
-  const frontier = await startServer(
-    loadConfig(undefined, { port: 0, grpcPort: -1, host: '127.0.0.1' }, { SPECROUTE_MODEL__VERIFIER__PATH: source, SPECROUTE_MODEL__ID: 'frontier', SPECROUTE_LIMITS__MAX_CONCURRENT: '4' }),
-  );
-  const config = {
-    modelsDir: flags.modelsDir,
-    cacheDir: flags.work,
-    server: { grpcPort: -1 },
-    model: { id: 'local', verifier: { path: local!.path, threads: 1 }, draft: { path: slm!.path, threads: 1 } },
-    escalation: {
-      frontier: { baseUrl: `${frontier.httpUrl}/v1`, model: 'frontier', api: 'completions', firstByteTimeoutMs: 30_000, totalTimeoutMs: 60_000 },
-      // The hybrid tier is the pair alone here: the router's choice is between it and the frontier.
-      policy: { enabled: false },
-      budget: { callsPerMinute: 1_000_000 },
-    },
-  };
+  const { source, localPath, slmPath, frontier, config } = await startLadder({ ...flags, frontierLimits: { maxConcurrent: 4, maxQueue: 64 } });
   const results: SuiteResult[] = [];
   try {
     for (const suite of flags.suites.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -163,8 +147,8 @@ async function main(flags: Flags): Promise<void> {
   const machine = await machineInfo();
   const models = {
     frontier: { path: relative(root, source), sha256: await sha256File(source) },
-    hybrid: { spec: flags.local, sha256: await sha256File(local!.path) },
-    slm: { spec: flags.slm, sha256: await sha256File(slm!.path) },
+    hybrid: { spec: flags.local, sha256: await sha256File(localPath) },
+    slm: { spec: flags.slm, sha256: await sha256File(slmPath) },
   };
   const command = `specroute bench routing --suites ${flags.suites} --local ${flags.local} --slm ${flags.slm} --train-fraction ${flags.trainFraction} --target-frontier-share ${flags.targetFrontierShare} --seed ${flags.seed} --splits ${flags.splits}`;
   const markdown = render(results, flags, machine, models, command, (performance.now() - started) / 1000);

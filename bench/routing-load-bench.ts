@@ -9,15 +9,15 @@
  * Writes report.md, report.json, frontier-share-over-time.svg and ttft-over-time.svg to --out-dir.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { loadConfig } from '../src/config/load-config.js';
 import { startServer, type RunningServer } from '../src/main.js';
-import { parseDraftSpec, prepareDrafts } from './lib/drafts.js';
 import { SseDriver, type StreamResult } from './lib/load-drivers.js';
 import { machineInfo, type MachineInfo } from './lib/machine.js';
 import { fixed, markdownTable } from './lib/markdown.js';
 import { loadPrompts, loadSuite, suitePath } from './lib/prompts.js';
 import { median, quantile } from './lib/summary.js';
+import { startLadder } from './lib/stories-ladder.js';
 import { lineChart } from './lib/svg-chart.js';
 
 export interface LoadFlags {
@@ -101,23 +101,8 @@ export async function routingLoadBench(flags: LoadFlags): Promise<void> {
   const started = performance.now();
   await mkdir(flags.work, { recursive: true });
   await mkdir(flags.outDir, { recursive: true });
-  const source = resolve(flags.modelsDir, flags.verifier);
-  const [local, slm] = await prepareDrafts(source, [parseDraftSpec(flags.local), parseDraftSpec(flags.slm)], flags.work);
-  const frontier = await startServer(
-    loadConfig(undefined, { port: 0, grpcPort: -1, host: '127.0.0.1' }, { SPECROUTE_MODEL__VERIFIER__PATH: source, SPECROUTE_MODEL__ID: 'frontier', SPECROUTE_LIMITS__MAX_CONCURRENT: '16', SPECROUTE_LIMITS__MAX_QUEUE: '256' }),
-  );
-  const base = {
-    modelsDir: flags.modelsDir,
-    cacheDir: flags.work,
-    server: { grpcPort: -1 },
-    model: { id: 'local', verifier: { path: local!.path, threads: 1 }, draft: { path: slm!.path, threads: 1 } },
-    limits: { maxConcurrent: flags.sequences, maxQueue: flags.queue },
-    escalation: {
-      frontier: { baseUrl: `${frontier.httpUrl}/v1`, model: 'frontier', api: 'completions', firstByteTimeoutMs: 30_000, totalTimeoutMs: 60_000 },
-      policy: { enabled: false },
-      budget: { callsPerMinute: 1_000_000 },
-    },
-  };
+  const { frontier, config } = await startLadder({ ...flags, frontierLimits: { maxConcurrent: 16, maxQueue: 256 } });
+  const base = { ...config, limits: { maxConcurrent: flags.sequences, maxQueue: flags.queue } };
   const prompts = (await loadPrompts(suitePath('stories'))).map((p) => p.prompt);
   const runs: RunFigures[] = [];
   let cascade: CascadeFigures[] = [];
