@@ -94,7 +94,7 @@ interface Plan {
   segment: Segment;
   readonly request: GenerationRequest;
   readonly prompt: EncodedPrompt;
-  /** The request named its tier: no cascade, no fallback to another tier. */
+  /** The route is not `auto` (the request or `routing.default` named a tier): no cascade, no fallback. */
   readonly pinned: boolean;
   /** The cascade's probe, for an `auto` request routed locally by a router with `routing.cascade`. */
   readonly cascade: CascadeOptions | undefined;
@@ -105,8 +105,9 @@ const tierFailures: ReadonlySet<string> = new Set(['worker_failed', 'internal', 
 
 /**
  * Admission, queueing, deadlines and cancellation in front of the engine, and the moves between tiers that
- * adaptive routing makes (docs/ARCHITECTURE.md#adaptive-routing): the context-window fallback, the cascade's probe, and failure fallbacks that continue a stream from the text already sent. Every
- * transport goes through `admit`; metrics about requests are recorded here, once.
+ * adaptive routing makes (docs/ARCHITECTURE.md#adaptive-routing): the context-window fallback, the cascade's
+ * probe, and failure fallbacks that continue a stream from the text already sent. Every transport goes through
+ * `admit`; metrics about requests are recorded here, once.
  */
 export class Scheduler {
   private active = 0;
@@ -202,10 +203,11 @@ export class Scheduler {
     if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
       throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
     }
-    const pinned = request.route !== undefined && request.route !== 'auto';
+    // Only an `auto` request may be moved between tiers; a named tier (by the request or routing.default) is kept.
+    const pinned = choice !== 'auto';
     const prompt = this.tiers.hybrid.encode(request.input);
     const frontier = this.tiers.frontier;
-    // A prompt the local tiers cannot take goes to the frontier when the request did not pin a local tier.
+    // A prompt the local tiers cannot take goes to the frontier when the request is `auto`.
     const overflow = choice === 'frontier' ? undefined : this.localOverflow(prompt, request.maxTokens);
     if (overflow && (pinned || !frontier)) throw overflow;
     const room = this.tiers.hybrid.contextSize - prompt.tokens.length;
@@ -218,16 +220,21 @@ export class Scheduler {
         : ((await this.options.router?.decide(resolved, prompt, { signal, load: this.load, frontier: frontier !== undefined })) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 });
     if (signal.aborted) throw signal.reason;
     if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
+    // A refusal of the tier it was routed to is counted against that tier.
+    const refused = (error: SpecrouteError): SpecrouteError => {
+      this.metrics.tierRequests.inc({ tier: route.tier, reason: route.reason, status: error.code });
+      return error;
+    };
     let segment: Segment;
     try {
       segment = this.segment(route.tier, resolved, prompt);
     } catch (error) {
-      if (choice !== 'auto' || overflow) throw error;
+      if (choice !== 'auto' || overflow) throw error instanceof SpecrouteError ? refused(error) : error;
       route = { ...route, tier: 'hybrid', reason: 'fallback' };
       segment = this.segment('hybrid', resolved, prompt);
     }
     if (segment.tier !== 'frontier' && this.active + this.waiting.length + this.admittedLocal >= this.options.maxConcurrent + this.options.maxQueue) {
-      throw new SpecrouteError('overloaded', 'the server is at capacity; retry shortly');
+      throw refused(new SpecrouteError('overloaded', 'the server is at capacity; retry shortly'));
     }
     this.metrics.routeDecided(route, decided);
     if (segment.tier !== 'frontier') this.admittedLocal++;

@@ -174,10 +174,11 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
     }
   });
 
-  it('sends a prompt longer than the local context to the frontier (reason context); without a frontier, or pinned locally, it is still 400 naming the field', async () => {
-    const server = await serve('context', { model: pair(64), escalation: frontierConfig });
-    const bare = await serve('context-bare', { model: pair(64), server: { grpcPort: -1 } });
-    const capped = await serve('context-capped', { model: pair(), escalation: frontierConfig, routing: { local: { maxInputTokens: 8 } }, server: { grpcPort: -1 } });
+  it('sends an auto prompt longer than the local context to the frontier (reason context); without a frontier, or on a named tier, it is still 400 naming the field', async () => {
+    const server = await serve('context', { model: pair(64), escalation: frontierConfig, routing: { default: 'auto' } });
+    const bare = await serve('context-bare', { model: pair(64), routing: { default: 'auto' }, server: { grpcPort: -1 } });
+    const named = await serve('context-named', { model: pair(64), escalation: frontierConfig, server: { grpcPort: -1 } });
+    const capped = await serve('context-capped', { model: pair(), escalation: frontierConfig, routing: { default: 'auto', local: { maxInputTokens: 8 } }, server: { grpcPort: -1 } });
     try {
       const prompt = 'Once upon a time there was a little girl named Lily. She liked to play in the park with her friends and her dog.';
       expect(frontier.engine.encodePrompt(prompt).length).toBeGreaterThan(16);
@@ -192,9 +193,12 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
       expect(got.header).toBe('frontier');
       expect(got.text).toBe(own.choices[0]!.text);
       expectWellFormed(got);
-      // The server's default route is hybrid, and the request named none: only a pin keeps it local.
+      // A request that names its tier stays on it, and so does one on a server whose default names one.
       const http = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
       await expect(http.completions.create({ model: MODEL, prompt: long, max_tokens: 16, specroute: { route: 'hybrid' } } as OpenAI.CompletionCreateParamsNonStreaming)).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded', param: 'prompt' });
+      const namedHttp = new OpenAI({ baseURL: `${named.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
+      await expect(namedHttp.completions.create({ model: MODEL, prompt: long, max_tokens: 16 })).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded', param: 'prompt' });
+      expect((await stream(named, { prompt: long, max_tokens: 16, specroute: { route: 'auto' } })).route).toMatchObject({ tier: 'frontier', reason: 'context' });
       // A prompt that fits but whose max_tokens does not: the same fallback.
       const short = await stream(server, { prompt: 'Once upon a time', max_tokens: local - 2 });
       expect(short.route).toMatchObject({ tier: 'frontier', reason: 'context' });
@@ -208,6 +212,7 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
     } finally {
       await server.close();
       await bare.close();
+      await named.close();
       await capped.close();
     }
   });
@@ -279,7 +284,7 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
   });
 
   it('a local worker that dies mid-stream: the stream continues on the frontier from the text already sent, and later requests go there before their first token', async () => {
-    const server = await serve('crash', { model: pair(), escalation: frontierConfig });
+    const server = await serve('crash', { model: pair(), escalation: frontierConfig, routing: { default: 'auto' } });
     try {
       const prompt = 'Once upon a time';
       const reference = (await frontierHttp.completions.create({ model: 'frontier-stories', prompt, max_tokens: 200, temperature: 0 })).choices[0]!.text;
@@ -306,7 +311,7 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
       const text = await scrape(server.httpUrl);
       expect(metricValue(text, 'specroute_fallbacks_total', { from: 'hybrid', to: 'frontier', phase: 'mid_stream' })).toBe(1);
       expect(metricValue(text, 'specroute_fallbacks_total', { from: 'hybrid', to: 'frontier', phase: 'before_first_token' })).toBe(1);
-      // A request that pinned the local tier is told of the failure instead.
+      // A request that names the local tier is told of the failure instead.
       const http = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'none', maxRetries: 0 });
       await expect(http.completions.create({ model: MODEL, prompt, max_tokens: 8, specroute: { route: 'hybrid' } } as OpenAI.CompletionCreateParamsNonStreaming)).rejects.toMatchObject({ status: 500, code: 'worker_failed' });
     } finally {
@@ -322,7 +327,8 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
       server = await serve('faulty', {
         model: pair(),
         escalation: { frontier: { baseUrl: faulty.baseUrl, model: 'frontier', retries: 0 }, policy: { enabled: false }, breaker: { failureThreshold: 1000 }, budget: { outputPricePerMillion: 2 } },
-        routing: { default: 'frontier' },
+        // Every auto request goes to the frontier (a semantic route that matches anything).
+        routing: { default: 'auto', routes: [{ name: 'everything', tier: 'frontier', examples: ['Once upon a time'], threshold: -1 }] },
       });
     });
     afterAll(async () => {
@@ -330,7 +336,7 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
       await faulty?.close();
     });
 
-    it('mid-stream on a frontier-tier request: the local pair continues from the text already sent, over HTTP and gRPC', async () => {
+    it('mid-stream on an auto request routed to the frontier: the local pair continues from the text already sent, over HTTP and gRPC', async () => {
       faulty.mode = 'close-mid-stream';
       faulty.chunksBeforeClose = 4; // " and the cat sat": the last piece waits for its successor, so three are sent
       const got = await stream(server, { prompt: 'Once upon a time', max_tokens: 24 });
@@ -359,7 +365,7 @@ describe('adaptive routing against a real frontier on 127.0.0.1', () => {
       }
     });
 
-    it('before its first token: the local pair answers the whole request; a request that named the frontier gets 503', async () => {
+    it('before its first token: the local pair answers the whole auto request; a request that named the frontier gets 503', async () => {
       faulty.mode = 'error500';
       const local = await stream(server, { prompt: 'Once upon a time', max_tokens: 16 });
       expectWellFormed(local);
