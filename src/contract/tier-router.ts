@@ -14,6 +14,11 @@ export interface LocalLoad {
   readonly maxQueue: number;
 }
 
+/** Whether a local request admitted now would be refused: every sequence taken and the queue full. */
+export function localQueueFull(load: LocalLoad): boolean {
+  return load.active + load.queued >= load.maxConcurrent + load.maxQueue;
+}
+
 /** What the scheduler tells the router along with an `auto` request. */
 export interface RouteContext {
   readonly signal: AbortSignal;

@@ -13,7 +13,7 @@ import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client
 import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-length.js';
 import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
-import { EscalationStep, tokenizeContinuation } from './escalation-step.js';
+import { EscalationStep, promptBody, tokenizeContinuation } from './escalation-step.js';
 import { decodePlain } from './plain-loop.js';
 import { planRequest, type EngineDefaults } from './request-plan.js';
 import { speculate } from './speculative-loop.js';
@@ -223,8 +223,7 @@ export class SpeculativeEngine implements Generator {
   /** The prompt with a continuation's prefix (text already sent by another tier) appended as tokens. */
   private withPrefix(encoded: EncodedPrompt, prefix: string | undefined): EncodedPrompt {
     if (!prefix) return encoded;
-    const body = encoded.tokens[0] === this.tokenizer.bos ? encoded.tokens.slice(1) : encoded.tokens;
-    return { ...encoded, tokens: [...encoded.tokens, ...tokenizeContinuation(this.tokenizer, body, prefix)] };
+    return { ...encoded, tokens: [...encoded.tokens, ...tokenizeContinuation(this.tokenizer, promptBody(this.tokenizer, encoded.tokens), prefix)] };
   }
 
   private async openSequences(workers: readonly ModelWorker[]): Promise<WorkerSequence[]> {

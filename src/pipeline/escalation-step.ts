@@ -31,7 +31,7 @@ export class EscalationStep {
    */
   async escalate(prompt: readonly number[], emitted: readonly number[], ctx: LoopContext): Promise<{ event: TokenEventEscalation; splice: number[]; cost: number }> {
     this.session.policy.escalated();
-    const body = prompt[0] === this.tokenizer.bos ? prompt.slice(1) : prompt;
+    const body = promptBody(this.tokenizer, prompt);
     const text = this.tokenizer.detokenize([...body, ...emitted]);
     const outcome = await this.session.escalate(
       { text, temperature: ctx.sampling.temperature, approxInputTokens: prompt.length + emitted.length },
@@ -53,6 +53,11 @@ export class EscalationStep {
       cost: outcome.cost,
     };
   }
+}
+
+/** The prompt's tokens without the beginning-of-sequence token: what its text detokenizes from. */
+export function promptBody(tokenizer: Pick<Tokenizer, 'bos'>, prompt: readonly number[]): readonly number[] {
+  return prompt[0] === tokenizer.bos ? prompt.slice(1) : prompt;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { Escalator, FrontierLease } from '../escalation/escalator.js';
 import { FrontierError } from '../escalation/frontier-error.js';
 import type { TokenEvent } from '../events/token-event.js';
 import { settingDefaults } from '../contract/request-settings.js';
-import { tokenizeContinuation } from './escalation-step.js';
+import { promptBody, tokenizeContinuation } from './escalation-step.js';
 import { StatsRecorder } from './stats.js';
 
 const samplingDefaults = settingDefaults('sampling');
@@ -60,15 +60,15 @@ export class FrontierTier implements Generator {
     const reservation = options.reservation instanceof FrontierReservation ? options.reservation : this.reserve(request, prompt);
     const { lease } = reservation;
     const stats = new StatsRecorder('frontier');
-    const promptBody = prompt.tokens[0] === this.tokenizer.bos ? prompt.tokens.slice(1) : [...prompt.tokens];
+    const promptIds = promptBody(this.tokenizer, prompt.tokens);
     // A continuation (options.prefix: text another tier already sent) goes on after that text, counted as context.
     const prefix = options.prefix ?? '';
-    const body = prefix ? [...promptBody, ...tokenizeContinuation(this.tokenizer, promptBody, prefix)] : promptBody;
+    const body = prefix ? [...promptIds, ...tokenizeContinuation(this.tokenizer, promptIds, prefix)] : promptIds;
     const input = request.input;
     const sampling = request.sampling ?? {};
     const pieces = this.escalator.client.stream(
       {
-        text: (input.kind === 'text' ? input.text : this.tokenizer.detokenize(promptBody)) + prefix,
+        text: (input.kind === 'text' ? input.text : this.tokenizer.detokenize(promptIds)) + prefix,
         maxTokens: lease.maxTokens,
         temperature: sampling.temperature ?? samplingDefaults.temperature,
         ...(sampling.topP !== undefined ? { topP: sampling.topP } : {}),

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { GenerationRequest } from '../contract/generation-request.js';
 import type { EncodedPrompt } from '../contract/generator.js';
 import type { PromptSignals } from '../contract/router-features.js';
-import type { CascadeOptions, LocalLoad, LocalObservation, RouteContext, TierRouter } from '../contract/tier-router.js';
+import { localQueueFull, type CascadeOptions, type LocalLoad, type LocalObservation, type RouteContext, type TierRouter } from '../contract/tier-router.js';
 import type { RoutingGauges } from '../observability/metrics.js';
 import { SpecrouteError } from '../errors/registry.js';
 import type { RouteDecision, Tier } from '../events/route-decision.js';
@@ -65,11 +65,11 @@ export class QueryRouter implements TierRouter {
     readonly controller: ShareController | undefined,
     /** The local tiers' latency SLO, when `routing.slo` is configured. */
     readonly slo: LatencySlo | undefined,
-  ) {
-    this.cascade = options.cascade;
-  }
+  ) {}
 
-  readonly cascade: CascadeOptions | undefined;
+  get cascade(): CascadeOptions | undefined {
+    return this.options.cascade;
+  }
 
   /**
    * Loads the router file (checked against the verifier's tokenizer and embedding) and embeds the semantic routes'
@@ -138,8 +138,7 @@ export class QueryRouter implements TierRouter {
     const elapsed = (): number => performance.now() - started;
     if (!this.decides) return { tier: 'hybrid', reason: 'default', latencyMs: 0 };
     // The SLO spills when its readings are breached, and whenever the local queue is full (rather than a 429).
-    const full = load.active + load.queued >= load.maxConcurrent + load.maxQueue;
-    if (frontier && this.slo && (this.slo.breached(load) || full)) {
+    if (frontier && this.slo && (this.slo.breached(load) || localQueueFull(load))) {
       const score = Math.max(this.slo.p95Ms, this.slo.projectedWaitMs(load));
       return { tier: 'frontier', reason: 'slo', score, threshold: this.slo.options.ttftP95Ms, latencyMs: elapsed() };
     }

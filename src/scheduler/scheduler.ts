@@ -4,7 +4,7 @@ import type { TokenEvent, TokenEventDone, TokenEventToken, TokenSource } from '.
 import type { Metrics } from '../observability/metrics.js';
 import type { GenerationRequest, RouteChoice, SpeculationSettings, Transport } from '../contract/generation-request.js';
 import type { EncodedPrompt, Generator, Reservation } from '../contract/generator.js';
-import type { CascadeOptions, LocalLoad, TierRouter } from '../contract/tier-router.js';
+import { localQueueFull, type CascadeOptions, type LocalLoad, type TierRouter } from '../contract/tier-router.js';
 import { tierNeeds, type RouteDecision, type Tier } from '../events/route-decision.js';
 import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
@@ -98,6 +98,16 @@ interface Plan {
   readonly pinned: boolean;
   /** The cascade's probe, for an `auto` request routed locally by a router with `routing.cascade`. */
   readonly cascade: CascadeOptions | undefined;
+}
+
+/** What a request has sent its client so far, over every tier it was on. */
+interface Sent {
+  text: string;
+  tokens: number;
+  readonly bySource: Record<TokenSource, number>;
+  readonly byTier: Partial<Record<Tier, number>>;
+  /** Frontier spend, by the tier whose generation paid it. */
+  readonly costByTier: Partial<Record<Tier, number>>;
 }
 
 /** Errors of a tier itself (a worker, the frontier), after which another tier may take the request over. */
@@ -212,10 +222,10 @@ export class Scheduler {
     if (overflow && (pinned || !frontier)) throw overflow;
     const room = this.tiers.hybrid.contextSize - prompt.tokens.length;
     const resolved = { ...request, maxTokens: request.maxTokens ?? (overflow || choice === 'frontier' ? this.options.defaultMaxTokens : Math.min(this.options.defaultMaxTokens, room)) };
-    const decided = choice === 'auto' && !overflow && this.options.router !== undefined;
+    const decided = !pinned && !overflow && this.options.router !== undefined;
     let route: RouteDecision = overflow
       ? { tier: 'frontier', reason: 'context', latencyMs: 0 }
-      : choice !== 'auto'
+      : pinned
         ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
         : ((await this.options.router?.decide(resolved, prompt, { signal, load: this.load, frontier: frontier !== undefined })) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 });
     if (signal.aborted) throw signal.reason;
@@ -229,16 +239,16 @@ export class Scheduler {
     try {
       segment = this.segment(route.tier, resolved, prompt);
     } catch (error) {
-      if (choice !== 'auto' || overflow) throw error instanceof SpecrouteError ? refused(error) : error;
+      if (pinned || overflow) throw error instanceof SpecrouteError ? refused(error) : error;
       route = { ...route, tier: 'hybrid', reason: 'fallback' };
       segment = this.segment('hybrid', resolved, prompt);
     }
-    if (segment.tier !== 'frontier' && this.active + this.waiting.length + this.admittedLocal >= this.options.maxConcurrent + this.options.maxQueue) {
+    if (segment.tier !== 'frontier' && localQueueFull(this.load)) {
       throw refused(new SpecrouteError('overloaded', 'the server is at capacity; retry shortly'));
     }
     this.metrics.routeDecided(route, decided);
     if (segment.tier !== 'frontier') this.admittedLocal++;
-    const cascade = choice === 'auto' && frontier !== undefined && segment.tier !== 'frontier' && route.reason !== 'fallback' ? this.options.router?.cascade : undefined;
+    const cascade = !pinned && frontier !== undefined && segment.tier !== 'frontier' && route.reason !== 'fallback' ? this.options.router?.cascade : undefined;
     return { route, segment, request: resolved, prompt, pinned, cascade };
   }
 
@@ -299,19 +309,15 @@ export class Scheduler {
       this.release();
     };
     const reservations = new Set<Reservation>();
-    // What the client has been sent, across tiers: a fallback continues after `sentText`.
-    let sentText = '';
-    let sentTokens = 0;
+    // What the client has been sent, across tiers: a fallback continues after `sent.text`.
+    const sent: Sent = { text: '', tokens: 0, bySource: { draft: 0, verifier: 0, bonus: 0, frontier: 0 }, byTier: {}, costByTier: {} };
     let firstTokenAt: number | undefined;
     let last = 0;
-    const byTier: Partial<Record<Tier, number>> = {};
-    const costByTier: Partial<Record<Tier, number>> = {};
-    const earlierSources: Record<TokenSource, number> = { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
     let cascade = plan.cascade;
     const strip = (plan.request.topLogprobs ?? 0) === 0;
 
     /** Records one token event as sent (it is yielded right after). */
-    const sent = (event: TokenEventToken): TokenEvent => {
+    const send = (event: TokenEventToken): TokenEvent => {
       const now = performance.now();
       if (firstTokenAt === undefined) {
         firstTokenAt = now;
@@ -321,10 +327,10 @@ export class Scheduler {
       last = now;
       const count = event.tokenIds.length;
       this.metrics.generatedTokens.inc({ source: event.source }, count);
-      sentText += event.text;
-      sentTokens += count;
-      byTier[plan.segment.tier] = (byTier[plan.segment.tier] ?? 0) + count;
-      earlierSources[event.source] += count;
+      sent.text += event.text;
+      sent.tokens += count;
+      sent.byTier[plan.segment.tier] = (sent.byTier[plan.segment.tier] ?? 0) + count;
+      sent.bySource[event.source] += count;
       if (strip && event.topLogprobs) {
         const { topLogprobs: _, ...rest } = event;
         return rest;
@@ -343,17 +349,19 @@ export class Scheduler {
           heldSince = performance.now();
           heldTier = segment.tier;
         }
-        const request = sentTokens > 0 ? { ...plan.request, maxTokens: (plan.request.maxTokens ?? 0) - sentTokens } : cascade && strip ? { ...plan.request, topLogprobs: 1 } : plan.request;
+        const request = sent.tokens > 0 ? { ...plan.request, maxTokens: (plan.request.maxTokens ?? 0) - sent.tokens } : cascade && strip ? { ...plan.request, topLogprobs: 1 } : plan.request;
         const tier = segment.tier;
         const events = segment.generator.generate(request, plan.prompt, {
           signal,
           ...(segment.reservation ? { reservation: segment.reservation } : {}),
-          ...(sentText ? { prefix: sentText } : {}),
-          onFrontierCost: (cost) => (costByTier[tier] = (costByTier[tier] ?? 0) + cost),
+          ...(sent.text ? { prefix: sent.text } : {}),
+          onFrontierCost: (cost) => (sent.costByTier[tier] = (sent.costByTier[tier] ?? 0) + cost),
         });
         const iterator = events[Symbol.asyncIterator]();
-        const sourcesBefore = { ...earlierSources };
-        const tokensBefore = sentTokens;
+        // What earlier tiers sent, added to this tier's stats at the end.
+        const earlier = { tokens: sent.tokens, bySource: { ...sent.bySource } };
+        /** An event of this tier as the client gets it. */
+        const out = (event: TokenEvent): TokenEvent => (event.kind === 'token' ? send(event) : event.kind === 'done' ? this.finish(event, plan, sent, earlier) : event);
         try {
           if (cascade) {
             const { probeTokens, minConfidence } = cascade;
@@ -380,27 +388,20 @@ export class Scheduler {
               continue; // the probe's tokens were never sent (`finally` closes the local generation)
             }
             for (const event of held) {
-              if (event.kind === 'token') yield sent(event);
-              else if (event.kind === 'done') {
-                yield this.finish(event, plan, sentTokens, sourcesBefore, tokensBefore, byTier, costByTier);
-                completed = true;
-              } else yield event;
+              yield out(event);
+              if (event.kind === 'done') completed = true;
             }
             if (completed) break;
           }
           for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-            const event = next.value;
-            if (event.kind === 'token') yield sent(event);
-            else if (event.kind === 'done') {
-              yield this.finish(event, plan, sentTokens, sourcesBefore, tokensBefore, byTier, costByTier);
-              completed = true;
-            } else yield event;
+            yield out(next.value);
+            if (next.value.kind === 'done') completed = true;
           }
           break;
         } catch (error) {
-          const next = signal.aborted || plan.pinned || !isTierFailure(error) ? undefined : this.fallback(plan, (plan.request.maxTokens ?? 0) - sentTokens);
+          const next = signal.aborted || plan.pinned || !isTierFailure(error) ? undefined : this.fallback(plan, (plan.request.maxTokens ?? 0) - sent.tokens);
           if (!next) throw error;
-          this.metrics.fallbacks.inc({ from: segment.tier, to: next.tier, phase: sentTokens > 0 ? 'mid_stream' : 'before_first_token' });
+          this.metrics.fallbacks.inc({ from: segment.tier, to: next.tier, phase: sent.tokens > 0 ? 'mid_stream' : 'before_first_token' });
           plan.route = { tier: next.tier, reason: 'fallback', latencyMs: plan.route.latencyMs };
           this.metrics.routeDecided(plan.route, false);
           plan.segment = next;
@@ -428,7 +429,7 @@ export class Scheduler {
       this.metrics.tierRequests.inc({ tier, reason, status });
       this.metrics.tierDuration.observe({ tier, reason }, seconds);
       if (firstTokenAt !== undefined) this.metrics.tierTimeToFirstToken.observe({ tier, reason }, (firstTokenAt - admitted) / 1000);
-      for (const [t, cost] of Object.entries(costByTier)) this.metrics.tierCost.inc({ tier: t, reason }, cost);
+      for (const [t, cost] of Object.entries(sent.costByTier)) this.metrics.tierCost.inc({ tier: t, reason }, cost);
       this.inFlight.delete(tracked);
       finished();
     }
@@ -449,33 +450,25 @@ export class Scheduler {
    * the frontier cost and the tokens by tier; stats are the last tier's, with the tokens earlier tiers sent added
    * to its counts by source.
    */
-  private finish(
-    done: TokenEventDone,
-    plan: Plan,
-    sentTokens: number,
-    sourcesBefore: Record<TokenSource, number>,
-    tokensBefore: number,
-    byTier: Partial<Record<Tier, number>>,
-    costByTier: Partial<Record<Tier, number>>,
-  ): TokenEventDone {
+  private finish(done: TokenEventDone, plan: Plan, sent: Sent, earlier: Pick<Sent, 'tokens' | 'bySource'>): TokenEventDone {
     const promptTokens = plan.prompt.tokens.length;
-    const frontierCost = Object.values(costByTier).reduce((sum, c) => sum + c, 0);
+    const frontierCost = Object.values(sent.costByTier).reduce((sum, c) => sum + c, 0);
     const stats =
-      tokensBefore === 0
+      earlier.tokens === 0
         ? done.stats
         : {
             ...done.stats,
-            generatedTokens: done.stats.generatedTokens + tokensBefore,
-            tokensBySource: Object.fromEntries(Object.entries(done.stats.tokensBySource).map(([k, v]) => [k, v + sourcesBefore[k as TokenSource]])) as Record<TokenSource, number>,
+            generatedTokens: done.stats.generatedTokens + earlier.tokens,
+            tokensBySource: Object.fromEntries(Object.entries(done.stats.tokensBySource).map(([k, v]) => [k, v + earlier.bySource[k as TokenSource]])) as Record<TokenSource, number>,
           };
     this.metrics.promptTokens.inc(promptTokens);
     const { reason } = plan.route;
     this.metrics.tierTokens.inc({ tier: plan.route.tier, reason, kind: 'prompt' }, promptTokens);
-    for (const [tier, count] of Object.entries(byTier)) this.metrics.tierTokens.inc({ tier, reason, kind: 'completion' }, count);
+    for (const [tier, count] of Object.entries(sent.byTier)) this.metrics.tierTokens.inc({ tier, reason, kind: 'completion' }, count);
     this.metrics.recordStats(stats);
     return {
       ...done,
-      usage: { promptTokens, completionTokens: sentTokens, totalTokens: promptTokens + sentTokens, frontierCost, completionTokensByTier: { ...byTier } },
+      usage: { promptTokens, completionTokens: sent.tokens, totalTokens: promptTokens + sent.tokens, frontierCost, completionTokensByTier: { ...sent.byTier } },
       stats,
       route: plan.route,
     };
