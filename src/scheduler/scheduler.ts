@@ -416,9 +416,13 @@ export class Scheduler {
       status = reason instanceof SpecrouteError ? reason.code : 'internal';
       throw reason;
     } finally {
-      // A consumer that stopped iterating before the final event (a client gone between two tokens, so no abort was
-      // seen mid-step) ended the request too: it is cancelled, not ok.
-      if (status === 'ok' && !completed) status = 'cancelled';
+      // A consumer that stopped iterating before the final event ended the request too: for the reason of an abort
+      // it stopped on (a transport that stops pulling at its call's deadline between two events, a client gone),
+      // else as cancelled.
+      if (status === 'ok' && !completed) {
+        const reason = signal.aborted ? abortReason(signal.reason, clientSignal, deadline, this.shutdown.signal) : undefined;
+        status = reason instanceof SpecrouteError ? reason.code : 'cancelled';
+      }
       started();
       letGo();
       for (const reservation of reservations) reservation.release(); // unused ones; the others already ended
