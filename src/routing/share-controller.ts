@@ -51,8 +51,10 @@ export class ShareController {
     const sorted = [...trainingScores].sort((a, b) => a - b);
     const n = Math.min(options.window, sorted.length);
     // Evenly spaced quantiles of the training scores, shuffled by a fixed stride so that live scores replace a
-    // spread of them rather than one end.
-    this.scores = Array.from({ length: n }, (_, i) => sorted[Math.floor(((i * 37) % n + 0.5) * (sorted.length / n))]!);
+    // spread of them rather than one end. The stride must be coprime with n to visit every quantile once.
+    let stride = 37 % n || 1;
+    while (gcd(stride, n) !== 1) stride++;
+    this.scores = Array.from({ length: n }, (_, i) => sorted[Math.floor(((i * stride) % n + 0.5) * (sorted.length / n))]!);
     this.emaShare = target;
     this.current = this.scores.length > 0 ? calibrateThreshold(this.scores, this.aim()) : Infinity;
   }
@@ -86,4 +88,8 @@ export class ShareController {
     const target = this.effectiveTarget;
     return Math.min(1, Math.max(0, target + (target - this.emaShare)));
   }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

@@ -78,6 +78,15 @@ describe('ShareController', () => {
     expect(Math.abs(result.all - TARGET / 2)).toBeLessThanOrEqual(0.05);
   });
 
+  it('seeds its window with every evenly spaced quantile of the training scores, whatever the window', () => {
+    const training = Array.from({ length: 740 }, (_, i) => i / 740);
+    for (const window of [37, 50, 74, 111]) {
+      const controller = new ShareController(TARGET, training, { ...defaultShareController, window });
+      // With every quantile present the threshold is the training scores' own calibration, to within one step.
+      expect(Math.abs(controller.threshold - calibrateThreshold(training, TARGET)), `window ${window}`).toBeLessThanOrEqual(1 / window + 1e-9);
+    }
+  });
+
   it('ignores scores that are not finite', () => {
     const controller = new ShareController(TARGET, [0.1, 0.5, 0.9]);
     const before = controller.threshold;
