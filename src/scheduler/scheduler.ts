@@ -412,7 +412,7 @@ export class Scheduler {
         }
       }
     } catch (error) {
-      const reason = abortReason(error, clientSignal, deadline, this.shutdown.signal);
+      const reason = abortReason(error, signal, deadline);
       status = reason instanceof SpecrouteError ? reason.code : 'internal';
       throw reason;
     } finally {
@@ -420,7 +420,7 @@ export class Scheduler {
       // it stopped on (a transport that stops pulling at its call's deadline between two events, a client gone),
       // else as cancelled.
       if (status === 'ok' && !completed) {
-        const reason = signal.aborted ? abortReason(signal.reason, clientSignal, deadline, this.shutdown.signal) : undefined;
+        const reason = abortReason(undefined, signal, deadline);
         status = reason instanceof SpecrouteError ? reason.code : 'cancelled';
       }
       started();
@@ -524,10 +524,16 @@ function isTierFailure(error: unknown): boolean {
   return !(error instanceof SpecrouteError) || tierFailures.has(error.code);
 }
 
-/** Maps an abort to the registry error that says why: deadline, shutdown, or the client going away. */
-function abortReason(error: unknown, client: AbortSignal, deadline: AbortSignal, shutdown: AbortSignal): unknown {
-  if (deadline.aborted && !client.aborted) return new SpecrouteError('deadline_exceeded', 'the request ran past its deadline', { cause: error });
-  if (shutdown.aborted) return shutdown.reason;
-  if (client.aborted) return error instanceof SpecrouteError ? error : new SpecrouteError('cancelled', 'the client cancelled the request', { cause: error });
-  return error;
+/**
+ * The registry error that says why a request ended, once `signal` (any of the client's signal, the deadline and
+ * shutdown) has aborted: the reason of whichever aborted first, whatever error that abort surfaced as. Several can
+ * land in one turn (a gRPC call's deadline is also the request's `timeoutMs`), and the error thrown may come from
+ * the first (a timeout wrapped as a cancel) while another has aborted by the time it is caught.
+ */
+function abortReason(error: unknown, signal: AbortSignal, deadline: AbortSignal): unknown {
+  if (!signal.aborted) return error;
+  const first: unknown = signal.reason;
+  if (deadline.aborted && first === deadline.reason) return new SpecrouteError('deadline_exceeded', 'the request ran past its deadline', { cause: error });
+  if (first instanceof SpecrouteError) return first; // the client's (cancelled, or its own deadline) or shutdown's
+  return new SpecrouteError('cancelled', 'the client cancelled the request', { cause: first });
 }
