@@ -15,6 +15,12 @@ import { FrontierTier } from './pipeline/frontier-tier.js';
 import { tokenizerFingerprint } from './backends/tokenizer-fingerprint.js';
 import { QueryRouter } from './routing/query-router.js';
 import { Scheduler } from './scheduler/scheduler.js';
+import { KeyQuotas } from './scheduler/key-quotas.js';
+import { ApiKeyRing } from './ingress/auth.js';
+import { RedisConnection } from './state/redis-connection.js';
+import { MemoryWindows, SharedWindows } from './state/sliding-windows.js';
+import { SharedBreaker } from './escalation/shared-breaker.js';
+import { RedisShareState } from './routing/redis-share-state.js';
 
 export interface RunningServer {
   /** `http://host:port` of the OpenAI-compatible API. */
@@ -37,7 +43,23 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
   const draftPath = await resolveDraft(config, log);
   const metrics = new Metrics();
   const { frontier, breaker, budget, policy } = config.escalation;
-  const escalator = frontier ? new Escalator({ frontier, breaker, budget, policy }, metrics.escalationObserver()) : undefined;
+  // Shared state (docs/ARCHITECTURE.md#shared-state): with state.redis, the limits every replica must hold together.
+  const redisOptions = config.state.redis;
+  const redis = redisOptions
+    ? new RedisConnection(redisOptions, (up, reason) => {
+        metrics.redisUp.set(up ? 1 : 0);
+        log(up ? `state: Redis at ${redactUrl(redisOptions.url)} answers; limits are shared` : `state: Redis does not answer (${reason}); limits are this replica's own until it does`);
+      })
+    : undefined;
+  const onLocal = (operation: string): void => metrics.stateLocal.inc({ operation });
+  const windows = redis ? new SharedWindows(redis, onLocal) : new MemoryWindows();
+  const observer = metrics.escalationObserver();
+  const escalator = frontier
+    ? new Escalator({ frontier, breaker, budget, policy }, observer, process.env, {
+        windows,
+        ...(redis ? { breaker: new SharedBreaker(redis, breaker, (state) => observer.breakerChanged?.(state), onLocal) } : {}),
+      })
+    : undefined;
   const sequences = config.limits.maxConcurrent;
   const { verifier, draft } = config.model;
   const runtime = (m: Pick<typeof verifier, 'executionProviders' | 'kvCacheType' | 'tokenizer'>) => ({
@@ -54,7 +76,9 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
     sampling: config.sampling,
     ...(escalator ? { escalator } : {}),
   });
-  const cleanup: Array<() => Promise<void>> = [() => engine.dispose()];
+  // Other replicas spend too: refresh the hour's spending the controller reads, once a second.
+  const spending = redis && escalator && budget.maxCostPerHour > 0 ? setInterval(() => void escalator.budget.spentLastHour(), 1000).unref() : undefined;
+  const cleanup: Array<() => Promise<void>> = [() => engine.dispose(), async () => (clearInterval(spending), escalator?.dispose()), async () => redis?.dispose()];
   try {
     const tiers = { hybrid: engine, slm: engine.slm, frontier: escalator ? new FrontierTier(escalator, engine.tokenizer, engine) : undefined };
     const { routes, targetFrontierShare, controller, slo, cascade } = config.routing;
@@ -69,7 +93,8 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
             ...(config.routerPath !== undefined ? { routerPath: config.routerPath } : {}),
             ...(targetFrontierShare !== undefined ? { targetFrontierShare } : {}),
             controller,
-            ...(escalator && maxCostPerHour > 0 ? { budgetUsed: () => escalator.budget.spentLastHour / maxCostPerHour } : {}),
+            ...(escalator && maxCostPerHour > 0 ? { budgetUsed: () => escalator.budget.spentRecently / maxCostPerHour } : {}),
+            ...(redis ? { sharedState: (name, options) => new RedisShareState(redis, name, options, onLocal) } : {}),
             ...(slo ? { slo } : {}),
             ...(cascade ? { cascade } : {}),
           })
@@ -84,6 +109,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       defaultRoute: config.routing.default,
       ...(router ? { router } : {}),
       ...(config.routing.local.maxInputTokens !== undefined ? { maxInputTokens: config.routing.local.maxInputTokens } : {}),
+      ...(config.authKeys.length > 0 ? { quotas: new KeyQuotas(windows) } : {}),
     });
     metrics.bind({
       queueDepth: () => scheduler.queueDepth,
@@ -105,7 +131,7 @@ export async function startServer(config: ResolvedConfig, log: Log = () => undef
       metrics,
       models: [card],
       tokenizer: engine.tokenizer,
-      apiKeys: config.auth.apiKeys,
+      keys: new ApiKeyRing(config.auth.apiKeys, config.authKeys),
       maxBodyBytes: config.server.maxBodyBytes,
       heartbeatSeconds: config.server.heartbeatSeconds,
       ready: () => ready,
@@ -163,4 +189,15 @@ async function resolveDraft(config: ResolvedConfig, log: Log): Promise<string | 
   });
   if (made) log(`made draft ${path} from ${config.verifierPath}`);
   return path;
+}
+
+/** A URL without its password, for logs. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured URL';
+  }
 }

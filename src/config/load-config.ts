@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z, type ZodIssue, type ZodTypeAny } from 'zod';
+import type { KeyQuota } from '../scheduler/key-quotas.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { tierNeeds, type Tier } from '../events/route-decision.js';
 import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
@@ -50,6 +51,15 @@ export interface ResolvedConfig extends SpecrouteConfig {
   readonly routerPath: string | undefined;
   /** Where the config came from, for messages. */
   readonly source: string;
+  /** `auth.keys` with each key as its SHA-256 digest (`keyEnv` read from the environment). */
+  readonly authKeys: readonly AuthKey[];
+}
+
+/** One of `auth.keys`, ready to check a presented key against. */
+export interface AuthKey {
+  /** The key's SHA-256 digest, lowercase hex. */
+  readonly sha256: string;
+  readonly quota: KeyQuota;
 }
 
 /** Environment shortcuts for the keys people change most. Any key is reachable as SPECROUTE_A__B_C (see below). */
@@ -131,7 +141,14 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   }
   checkRouting(config, draftSource.kind !== 'none', source);
   const routerPath = config.routing.router === undefined ? undefined : resolve(base, config.routing.router);
-  return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, routerPath, source };
+  const authKeys = config.auth.keys.map(({ name, keyEnv, sha256, ...limits }, i): AuthKey => {
+    const key = keyEnv === undefined ? undefined : env[keyEnv];
+    if (keyEnv !== undefined && !key) {
+      throw new SpecrouteError('invalid_argument', `config ${source}: auth.keys.${i}.keyEnv: the environment variable ${keyEnv} is not set`, { param: `auth.keys.${i}.keyEnv` });
+    }
+    return { sha256: sha256 ?? createHash('sha256').update(key!).digest('hex'), quota: { name, ...limits } };
+  });
+  return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, routerPath, source, authKeys };
 }
 
 /** Routing may only send requests to tiers this server has: `slm` needs a draft, `frontier` a frontier. */

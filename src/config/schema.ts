@@ -3,6 +3,7 @@ import { defaultModelLoadOptions } from '../backends/types.js';
 import { speculationBoundsHold } from '../contract/check-settings.js';
 import { requestSettings, type SettingGroup, type SettingSpec } from '../contract/request-settings.js';
 import { defaultBudget } from '../escalation/budget.js';
+import { defaultRedis } from '../state/redis-connection.js';
 import { tiers } from '../events/route-decision.js';
 import { defaultCircuitBreaker } from '../escalation/circuit-breaker.js';
 import { defaultFrontier } from '../escalation/frontier-client.js';
@@ -311,8 +312,64 @@ export const configSchema = z
       .default({}),
     auth: z
       .object({
-        /** Accepted API keys (Bearer header / `authorization` metadata). Empty disables auth. Defaults to `[]`. */
+        /**
+         * Accepted API keys without limits (Bearer header / `authorization` metadata). With these and `keys` both
+         * empty, there is no authentication. Defaults to `[]`.
+         */
         apiKeys: z.array(z.string().min(8)).default([]),
+        /**
+         * API keys with names and quotas (docs/ARCHITECTURE.md#shared-state). A limit left out is no limit; with
+         * `state.redis` the quotas hold across replicas. Over a quota: 429 with `Retry-After` naming the limit.
+         * Defaults to `[]`.
+         */
+        keys: z
+          .array(
+            z
+              .object({
+                /** The key's name in metrics and errors (never the key itself). Required. */
+                name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+                /** The environment variable that holds the key. Give this or `sha256`. */
+                keyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name').optional(),
+                /** The key's SHA-256 digest, lowercase hex (`printf %s "$KEY" | sha256sum`). Give this or `keyEnv`. */
+                sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
+                /** Requests per minute. Defaults to no limit. */
+                requestsPerMinute: z.number().int().min(0).optional(),
+                /** Tokens per minute: each request reserves its prompt and max_tokens, settled at its end. Defaults to no limit. */
+                tokensPerMinute: z.number().int().min(0).optional(),
+                /** Frontier spending per day (sliding 24 h) at `escalation.budget`'s prices. Defaults to no limit. */
+                frontierCostPerDay: z.number().min(0).optional(),
+                /** The tiers the key may use. Defaults to all. */
+                tiers: z.array(z.enum(tiers)).min(1).optional(),
+              })
+              .strict()
+              .refine((k) => (k.keyEnv === undefined) !== (k.sha256 === undefined), { message: 'give exactly one of keyEnv and sha256' }),
+          )
+          .default([])
+          .refine((keys) => new Set(keys.map((k) => k.name)).size === keys.length, { message: 'key names must be unique' }),
+      })
+      .strict()
+      .default({}),
+    /**
+     * State that replicas share (docs/ARCHITECTURE.md#shared-state). Without it, every limit is this process's own.
+     */
+    state: z
+      .object({
+        /**
+         * A Redis that holds the frontier's calls per minute and cost per hour, its circuit breaker, the routing
+         * controller's share and threshold, and per-key quotas, for every replica that names it. Redis down or slow:
+         * each replica uses its own state until Redis answers again; no request fails because of it.
+         */
+        redis: z
+          .object({
+            /** `redis://[user:password@]host:port[/db]`. Required. */
+            url: z.string().regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL'),
+            /** Prefix of every key (replicas that share limits share it). Defaults to `specroute:`. */
+            keyPrefix: z.string().default(defaultRedis.keyPrefix),
+            /** Longest wait for one Redis command before using this replica's own state, in ms. Defaults to `250`. */
+            timeoutMs: z.number().int().min(1).default(defaultRedis.timeoutMs),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({}),

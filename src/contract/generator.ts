@@ -58,5 +58,5 @@ export interface Generator {
    * event (the frontier tier: its global budget and breaker). Throws a `SpecrouteError` when refused. Generators
    * without limits have none.
    */
-  reserve?(request: GenerationRequest, prompt: EncodedPrompt): Reservation;
+  reserve?(request: GenerationRequest, prompt: EncodedPrompt): Promise<Reservation>;
 }

@@ -49,6 +49,10 @@ export const errorRegistry = {
   not_found: { http: 404, grpc: GrpcCode.UNIMPLEMENTED, type: 'invalid_request_error', retryable: false },
   payload_too_large: { http: 413, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'invalid_request_error', retryable: false },
   overloaded: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'rate_limit_error', retryable: true },
+  /** An API key over one of its quotas (`auth.keys[].requestsPerMinute`…); `param` names the limit. */
+  quota_exceeded: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'rate_limit_error', retryable: true },
+  /** An API key asking for a tier it may not use (`auth.keys[].tiers`). */
+  permission_denied: { http: 403, grpc: GrpcCode.PERMISSION_DENIED, type: 'permission_error', retryable: false },
   /** `route: frontier` refused by the frontier's limits (`callsPerMinute`, `maxCostPerHour`). */
   frontier_rate_limited: { http: 429, grpc: GrpcCode.RESOURCE_EXHAUSTED, type: 'rate_limit_error', retryable: true },
   /** `route: frontier` while the frontier's breaker is open, or the frontier failed before answering. */
@@ -71,11 +75,19 @@ export class SpecrouteError extends Error {
   readonly code: ErrorCode;
   /** The request field or option at fault, for example `messages[0].content` or `--layers`. */
   readonly param: string | undefined;
+  /** For a retryable refusal: how long to wait before retrying, in ms (HTTP `Retry-After`, gRPC `retry-after`). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { param?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { param?: string; cause?: unknown; retryAfterMs?: number } = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.param = options.param;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** Whole seconds to wait before retrying (`Retry-After`): at least 1. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil((this.retryAfterMs ?? 1000) / 1000));
   }
 
   get httpStatus(): number {

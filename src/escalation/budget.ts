@@ -1,3 +1,5 @@
+import { MemoryWindows, type SlidingWindows } from '../state/sliding-windows.js';
+
 /** Limits on what escalation may spend. */
 export interface BudgetOptions {
   /**
@@ -56,18 +58,25 @@ export interface BudgetGrant {
   settle(used: { inputTokens: number; outputTokens: number }): void;
 }
 
+/** The windows' keys: the same on every replica that shares a Redis. */
+const CALLS = 'frontier:calls';
+const COST = 'frontier:cost';
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+/** The limit of a window without one (a finite number, for Redis's Lua). */
+const UNLIMITED = 1e308;
+
 /**
- * The global budget, shared by all requests. Every grant reserves the worst case up front (the call itself, and
- * the cost of `maxTokens` output), synchronously, so concurrent requests can never overshoot; settling returns
- * what the call did not use.
+ * The global budget, shared by all requests (and, with `state.redis`, by all replicas). Every grant reserves the
+ * worst case up front (the call itself, and the cost of `maxTokens` output) in one atomic step per window, so
+ * concurrent requests can never overshoot; settling returns what the call did not use.
  */
 export class GlobalBudget {
-  private calls: number[] = [];
-  private spend: Array<{ at: number; cost: number }> = [];
+  private spent = 0;
 
   constructor(
     readonly options: BudgetOptions,
-    private readonly now: () => number = Date.now,
+    private readonly windows: SlidingWindows = new MemoryWindows(),
   ) {}
 
   /** What a call of `input` prompt and `output` generated tokens costs at the configured prices. */
@@ -75,42 +84,62 @@ export class GlobalBudget {
     return (input * this.options.inputPricePerMillion + output * this.options.outputPricePerMillion) / 1e6;
   }
 
-  /** Spent in the last hour, reservations included. */
-  get spentLastHour(): number {
-    this.prune();
-    return this.spend.reduce((sum, s) => sum + s.cost, 0);
+  /** Spent in the last hour, reservations included (every replica's, with shared state). */
+  async spentLastHour(): Promise<number> {
+    this.spent = await this.windows.sum(COST, HOUR);
+    return this.spent;
+  }
+
+  /** `spentLastHour` as of the last time this replica reserved, settled or asked: for decisions that cannot wait. */
+  get spentRecently(): number {
+    return this.spent;
   }
 
   /** Reserves one call of up to `maxTokens` output for `inputTokens` of prompt, or says why not. */
-  reserve(inputTokens: number, maxTokens: number): { grant: BudgetGrant } | { refused: BudgetRefusal } {
-    this.prune();
-    const now = this.now();
-    if (this.calls.length >= this.options.callsPerMinute) return { refused: 'calls_per_minute' };
-    let tokens = maxTokens;
-    if (this.options.maxCostPerHour > 0) {
-      const left = this.options.maxCostPerHour - this.spend.reduce((sum, s) => sum + s.cost, 0) - this.costOf(inputTokens, 0);
-      const perToken = this.options.outputPricePerMillion / 1e6;
-      if (left <= 0) return { refused: 'cost_per_hour' };
-      if (perToken > 0) tokens = Math.min(tokens, Math.floor(left / perToken + 1e-9));
-      if (tokens < 1) return { refused: 'cost_per_hour' };
+  async reserve(inputTokens: number, maxTokens: number): Promise<{ grant: BudgetGrant } | { refused: BudgetRefusal }> {
+    const call = await this.takeCall();
+    if (!call) return { refused: 'calls_per_minute' };
+    const { maxCostPerHour } = this.options;
+    const perToken = this.options.outputPricePerMillion / 1e6;
+    const input = this.costOf(inputTokens, 0);
+    // At least one output token must fit (with free output: more than the prompt's cost must be left).
+    const least = perToken > 0 ? input + perToken * (1 - 1e-9) : input + 1e-12;
+    const most = perToken > 0 ? this.costOf(inputTokens, maxTokens) : least;
+    const cost = await this.windows.take(COST, HOUR, maxCostPerHour > 0 ? maxCostPerHour : UNLIMITED, least, Math.max(least, most));
+    if (!cost.admitted) {
+      void this.windows.settle(CALLS, call, 0); // a refused call is not counted
+      this.spent = cost.used;
+      return { refused: 'cost_per_hour' };
     }
-    this.calls.push(now);
-    const entry = { at: now, cost: this.costOf(inputTokens, tokens) };
-    this.spend.push(entry);
+    const tokens = perToken > 0 ? Math.min(maxTokens, Math.floor((cost.granted - input) / perToken + 1e-9)) : maxTokens;
+    let reserved = cost.granted;
+    this.spent = cost.used + reserved;
+    const settle = (amount: number): void => {
+      this.spent += amount - reserved;
+      reserved = amount;
+      void this.windows.settle(COST, cost.id, amount);
+    };
+    settle(this.costOf(inputTokens, tokens));
     return {
       grant: {
         maxTokens: tokens,
-        settle: ({ inputTokens: used, outputTokens }) => {
-          entry.cost = this.costOf(used, Math.min(outputTokens, tokens));
-        },
+        settle: ({ inputTokens: used, outputTokens }) => settle(this.costOf(used, Math.min(outputTokens, tokens))),
       },
     };
   }
 
-  private prune(): void {
-    const now = this.now();
-    this.calls = this.calls.filter((t) => now - t < 60_000);
-    this.spend = this.spend.filter((s) => now - s.at < 3_600_000);
+  /**
+   * Takes one more call from `callsPerMinute` for a retry of a call already granted (every HTTP attempt counts);
+   * false when none is left.
+   */
+  async takeRetry(): Promise<boolean> {
+    return (await this.takeCall()) !== undefined;
+  }
+
+  /** One call from the per-minute window: its entry's id, or undefined when the window is full. */
+  private async takeCall(): Promise<string | undefined> {
+    const call = await this.windows.take(CALLS, MINUTE, this.options.callsPerMinute, 1, 1);
+    return call.admitted ? call.id : undefined;
   }
 }
 

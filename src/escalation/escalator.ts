@@ -1,5 +1,7 @@
 import { GlobalBudget, type BudgetGrant, type BudgetRefusal, RequestBudget, type BudgetOptions } from './budget.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './circuit-breaker.js';
+import { LocalBreaker, type FrontierBreaker } from './shared-breaker.js';
+import type { SlidingWindows } from '../state/sliding-windows.js';
 import { FrontierClient, type ContinuationRequest, type FrontierOptions } from './frontier-client.js';
 import { FrontierError, type FrontierFailure } from './frontier-error.js';
 import { WindowThresholdPolicy, type EscalationPolicy, type EscalationPolicyOptions } from './policy.js';
@@ -42,6 +44,14 @@ export interface EscalatorOptions {
   policy: EscalationPolicyOptions;
 }
 
+/** Where the limits every replica must share live (`state.redis`); by default, in this process. */
+export interface EscalatorState {
+  /** The budget's windows (calls per minute, cost per hour). */
+  readonly windows?: SlidingWindows;
+  /** The breaker (it reports its changes to the observer itself). */
+  readonly breaker?: FrontierBreaker;
+}
+
 /** One request's escalation state: its policy, its share of the budget. */
 export interface EscalationSession {
   readonly policy: EscalationPolicy;
@@ -56,17 +66,24 @@ export interface EscalationSession {
  */
 export class Escalator {
   readonly client: FrontierClient;
-  readonly breaker: CircuitBreaker;
+  readonly breaker: FrontierBreaker;
   readonly budget: GlobalBudget;
 
   constructor(
     readonly options: EscalatorOptions,
     private readonly observer: EscalationObserver = {},
     env: NodeJS.ProcessEnv = process.env,
+    state: EscalatorState = {},
   ) {
-    this.client = new FrontierClient(options.frontier, env);
-    this.breaker = new CircuitBreaker(options.breaker, Date.now, (state) => observer.breakerChanged?.(state));
-    this.budget = new GlobalBudget(options.budget);
+    this.budget = new GlobalBudget(options.budget, state.windows);
+    // Every HTTP attempt is a call: a retry takes one more from `callsPerMinute`, or is not made.
+    this.client = new FrontierClient(options.frontier, env, Math.random, () => this.budget.takeRetry());
+    this.breaker = state.breaker ?? new LocalBreaker(new CircuitBreaker(options.breaker, Date.now, (s) => observer.breakerChanged?.(s)));
+  }
+
+  /** Stops the breaker's polling of shared state. */
+  dispose(): void {
+    this.breaker.dispose();
   }
 
   /** A session for one request, with the policy's per-request overrides. */
@@ -82,14 +99,14 @@ export class Escalator {
 
   /**
    * Takes the frontier for a whole request (the `frontier` tier): one call under the global budget
-   * (`callsPerMinute`, `maxCostPerHour`) and the breaker, not under the per-request escalation budget. Refused
-   * synchronously, with the reason, when either says no.
+   * (`callsPerMinute`, `maxCostPerHour`) and the breaker, not under the per-request escalation budget. Refused,
+   * with the reason, when either says no.
    */
-  lease(inputTokens: number, maxTokens: number): FrontierLease | { refused: 'breaker_open' | BudgetRefusal } {
-    const reservation = this.budget.reserve(inputTokens, maxTokens);
+  async lease(inputTokens: number, maxTokens: number): Promise<FrontierLease | { refused: 'breaker_open' | BudgetRefusal }> {
+    const reservation = await this.budget.reserve(inputTokens, maxTokens);
     if ('refused' in reservation) return { refused: reservation.refused };
     const { grant } = reservation;
-    if (!this.breaker.tryAcquire()) {
+    if (!(await this.breaker.tryAcquire())) {
       grant.settle({ inputTokens: 0, outputTokens: 0 });
       return { refused: 'breaker_open' };
     }
@@ -123,13 +140,13 @@ export class Escalator {
     };
     const share = requestBudget.take(span);
     if ('refused' in share) return skipped(share.refused);
-    const reservation = this.budget.reserve(request.approxInputTokens, share.maxTokens);
+    const reservation = await this.budget.reserve(request.approxInputTokens, share.maxTokens);
     if ('refused' in reservation) {
       requestBudget.refund(share.maxTokens);
       return skipped(reservation.refused);
     }
     const { grant } = reservation;
-    if (!this.breaker.tryAcquire()) {
+    if (!(await this.breaker.tryAcquire())) {
       requestBudget.refund(share.maxTokens);
       grant.settle({ inputTokens: 0, outputTokens: 0 });
       return skipped('breaker_open');

@@ -85,6 +85,8 @@ export class FrontierClient {
     readonly options: FrontierOptions,
     env: NodeJS.ProcessEnv = process.env,
     private readonly random: () => number = Math.random,
+    /** Asked before every HTTP attempt after the first; false ends the call with the last failure. */
+    private readonly mayRetry: () => Promise<boolean> = async () => true,
   ) {
     this.api = options.api === 'chat' ? 'chat' : 'completions';
     this.apiKey = options.apiKeyEnv ? env[options.apiKeyEnv] || undefined : undefined;
@@ -147,12 +149,14 @@ export class FrontierClient {
         if (this.options.api === 'auto' && this.api === 'completions' && (e.statusCode === 404 || e.statusCode === 405) && request.chat) {
           this.api = 'chat'; // the endpoint has no /completions: use chat from now on
           attempt--;
+          if (!(await this.mayRetry())) throw e;
           continue;
         }
         if (!e.isRetryable || attempt > this.options.retries || signal?.aborted) throw e;
         const backoff = e.retryAfterMs ?? this.random() * Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (attempt - 1));
         if (Date.now() + backoff >= deadline) throw e;
         await sleep(backoff, signal);
+        if (!(await this.mayRetry())) throw e;
       }
     } finally {
       stop.abort(); // the consumer left early, or the call is over: close any connection still open

@@ -1,19 +1,45 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { KeyQuota } from '../scheduler/key-quotas.js';
+
+/** Who a request's API key says it is: a key with a name and quotas (`auth.keys`), or a plain key (`quota` absent). */
+export interface KeyIdentity {
+  readonly quota: KeyQuota | undefined;
+}
 
 /**
- * Checks a presented API key against the configured ones in constant time: both sides are hashed to a fixed
- * length first, so neither the key's length nor its matching prefix leaks through timing, and every configured
- * key is compared whatever the outcome.
+ * The API keys a server accepts: plain ones (`auth.apiKeys`) and named ones with quotas (`auth.keys`, held as
+ * SHA-256 digests). A presented key is hashed once and compared with every digest in constant time: neither its
+ * length nor a matching prefix leaks through timing, and every key is compared whatever the outcome.
  */
-export function checkApiKey(presented: string | undefined, keys: readonly string[]): boolean {
-  if (keys.length === 0) return true;
-  const digest = createHash('sha256').update(presented ?? '').digest();
-  let ok = false;
-  for (const key of keys) {
-    const expected = createHash('sha256').update(key).digest();
-    ok = timingSafeEqual(digest, expected) || ok;
+export class ApiKeyRing {
+  private readonly digests: ReadonlyArray<{ digest: Buffer; quota: KeyQuota | undefined }>;
+
+  constructor(plain: readonly string[] = [], named: ReadonlyArray<{ sha256: string; quota: KeyQuota }> = []) {
+    this.digests = [
+      ...plain.map((key) => ({ digest: sha256(key), quota: undefined })),
+      ...named.map(({ sha256: hex, quota }) => ({ digest: Buffer.from(hex, 'hex'), quota })),
+    ];
   }
-  return ok && presented !== undefined;
+
+  /** Whether requests need a key at all. */
+  get enabled(): boolean {
+    return this.digests.length > 0;
+  }
+
+  /** The identity of `presented`, or undefined when it matches no key. With no keys configured, anyone is anonymous. */
+  identify(presented: string | undefined): KeyIdentity | undefined {
+    if (!this.enabled) return { quota: undefined };
+    const digest = sha256(presented ?? '');
+    let found: KeyIdentity | undefined;
+    for (const key of this.digests) {
+      if (timingSafeEqual(digest, key.digest) && found === undefined) found = { quota: key.quota };
+    }
+    return presented === undefined ? undefined : found;
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 /** The key in an `Authorization: Bearer <key>` header (HTTP) or `authorization` metadata (gRPC). */

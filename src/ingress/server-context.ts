@@ -1,3 +1,4 @@
+import type { ApiKeyRing } from './auth.js';
 import type { Tokenizer } from '../backends/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -26,8 +27,8 @@ export interface ServerContext {
    * OpenAI `logprobs` (`token`, `top_logprobs[].token`), which token events carry only as assembled text.
    */
   readonly tokenizer: Pick<Tokenizer, 'detokenize'>;
-  /** API keys; empty means no authentication. Compare with `checkApiKey` (constant time). */
-  readonly apiKeys: readonly string[];
+  /** The accepted API keys (none: no authentication), and the quotas of named ones. */
+  readonly keys: ApiKeyRing;
   /** Largest request body (HTTP) or message (gRPC) accepted, in bytes. */
   readonly maxBodyBytes: number;
   /** Seconds between SSE heartbeat comments on idle streams. */

@@ -195,6 +195,35 @@ export class Metrics {
     labelNames: ['from', 'to', 'phase'] as const,
     registers: [this.registry],
   });
+  readonly keyRequests = new Counter({
+    name: 'specroute_key_requests_total',
+    help: 'Requests by API key name (auth.keys) and final status (ok, or the error code: quota_exceeded over a quota).',
+    labelNames: ['key', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly keyTokens = new Counter({
+    name: 'specroute_key_tokens_total',
+    help: 'Tokens by API key name: its requests\' prompts and completions, as tokensPerMinute counts them.',
+    labelNames: ['key'] as const,
+    registers: [this.registry],
+  });
+  readonly keyFrontierCost = new Counter({
+    name: 'specroute_key_frontier_cost_total',
+    help: 'Frontier spending by API key name, in the currency of the configured prices (as frontierCostPerDay counts it).',
+    labelNames: ['key'] as const,
+    registers: [this.registry],
+  });
+  readonly redisUp = new Gauge({
+    name: 'specroute_state_redis_up',
+    help: 'Whether the shared state (state.redis) answers: 1, or 0 while this replica uses its own limits.',
+    registers: [this.registry],
+  });
+  readonly stateLocal = new Counter({
+    name: 'specroute_state_local_total',
+    help: 'Operations on shared state answered by this replica alone because Redis did not (down, slow or failing).',
+    labelNames: ['operation'] as const,
+    registers: [this.registry],
+  });
   readonly breakerState = new Gauge({
     name: 'specroute_frontier_breaker_state',
     help: 'The frontier circuit breaker: 1 for its current state, 0 for the others.',
@@ -295,8 +324,10 @@ export class Metrics {
     if (decided) this.routerLatency.observe(decision.latencyMs / 1000);
   }
 
-  requestFinished(transport: Transport, status: string): void {
+  /** A request's end, counted by transport and status, and by API key name when its key has one (`auth.keys`). */
+  requestFinished(transport: Transport, status: string, key?: string): void {
     this.requests.inc({ transport, status });
+    if (key !== undefined) this.keyRequests.inc({ key, status });
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -47,8 +47,8 @@ export class FrontierTier implements Generator {
     return this.local.encode(input);
   }
 
-  reserve(request: GenerationRequest, prompt: EncodedPrompt): FrontierReservation {
-    const lease = this.escalator.lease(prompt.tokens.length, request.maxTokens ?? requestDefaults.maxTokens);
+  async reserve(request: GenerationRequest, prompt: EncodedPrompt): Promise<FrontierReservation> {
+    const lease = await this.escalator.lease(prompt.tokens.length, request.maxTokens ?? requestDefaults.maxTokens);
     if ('refused' in lease) {
       if (lease.refused === 'breaker_open') throw new SpecrouteError('frontier_unavailable', 'the frontier is unavailable (its circuit breaker is open); retry shortly', { param: 'route' });
       throw new SpecrouteError('frontier_rate_limited', `the frontier's limit is reached (${lease.refused}); retry shortly`, { param: 'route' });
@@ -57,7 +57,7 @@ export class FrontierTier implements Generator {
   }
 
   async *generate(request: GenerationRequest, prompt: EncodedPrompt, options: GenerateOptions = {}): AsyncGenerator<TokenEvent> {
-    const reservation = options.reservation instanceof FrontierReservation ? options.reservation : this.reserve(request, prompt);
+    const reservation = options.reservation instanceof FrontierReservation ? options.reservation : await this.reserve(request, prompt);
     const { lease } = reservation;
     const stats = new StatsRecorder('frontier');
     const promptIds = promptBody(this.tokenizer, prompt.tokens);

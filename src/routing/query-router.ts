@@ -10,7 +10,7 @@ import { featureVectorFromSignals } from './feature-vector.js';
 import { loadRouterFile, type TrainedRouter } from './router-file.js';
 import { SemanticRoutes } from './semantic-routes.js';
 import { LatencySlo, type LatencySloOptions } from './latency-slo.js';
-import { ShareController, defaultShareController, type ShareControllerOptions } from './share-controller.js';
+import { ShareController, defaultShareController, type SharedShareState, type ShareControllerOptions } from './share-controller.js';
 import type { TokenizerFingerprint } from '../backends/tokenizer-fingerprint.js';
 
 /** A semantic route as configured: example prompts as text (`routing.routes[i]`). */
@@ -38,6 +38,8 @@ export interface QueryRouterOptions {
   readonly controller?: ShareControllerOptions;
   /** The fraction of the frontier's hourly cost budget spent (the controller aims lower as it runs out). */
   readonly budgetUsed?: () => number;
+  /** Makes the controller's state one for every replica (`state.redis`). Defaults to this process's own. */
+  readonly sharedState?: (router: string, options: { window: number; smoothing: number; target: number }) => SharedShareState;
   /** `routing.slo`. Defaults to none: the local tiers' latency never spills requests. */
   readonly slo?: LatencySloOptions;
   /** `routing.cascade`. Defaults to none. */
@@ -100,7 +102,13 @@ export class QueryRouter implements TierRouter {
     const controllerOptions = options.controller ?? defaultShareController;
     const controller =
       router && options.targetFrontierShare !== undefined && controllerOptions.enabled
-        ? new ShareController(options.targetFrontierShare, router.trainingScores, controllerOptions, options.budgetUsed)
+        ? new ShareController(
+            options.targetFrontierShare,
+            router.trainingScores,
+            controllerOptions,
+            options.budgetUsed,
+            options.sharedState?.(basename(options.routerPath!), { ...controllerOptions, target: options.targetFrontierShare }),
+          )
         : undefined;
     const slo = options.slo ? new LatencySlo(options.slo) : undefined;
     return new QueryRouter(options, routes, router, options.routerPath === undefined ? undefined : basename(options.routerPath), controller, slo);

@@ -25,6 +25,18 @@ export interface ShareControllerOptions {
 export const defaultShareController: ShareControllerOptions = { enabled: true, window: 50, smoothing: 0.1 };
 
 /**
+ * Where replicas keep one controller state (`state.redis`): every replica's decisions update one EMA and one window
+ * of scores, atomically, and each replica's threshold follows them.
+ */
+export interface SharedShareState {
+  /**
+   * Records a decision; the EMA of the share and the recent scores (oldest first) after it, or undefined when the
+   * shared state did not answer (the replica goes on with its own).
+   */
+  observe(score: number, toFrontier: boolean): Promise<{ share: number; scores: number[] } | undefined>;
+}
+
+/**
  * Holds the share of router decisions that go to the frontier near a target as traffic drifts
  * (docs/ARCHITECTURE.md#adaptive-routing). The threshold is the quantile of the last `window` scores that would
  * send the aimed-for share of them to the frontier (the calibration rule, applied to live traffic), and the aim
@@ -47,6 +59,8 @@ export class ShareController {
     readonly options: ShareControllerOptions = defaultShareController,
     /** The fraction of the hour's frontier cost budget spent, in [0, 1]; 0 without a cost cap. */
     private readonly budgetUsed: () => number = () => 0,
+    /** Shared with other replicas; by default, this replica's own. */
+    private readonly shared?: SharedShareState,
   ) {
     const sorted = [...trainingScores].sort((a, b) => a - b);
     const n = Math.min(options.window, sorted.length);
@@ -75,13 +89,24 @@ export class ShareController {
     return this.current;
   }
 
-  /** Records one decision (its score and whether it went to the frontier) and moves the threshold. */
+  /**
+   * Records one decision (its score and whether it went to the frontier) and moves the threshold. With shared
+   * state, the threshold then follows every replica's decisions as soon as Redis answers.
+   */
   observe(score: number, toFrontier: boolean): void {
     if (!Number.isFinite(score)) return;
     this.emaShare += this.options.smoothing * ((toFrontier ? 1 : 0) - this.emaShare);
     this.scores.push(score);
     if (this.scores.length > this.options.window) this.scores.shift();
     this.current = calibrateThreshold(this.scores, this.aim());
+    void this.shared?.observe(score, toFrontier).then((state) => {
+      if (!state) return;
+      this.emaShare = state.share;
+      // The shared window, topped up from this replica's own (its seed from training) until it is full.
+      const own = this.scores.slice(0, Math.max(0, this.options.window - state.scores.length));
+      this.scores.splice(0, this.scores.length, ...own, ...state.scores.slice(-this.options.window));
+      this.current = calibrateThreshold(this.scores, this.aim());
+    });
   }
 
   private aim(): number {

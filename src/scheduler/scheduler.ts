@@ -8,6 +8,7 @@ import { localQueueFull, type CascadeOptions, type LocalLoad, type TierRouter } 
 import { tierNeeds, type RouteDecision, type Tier } from '../events/route-decision.js';
 import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
+import { tierAllowed, type KeyQuota, type KeyQuotas, type QuotaHold } from './key-quotas.js';
 
 /** The generator of each tier: `hybrid` always; `slm` with a draft; `frontier` with a frontier. */
 export interface TierGenerators {
@@ -59,12 +60,16 @@ export interface SchedulerOptions {
    * like one that overflows the context. Defaults to the context.
    */
   maxInputTokens?: number;
+  /** Where the per-key quotas of `AdmitOptions.key` are counted. Defaults to none: keys carry no limits. */
+  quotas?: KeyQuotas;
 }
 
 export interface AdmitOptions {
   readonly transport: Transport;
   /** Fires on client disconnect or cancellation. */
   readonly signal: AbortSignal;
+  /** The API key the request came with, when it has limits (`auth.keys`). */
+  readonly key?: KeyQuota | undefined;
 }
 
 /** An admitted request: iterate it once for its events. Not iterating it and aborting its signal frees its place. */
@@ -98,6 +103,8 @@ interface Plan {
   readonly pinned: boolean;
   /** The cascade's probe, for an `auto` request routed locally by a router with `routing.cascade`. */
   readonly cascade: CascadeOptions | undefined;
+  /** Its API key's quotas: whether it may reach the frontier, where its spending and tokens are counted. */
+  readonly quota: QuotaHold | undefined;
 }
 
 /** What a request has sent its client so far, over every tier it was on. */
@@ -166,18 +173,18 @@ export class Scheduler {
    * routes, then the trained router); when it picks the frontier and the frontier refuses, the request is served
    * by `hybrid` (reason `fallback`). A request routed by a cascade returns once its probe has decided.
    */
-  async admit(request: GenerationRequest, { transport, signal }: AdmitOptions): Promise<Generation> {
+  async admit(request: GenerationRequest, { transport, signal, key }: AdmitOptions): Promise<Generation> {
     let plan: Plan;
     let promptTokens: number;
     try {
-      plan = await this.plan(request, signal);
+      plan = await this.plan(request, signal, key);
       promptTokens = plan.prompt.tokens.length;
     } catch (error) {
       const status = error instanceof SpecrouteError ? error.code : 'internal';
-      this.metrics.requestFinished(transport, status);
+      this.metrics.requestFinished(transport, status, key?.name);
       throw error;
     }
-    const events = this.run(plan, transport, signal);
+    const events = this.run(plan, transport, signal, key?.name);
     let first: IteratorResult<TokenEvent> | undefined;
     // A cascade's probe decides the tier before anything is sent (so the response header names the tier that
     // answers): the first event is awaited here. `run` records the outcome of a request that fails meanwhile.
@@ -203,7 +210,7 @@ export class Scheduler {
   }
 
   /** Everything up to the start of generation: checks, the route, the frontier's reservation, the queue. */
-  private async plan(request: GenerationRequest, signal: AbortSignal): Promise<Plan> {
+  private async plan(request: GenerationRequest, signal: AbortSignal, key: KeyQuota | undefined): Promise<Plan> {
     if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
     validateGenerationRequest(request, this.options.speculation);
     if (request.model !== this.options.modelId) {
@@ -213,21 +220,35 @@ export class Scheduler {
     if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
       throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
     }
+    if (choice !== 'auto' && choice !== 'frontier' && !tierAllowed(key, choice)) {
+      throw new SpecrouteError('permission_denied', `the API key '${key!.name}' may not use the ${choice} tier (auth.keys tiers: ${key!.tiers!.join(', ')})`, { param: 'route' });
+    }
     // Only an `auto` request may be moved between tiers; a named tier (by the request or routing.default) is kept.
     const pinned = choice !== 'auto';
     const prompt = this.tiers.hybrid.encode(request.input);
-    const frontier = this.tiers.frontier;
-    // A prompt the local tiers cannot take goes to the frontier when the request is `auto`.
     const overflow = choice === 'frontier' ? undefined : this.localOverflow(prompt, request.maxTokens);
-    if (overflow && (pinned || !frontier)) throw overflow;
     const room = this.tiers.hybrid.contextSize - prompt.tokens.length;
-    const resolved = { ...request, maxTokens: request.maxTokens ?? (overflow || choice === 'frontier' ? this.options.defaultMaxTokens : Math.min(this.options.defaultMaxTokens, room)) };
+    const maxTokens = request.maxTokens ?? (overflow || choice === 'frontier' ? this.options.defaultMaxTokens : Math.min(this.options.defaultMaxTokens, room));
+    const quota = key && this.options.quotas ? await this.options.quotas.admit(key, prompt.tokens.length + maxTokens) : undefined;
+    if (choice === 'frontier' && quota?.frontierRefusal) throw quota.frontierRefusal;
+    // A key kept off the frontier keeps its text off it: no escalation either.
+    const resolved = { ...request, maxTokens, ...(quota && !quota.frontierAllowed ? { escalation: false as const } : {}) };
+    const frontier = quota && !quota.frontierAllowed ? undefined : this.tiers.frontier;
+    // A prompt the local tiers cannot take goes to the frontier when the request is `auto`.
+    if (overflow && (pinned || !frontier)) throw overflow;
     const decided = !pinned && !overflow && this.options.router !== undefined;
     let route: RouteDecision = overflow
       ? { tier: 'frontier', reason: 'context', latencyMs: 0 }
       : pinned
         ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
         : ((await this.options.router?.decide(resolved, prompt, { signal, load: this.load, frontier: frontier !== undefined })) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 });
+    // A router's choice the key may not use: the nearest tier it may (a local one before the frontier).
+    const usable = (t: Tier): boolean => tierAllowed(key, t) && (t === 'frontier' ? frontier !== undefined : t === 'hybrid' || this.tiers[t] !== undefined);
+    if (!pinned && !usable(route.tier)) {
+      const tier = (['hybrid', 'slm', 'frontier'] as const).find(usable);
+      if (!tier) throw new SpecrouteError('permission_denied', `the API key '${key!.name}' may use no tier this server has`, { param: 'route' });
+      route = { ...route, tier, reason: 'fallback' };
+    }
     if (signal.aborted) throw signal.reason;
     if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
     // A refusal of the tier it was routed to is counted against that tier.
@@ -237,11 +258,11 @@ export class Scheduler {
     };
     let segment: Segment;
     try {
-      segment = this.segment(route.tier, resolved, prompt);
+      segment = await this.segment(route.tier, resolved, prompt);
     } catch (error) {
       if (pinned || overflow) throw error instanceof SpecrouteError ? refused(error) : error;
       route = { ...route, tier: 'hybrid', reason: 'fallback' };
-      segment = this.segment('hybrid', resolved, prompt);
+      segment = await this.segment('hybrid', resolved, prompt);
     }
     if (segment.tier !== 'frontier' && localQueueFull(this.load)) {
       throw refused(new SpecrouteError('overloaded', 'the server is at capacity; retry shortly'));
@@ -249,7 +270,7 @@ export class Scheduler {
     this.metrics.routeDecided(route, decided);
     if (segment.tier !== 'frontier') this.admittedLocal++;
     const cascade = !pinned && frontier !== undefined && segment.tier !== 'frontier' && route.reason !== 'fallback' ? this.options.router?.cascade : undefined;
-    return { route, segment, request: resolved, prompt, pinned, cascade };
+    return { route, segment, request: resolved, prompt, pinned, cascade, quota };
   }
 
   /** The error a prompt gets from the local tiers when it (with `maxTokens`) does not fit them; none when it does. */
@@ -269,22 +290,22 @@ export class Scheduler {
   }
 
   /** A tier's generator with its reservation taken; throws the tier's refusal. */
-  private segment(tier: Tier, request: GenerationRequest, prompt: EncodedPrompt): Segment {
+  private async segment(tier: Tier, request: GenerationRequest, prompt: EncodedPrompt): Promise<Segment> {
     const generator = this.tiers[tier] ?? this.tiers.hybrid;
-    return { tier, generator, reservation: generator.reserve?.(request, prompt) };
+    return { tier, generator, reservation: await generator.reserve?.(request, prompt) };
   }
 
   /** The frontier tier with its reservation, or nothing when there is none or it refuses. */
-  private tryFrontier(request: GenerationRequest, prompt: EncodedPrompt): Segment | undefined {
-    if (!this.tiers.frontier) return undefined;
+  private async tryFrontier(request: GenerationRequest, prompt: EncodedPrompt, quota: QuotaHold | undefined): Promise<Segment | undefined> {
+    if (!this.tiers.frontier || (quota && !quota.frontierAllowed)) return undefined;
     try {
-      return this.segment('frontier', request, prompt);
+      return await this.segment('frontier', request, prompt);
     } catch {
       return undefined;
     }
   }
 
-  private async *run(plan: Plan, transport: Transport, clientSignal: AbortSignal): AsyncGenerator<TokenEvent> {
+  private async *run(plan: Plan, transport: Transport, clientSignal: AbortSignal, key: string | undefined): AsyncGenerator<TokenEvent> {
     const admitted = performance.now();
     const timeoutMs = Math.min(plan.request.timeoutMs ?? Infinity, this.options.requestTimeoutMs);
     const deadline = AbortSignal.timeout(timeoutMs);
@@ -355,7 +376,10 @@ export class Scheduler {
           signal,
           ...(segment.reservation ? { reservation: segment.reservation } : {}),
           ...(sent.text ? { prefix: sent.text } : {}),
-          onFrontierCost: (cost) => (sent.costByTier[tier] = (sent.costByTier[tier] ?? 0) + cost),
+          onFrontierCost: (cost) => {
+            sent.costByTier[tier] = (sent.costByTier[tier] ?? 0) + cost;
+            plan.quota?.spent(cost);
+          },
         });
         const iterator = events[Symbol.asyncIterator]();
         // What earlier tiers sent, added to this tier's stats at the end.
@@ -379,7 +403,7 @@ export class Scheduler {
               if (next.value.kind === 'done' || tokens >= probeTokens) break;
             }
             const mean = tokens > 0 ? confidence / tokens : 1;
-            const moved = mean < minConfidence ? this.tryFrontier(plan.request, plan.prompt) : undefined;
+            const moved = mean < minConfidence ? await this.tryFrontier(plan.request, plan.prompt, plan.quota) : undefined;
             this.metrics.cascadeProbes.inc({ outcome: mean >= minConfidence ? 'stayed' : moved ? 'moved' : 'refused' });
             if (moved) {
               plan.route = { tier: 'frontier', reason: 'cascade', score: mean, threshold: minConfidence, latencyMs: plan.route.latencyMs };
@@ -399,7 +423,7 @@ export class Scheduler {
           }
           break;
         } catch (error) {
-          const next = signal.aborted || plan.pinned || !isTierFailure(error) ? undefined : this.fallback(plan, (plan.request.maxTokens ?? 0) - sent.tokens);
+          const next = signal.aborted || plan.pinned || !isTierFailure(error) ? undefined : await this.fallback(plan, (plan.request.maxTokens ?? 0) - sent.tokens);
           if (!next) throw error;
           this.metrics.fallbacks.inc({ from: segment.tier, to: next.tier, phase: sent.tokens > 0 ? 'mid_stream' : 'before_first_token' });
           plan.route = { tier: next.tier, reason: 'fallback', latencyMs: plan.route.latencyMs };
@@ -426,10 +450,16 @@ export class Scheduler {
       started();
       letGo();
       for (const reservation of reservations) reservation.release(); // unused ones; the others already ended
+      plan.quota?.settle(plan.prompt.tokens.length + sent.tokens);
       const { tier, reason } = plan.route;
       const seconds = (performance.now() - admitted) / 1000;
       this.metrics.requestDuration.observe({ transport }, seconds);
-      this.metrics.requestFinished(transport, status);
+      this.metrics.requestFinished(transport, status, key);
+      if (key !== undefined) {
+        this.metrics.keyTokens.inc({ key }, plan.prompt.tokens.length + sent.tokens);
+        const cost = Object.values(sent.costByTier).reduce((sum, c) => sum + c, 0);
+        if (cost > 0) this.metrics.keyFrontierCost.inc({ key }, cost);
+      }
       this.metrics.tierRequests.inc({ tier, reason, status });
       this.metrics.tierDuration.observe({ tier, reason }, seconds);
       if (firstTokenAt !== undefined) this.metrics.tierTimeToFirstToken.observe({ tier, reason }, (firstTokenAt - admitted) / 1000);
@@ -443,10 +473,10 @@ export class Scheduler {
    * The tier that takes over from a failed one: the frontier after a local tier (its limits and breaker allowing),
    * `hybrid` after the frontier; none when the request has no tokens left to generate.
    */
-  private fallback(plan: Plan, left: number): Segment | undefined {
+  private async fallback(plan: Plan, left: number): Promise<Segment | undefined> {
     if (left < 1) return undefined;
     const request = { ...plan.request, maxTokens: left };
-    return plan.segment.tier === 'frontier' ? this.segment('hybrid', request, plan.prompt) : this.tryFrontier(request, plan.prompt);
+    return plan.segment.tier === 'frontier' ? this.segment('hybrid', request, plan.prompt) : this.tryFrontier(request, plan.prompt, plan.quota);
   }
 
   /**

@@ -30,7 +30,7 @@ export interface FaultyFrontier {
   /** Chunks `close-mid-stream` sends (words, as `ok` would) before it destroys the socket. */
   chunksBeforeClose: number;
   /** Requests received, by path. */
-  readonly requests: Array<{ path: string; maxTokens: number; body: Record<string, unknown>; authorization: string | undefined }>;
+  readonly requests: Array<{ path: string; maxTokens: number; body: Record<string, unknown>; authorization: string | undefined; at: number }>;
   /** Tokens generated and sent (ok mode), in total. */
   tokensServed: number;
   /** Requests received whose response is not closed yet (answering, hanging or held). */
@@ -56,7 +56,7 @@ export async function startFaultyFrontier(mode: FrontierMode = 'ok'): Promise<Fa
       const body = JSON.parse(raw || '{}') as Record<string, unknown>;
       const path = req.url ?? '';
       const maxTokens = Number(body.max_tokens ?? 16);
-      state.requests.push({ path, maxTokens, body, authorization: req.headers.authorization });
+      state.requests.push({ path, maxTokens, body, authorization: req.headers.authorization, at: Date.now() });
       const chat = path.endsWith('/chat/completions');
       const sse = (): void => void res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const chunk = (text: string): string => `data: ${JSON.stringify(chat ? { object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: text }, finish_reason: null }] } : { object: 'text_completion', choices: [{ index: 0, text, finish_reason: null }] })}\n\n`;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -200,6 +201,7 @@ describe('config errors name the key, in every section of the schema', () => {
     model: { verifier: { path: 'v.gguf' }, draft: { path: 'd.gguf' } },
     escalation: { frontier: { baseUrl: 'http://127.0.0.1:9/v1', model: 'f' } },
     routing: { slo: { ttftP95Ms: 1000 }, cascade: { minConfidence: 0.5 } },
+    state: { redis: { url: 'redis://127.0.0.1:6379' } },
   };
   /** A draft has a file or a derivation, not both: `model.draft.derive`'s keys are tried on a derived draft. */
   const DERIVED = { ...BASE, model: { verifier: { path: 'v.gguf' }, draft: { derive: {} } } };
@@ -252,7 +254,11 @@ describe('config errors name the key, in every section of the schema', () => {
         cascade: { probeTokens: 4, minConfidence: 0.6 },
         local: { maxInputTokens: 100 },
       },
-      auth: { apiKeys: ['sk-local-123456', 'sk-other-654321'] },
+      auth: {
+        apiKeys: ['sk-local-123456', 'sk-other-654321'],
+        keys: [{ name: 'team-a', sha256: 'a'.repeat(64), requestsPerMinute: 3, tokensPerMinute: 1000, frontierCostPerDay: 2.5, tiers: ['slm', 'hybrid'] }],
+      },
+      state: { redis: { url: 'redis://redis:6380/1', keyPrefix: 'prod:', timeoutMs: 100 } },
     };
     // A draft is a file or a derivation: derive's keys get a config of their own.
     const derived = withValue(full, ['model', 'draft'], { derive: { layers: '0-3', quantize: 'q4_0' } });
@@ -386,7 +392,9 @@ describe('the loader in detail', () => {
     expect(c.sampling).toEqual(settingDefaults('sampling'));
     expect(c.speculation).toEqual(settingDefaults('speculation'));
     expect(c.escalation).toEqual({ policy: defaultEscalationPolicy, breaker: defaultCircuitBreaker, budget: defaultBudget });
-    expect(c.auth).toEqual({ apiKeys: [] });
+    expect(c.auth).toEqual({ apiKeys: [], keys: [] });
+    expect(c.state).toEqual({});
+    expect(c.authKeys).toEqual([]);
     expect(c.source).toBe(path);
     const frontier = loadConfig(file(`${minimal}escalation:\n  frontier: { baseUrl: "http://127.0.0.1:9/v1", model: f }\n`), {}, {}).escalation.frontier;
     expect(frontier).toEqual({ baseUrl: 'http://127.0.0.1:9/v1', model: 'f', ...defaultFrontier });
@@ -561,6 +569,39 @@ describe('--draft-derive', () => {
       }
       expect(error, value).toBeInstanceOf(InvalidArgumentError);
       expect((error as Error).message, value).toMatch(message);
+    }
+  });
+});
+
+describe('auth.keys', () => {
+  const base = 'model:\n  verifier: { path: v.gguf }\n';
+  const digest = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+  it('reads a key from its variable as its SHA-256 digest, or takes the digest as given, with the limits', () => {
+    const c = loadConfig(
+      file(`${base}auth:\n  keys:\n    - { name: a, keyEnv: TEAM_A_KEY, requestsPerMinute: 3, tiers: [slm] }\n    - { name: b, sha256: ${digest('sk-b-key-123')} }\n`),
+      {},
+      { TEAM_A_KEY: 'sk-a-key-123' },
+    );
+    expect(c.authKeys).toEqual([
+      { sha256: digest('sk-a-key-123'), quota: { name: 'a', requestsPerMinute: 3, tiers: ['slm'] } },
+      { sha256: digest('sk-b-key-123'), quota: { name: 'b' } },
+    ]);
+  });
+
+  it('names the key at fault: an unset variable, both or neither of keyEnv and sha256, a bad digest, a name used twice', () => {
+    const cases: Array<[string, string, string | RegExp]> = [
+      ['- { name: a, keyEnv: NOT_SET_ANYWHERE }', 'auth.keys.0.keyEnv', 'the environment variable NOT_SET_ANYWHERE is not set'],
+      [`- { name: a, keyEnv: K, sha256: ${'a'.repeat(64)} }`, 'auth.keys.0', 'give exactly one of keyEnv and sha256'],
+      ['- { name: a }', 'auth.keys.0', 'give exactly one of keyEnv and sha256'],
+      ['- { name: a, sha256: ABC }', 'auth.keys.0.sha256', '64 lowercase hex digits'],
+      [`- { name: a, sha256: ${'a'.repeat(64)} }\n    - { name: a, sha256: ${'b'.repeat(64)} }`, 'auth.keys', 'key names must be unique'],
+      [`- { name: a, sha256: ${'a'.repeat(64)}, tiers: [cloud] }`, 'auth.keys.0.tiers.0', /expected one of|Invalid enum/],
+    ];
+    for (const [entry, param, message] of cases) {
+      const error = errorOf(() => loadConfig(file(`${base}auth:\n  keys:\n    ${entry}\n`), {}, { K: 'x' }));
+      expect(error.param, entry).toBe(param);
+      expect(error.message, entry).toMatch(message);
     }
   });
 });

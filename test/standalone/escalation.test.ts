@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlobalBudget, RequestBudget } from '../../src/escalation/budget.js';
+import { MemoryWindows } from '../../src/state/sliding-windows.js';
 import { CircuitBreaker } from '../../src/escalation/circuit-breaker.js';
 import { Escalator } from '../../src/escalation/escalator.js';
 import { defaultFrontier, FrontierClient } from '../../src/escalation/frontier-client.js';
@@ -66,21 +67,21 @@ describe('budgets', () => {
     expect(r.take(1)).toEqual({ refused: 'request_tokens' });
   });
 
-  it('the global budget caps calls per minute and cost per hour with worst-case reservations', () => {
+  it('the global budget caps calls per minute and cost per hour with worst-case reservations', async () => {
     let now = 0;
-    const g = new GlobalBudget({ maxTokensPerRequest: 0, maxCallsPerRequest: 0, callsPerMinute: 3, maxCostPerHour: 1, inputPricePerMillion: 0, outputPricePerMillion: 100_000 }, () => now);
+    const g = new GlobalBudget({ maxTokensPerRequest: 0, maxCallsPerRequest: 0, callsPerMinute: 3, maxCostPerHour: 1, inputPricePerMillion: 0, outputPricePerMillion: 100_000 }, new MemoryWindows(() => now));
     // 0.1 per output token: 10 tokens = the whole hour's budget.
-    const a = g.reserve(0, 4);
+    const a = await g.reserve(0, 4);
     expect('grant' in a && a.grant.maxTokens).toBe(4);
-    const b = g.reserve(0, 16);
+    const b = await g.reserve(0, 16);
     expect('grant' in b && b.grant.maxTokens).toBe(6); // capped by what is left of the cost
-    expect(g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+    expect(await g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
     if ('grant' in b) b.grant.settle({ inputTokens: 0, outputTokens: 1 }); // used 1 of 6
-    const c = g.reserve(0, 16);
+    const c = await g.reserve(0, 16);
     expect('grant' in c && c.grant.maxTokens).toBe(5);
-    expect(g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    expect(await g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
     now = 60_001;
-    expect(g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+    expect(await g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
   });
 
   it('parses Retry-After as seconds or a date', () => {

@@ -35,6 +35,7 @@ const RANKS: Readonly<Record<string, number>> = {
   escalation: 12, //    policy, frontier client, breaker, budgets
   streaming: 11, //     TokenEvent → OpenAI chunks | proto messages
   // The floors: shared types and tools that any stage may use, ordered among themselves.
+  state: 9, //          what replicas share: sliding windows and the Redis connection (limits, breaker, quotas)
   observability: 8, //  Prometheus metrics
   models: 7, //         GGUF reading and writing, draft making, ONNX conversion
   native: 6, //         the C++ scoring kernels and their TypeScript fallbacks (uses sampling)

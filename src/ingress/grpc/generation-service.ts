@@ -7,7 +7,8 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import { SpecrouteError } from '../../errors/registry.js';
 import { GenerationService, type GenerateResponse, type ListModelsResponseSchema } from '../../gen/specroute/v1/generate_pb.js';
 import { toGenerateResponse } from '../../streaming/proto-messages.js';
-import { bearerToken, checkApiKey } from '../auth.js';
+import { bearerToken } from '../auth.js';
+import type { KeyQuota } from '../../scheduler/key-quotas.js';
 import type { ServerContext } from '../server-context.js';
 import { toGenerationRequest } from './generate-request.js';
 import { implementService, type CallContext, type ImplementedService, type ServiceHooks } from './service-adapter.js';
@@ -29,7 +30,8 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
         });
         // Throws at once (bad field, unknown model, prompt too long, overloaded, shutting down); the scheduler
         // records those in the metrics, and everything after admission.
-        const generation = await ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal });
+        // `authorize` admitted the key before the message was read; this reads its quotas.
+        const generation = await ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal, key: authorize(ctx, call) });
         call.sendHeader({ [REQUEST_ID_HEADER]: generation.id, [ROUTE_HEADER]: generation.route.tier });
         for await (const event of generation) yield toGenerateResponse(event, generation);
       },
@@ -48,7 +50,7 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
       },
     },
     {
-      authorize: (call) => authorize(ctx, call),
+      authorize: (call) => void authorize(ctx, call),
       // Generations refused before the scheduler saw them (auth, undecodable message) still count in
       // `specroute_requests_total`; the scheduler counts every other outcome.
       onRejected: (call, error) => {
@@ -71,14 +73,19 @@ function beforeScheduler<T>(ctx: ServerContext, check: () => T): T {
   }
 }
 
-/** `authorization: Bearer <key>` metadata, compared in constant time. No keys configured: everyone may call. */
-function authorize(ctx: ServerContext, call: CallContext): void {
-  if (ctx.apiKeys.length === 0) return;
+/**
+ * `authorization: Bearer <key>` metadata, compared in constant time: the key's quotas, if it has any. No keys
+ * configured: everyone may call.
+ */
+function authorize(ctx: ServerContext, call: Pick<CallContext, 'metadata'>): KeyQuota | undefined {
+  if (!ctx.keys.enabled) return undefined;
   const values = call.metadata.get('authorization');
   const header = values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
   const key = bearerToken(header);
   if (key === undefined) {
     throw new SpecrouteError('unauthenticated', 'missing API key: send the metadata `authorization: Bearer <key>`', { param: 'authorization' });
   }
-  if (!checkApiKey(key, ctx.apiKeys)) throw new SpecrouteError('unauthenticated', 'invalid API key', { param: 'authorization' });
+  const identity = ctx.keys.identify(key);
+  if (!identity) throw new SpecrouteError('unauthenticated', 'invalid API key', { param: 'authorization' });
+  return identity.quota;
 }

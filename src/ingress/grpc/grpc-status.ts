@@ -7,6 +7,8 @@ export const ERROR_CODE_TRAILER = 'specroute-error-code';
 export const PARAM_TRAILER = 'specroute-param';
 /** Trailer saying whether the same call may succeed later (`true` / `false`). */
 export const RETRYABLE_TRAILER = 'specroute-retryable';
+/** Trailer with the seconds to wait before retrying a refusal (as HTTP's `Retry-After`). */
+export const RETRY_AFTER_TRAILER = 'retry-after';
 
 /**
  * The gRPC status for an error: code from the registry, its message (which names the field at fault) as
@@ -22,6 +24,7 @@ export function grpcStatusOf(error: unknown): Partial<grpc.StatusObject> {
   metadata.set(ERROR_CODE_TRAILER, error.code);
   metadata.set(RETRYABLE_TRAILER, String(error.retryable));
   if (error.param !== undefined) metadata.set(PARAM_TRAILER, protoFieldPath(error.param));
+  if (error.retryAfterMs !== undefined) metadata.set(RETRY_AFTER_TRAILER, String(error.retryAfterSeconds));
   return { code: error.grpcCode, details: error.message, metadata };
 }
 

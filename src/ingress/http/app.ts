@@ -42,7 +42,7 @@ export async function buildHttpApp(ctx: ServerContext, options: HttpAppOptions =
   await app.register(operationsRoute, { ctx });
   await app.register(
     async (v1) => {
-      await v1.register(apiKeyAuth, { apiKeys: ctx.apiKeys });
+      await v1.register(apiKeyAuth, { keys: ctx.keys });
       await v1.register(modelsRoute, { ctx });
       await v1.register(chatCompletionsRoute, { ctx });
       await v1.register(completionsRoute, { ctx });

@@ -28,13 +28,13 @@ export function toHttpError(error: unknown, body?: unknown): HttpError {
   if (!specroute) return build('internal', GENERIC_SERVER_MESSAGE, undefined, true);
   const status = specroute.httpStatus;
   const internal = status >= 500 && !SAFE_SERVER_MESSAGES.has(specroute.code);
-  return build(specroute.code, internal ? GENERIC_SERVER_MESSAGE : specroute.message, specroute.param, internal);
+  return build(specroute.code, internal ? GENERIC_SERVER_MESSAGE : specroute.message, specroute.param, internal, specroute.retryAfterSeconds);
 }
 
-function build(code: ErrorCode, message: string, param: string | undefined, internal: boolean): HttpError {
+function build(code: ErrorCode, message: string, param: string | undefined, internal: boolean, retryAfterSeconds = 1): HttpError {
   const spec = errorRegistry[code];
   const headers: Record<string, string> = {};
-  if (spec.http === 429 || spec.http === 503) headers['retry-after'] = '1';
+  if (spec.http === 429 || spec.http === 503) headers['retry-after'] = String(retryAfterSeconds);
   if (spec.http === 401) headers['www-authenticate'] = 'Bearer';
   return { status: spec.http, body: { error: { message, type: spec.type, param: param ?? null, code } }, headers, internal };
 }

@@ -44,7 +44,7 @@ export async function serveGeneration(
   request.specrouteAdmitted = true; // from here on the scheduler records the outcome
   let generation: Generation;
   try {
-    generation = await ctx.scheduler.admit(parsed.generation, { transport: 'http', signal: abort.signal });
+    generation = await ctx.scheduler.admit(parsed.generation, { transport: 'http', signal: abort.signal, key: request.specrouteKey });
   } catch (error) {
     throw renameParam(error, parsed.params);
   }
