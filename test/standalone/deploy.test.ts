@@ -412,3 +412,15 @@ describe('nginx.conf', () => {
     expect(result.status, result.stderr).toBe(0);
   });
 });
+
+describe('README', () => {
+  it('has a Deployment section with the commands that scale out', () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Deployment\n');
+    expect(start).toBeGreaterThan(0);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    expect(section).toContain('docker compose -f deploy/compose.yaml up --build --scale specroute=');
+    expect(section).toContain('kubectl apply -k deploy/kubernetes');
+    for (const name of ['SPECROUTE_STATE__REDIS__URL', 'SPECROUTE_STATE__REDIS__KEY_PREFIX']) expect(section).toContain(name);
+  });
+});
