@@ -224,17 +224,26 @@ function schemaAt(path: readonly string[]): ZodTypeAny | undefined {
 
 const TOP_LEVEL_KEYS = new Set(Object.keys(configSchema.shape));
 
+/**
+ * The config key path a `SPECROUTE_*` variable names: a shortcut's (`SPECROUTE_MODELS_DIR` is `modelsDir`), or
+ * the rest of the name split at `__`, each part from upper snake case to camelCase
+ * (`SPECROUTE_STATE__REDIS__KEY_PREFIX` is `state.redis.keyPrefix`). Whether the key exists is not checked here.
+ */
+export function envPath(name: string): string[] {
+  const shortcut = ENV_SHORTCUTS[name];
+  if (shortcut) return [...shortcut];
+  return name
+    .slice('SPECROUTE_'.length)
+    .split('__')
+    .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+}
+
 /** Applies the `SPECROUTE_*` variables that are configuration; returns which variable set each dotted key. */
 function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
   const applied = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('SPECROUTE_') || value === undefined) continue;
-    const path =
-      ENV_SHORTCUTS[name] ??
-      name
-        .slice('SPECROUTE_'.length)
-        .split('__')
-        .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+    const path = envPath(name);
     if (!TOP_LEVEL_KEYS.has(path[0]!)) continue;
     setPath(raw, path, envValue(schemaAt(path), value));
     applied.set(path.join('.'), name);
