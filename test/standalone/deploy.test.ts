@@ -15,6 +15,7 @@ import { parseAllDocuments } from 'yaml';
 import { envPath, loadConfig } from '../../src/config/load-config.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildHttpApp } from '../../src/ingress/http/app.js';
+import { ApiKeyRing } from '../../src/ingress/auth.js';
 import type { ServerContext } from '../../src/ingress/server-context.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { scratchDir } from '../helpers/models.js';
@@ -166,8 +167,8 @@ describe('environment variables', () => {
     expect(envPath('SPECROUTE_CACHE_DIR')).toEqual(['cacheDir']);
   });
 
-  it('every SPECROUTE_ variable set in deploy/ names a config key (or the state section being added)', () => {
-    const topLevel = new Set([...Object.keys(configSchema.shape), 'state']);
+  it('every SPECROUTE_ variable set in deploy/ names a config key', () => {
+    const topLevel = new Set(Object.keys(configSchema.shape));
     const names = [...(container.env as Node[]), ...(initContainer.env as Node[])].map((e) => e.name as string);
     names.push(...Object.keys(services.specroute!.environment), ...Object.keys(services.pull!.environment));
     for (const name of names.filter((n) => n.startsWith('SPECROUTE_'))) expect(topLevel, name).toContain(envPath(name)[0]);
@@ -193,12 +194,9 @@ describe('environment variables', () => {
     expect(redisService.spec.selector).toEqual(manifest('Deployment', 'redis').spec.selector.matchLabels);
   });
 
-  it('when the config has a state section, the server reads the Redis URL from these variables', () => {
-    // The Redis state section is being added in another change; until then the variables are not configuration
-    // (load-config leaves SPECROUTE_ variables of unknown sections alone) and the check above is what holds.
-    if (!('state' in configSchema.shape)) return;
+  it('the server reads the Redis URL and key prefix from these variables', () => {
     const { url, prefix } = stateVariables(literalEnv(container.env));
-    expect((k8sConfig as unknown as { state: { redis: { url: string; keyPrefix: string } } }).state.redis).toMatchObject({ url, keyPrefix: prefix });
+    expect(k8sConfig.state.redis).toMatchObject({ url, keyPrefix: prefix });
   });
 });
 
@@ -249,7 +247,7 @@ describe('Kubernetes manifests', () => {
 
     // The server's own HTTP app, with an API key set (probes and scrapes carry none).
     let ready = false;
-    const ctx = { metrics: new Metrics(), apiKeys: ['sk-deploy-test-0123456789'], maxBodyBytes: 1 << 20, heartbeatSeconds: 15, models: [], ready: () => ready };
+    const ctx = { metrics: new Metrics(), keys: new ApiKeyRing(['sk-deploy-test-0123456789']), maxBodyBytes: 1 << 20, heartbeatSeconds: 15, models: [], ready: () => ready };
     const app = await buildHttpApp(ctx as unknown as ServerContext, { logger: false });
     try {
       const get = async (url: string): Promise<number> => (await app.inject({ method: 'GET', url })).statusCode;
