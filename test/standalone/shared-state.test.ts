@@ -3,6 +3,7 @@
  * under concurrency (every change is one Lua script), a breaker opened through one is open through the other, the
  * routing controller's share is one, and a Redis that dies leaves each replica on its own limits until it returns.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedBreaker } from '../../src/escalation/shared-breaker.js';
 import { GlobalBudget } from '../../src/escalation/budget.js';
@@ -111,6 +112,27 @@ describe('shared state in Redis', () => {
     expect(refused).toBeInstanceOf(SpecrouteError);
     expect(refused).toMatchObject({ code: 'quota_exceeded', param: 'requestsPerMinute' });
     expect((refused as SpecrouteError).retryAfterMs).toBeGreaterThan(55_000);
+  });
+
+  it('a slow Redis is waited on for timeoutMs at most: the replica answers alone meanwhile, and uses Redis again once it answers', async () => {
+    const local: string[] = [];
+    const a = await replica(deployment());
+    const budget = new GlobalBudget(budgetOptions, new SharedWindows(a, (operation) => local.push(operation)));
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL'); // every other client's commands wait 1.5 s
+      const started = Date.now();
+      expect('grant' in (await budget.reserve(0, 1))).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1000); // one timeout (250 ms), then local answers at once
+      expect(a.up).toBe(false);
+      expect(local).toContain('take');
+      await until(() => a.up, 'Redis answering again', 10_000);
+      const before = local.length;
+      expect('grant' in (await budget.reserve(0, 1))).toBe(true);
+      expect(local.length).toBe(before);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('Redis killed: each replica holds its limits alone and says so; when Redis returns they are shared again', async () => {
