@@ -1,12 +1,14 @@
 /**
  * Models by URI (`hf:…`, `https://…`) against a real local HTTP server that imitates the Hugging Face hub's resolve
  * URLs and its CDN (test/helpers/fake-hub.ts; `HF_ENDPOINT` points at it), serving the real stories260K file:
- * progress, resume after a cut connection, a wrong sha256 refused with no file left, reuse, the token. No model
- * is loaded.
+ * progress, resume after a cut connection, a wrong sha256 refused with no file left, reuse, the token, and a
+ * config naming its models by URI. No model is loaded.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fetchConfigModels } from '../../src/config/fetch-models.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { cachedModelPath } from '../../src/models/model-cache.js';
 import { downloadModel, type DownloadModelOptions, type DownloadProgress } from '../../src/models/model-download.js';
@@ -243,4 +245,44 @@ describe('downloadModel against a fake hub', () => {
     expect(got.sha256).toBe(STORIES_SHA);
     expect(hub.cdnGets().slice(1).map((g) => g.headers.range)).toEqual([undefined, 'bytes=20000-']);
   });
+});
+
+describe('models by URI in the config', () => {
+  let hub: FakeHub;
+  beforeAll(async () => {
+    hub = await startFakeHub([{ owner: 'ggml-org', repo: 'models', path: 'tinyllamas/stories260K.gguf', bytes: STORIES_BYTES }]);
+  });
+  afterAll(() => hub.close());
+
+  function configFile(yaml: string): string {
+    const path = join(scratchDir('uri-config-'), 'specroute.yaml');
+    writeFileSync(path, yaml);
+    return path;
+  }
+
+  it('loadConfig keeps a URI (the id from its file name) and fetchConfigModels puts the file in cacheDir (SPECROUTE_CACHE_DIR)', async () => {
+    const cache = scratchDir('uri-cache-');
+    const file = configFile(`model:\n  verifier: { path: "${URI}" }\n  draft: { derive: { quantize: q8_0 } }\n`);
+    const config = loadConfig(file, {}, { SPECROUTE_CACHE_DIR: cache });
+    expect(config).toMatchObject({ verifierPath: URI, modelId: 'stories260K', cacheDir: cache, draftSource: { kind: 'derive', quantize: 'q8_0' } });
+    const lines: string[] = [];
+    const local = await fetchConfigModels(config, { env: { HF_ENDPOINT: hub.hubUrl }, log: (line) => lines.push(line) });
+    expect(local.verifierPath).toBe(join(cache, 'models/hf/ggml-org/models/main/tinyllamas/stories260K.gguf'));
+    expect(readFileSync(local.verifierPath).equals(STORIES_BYTES)).toBe(true);
+    expect(lines).toEqual([`downloading ${URI} (${STORIES_BYTES.length} bytes) to ${local.verifierPath}`]);
+    expect(local.draftSource).toEqual(config.draftSource);
+    // A config without URIs comes back as it is.
+    const plain = loadConfig(configFile(`model:\n  verifier: { path: ${STORIES} }\n`), {}, {});
+    expect(await fetchConfigModels(plain)).toBe(plain);
+  });
+
+  it('a malformed URI fails at load, and a download failure at boot, naming the config key and the URI', async () => {
+    const bad = configFile('model:\n  verifier: { path: "hf:owner/repo" }\n');
+    expect(() => loadConfig(bad, {}, {})).toThrow(/model\.verifier\.path: "hf:owner\/repo" is not a model URI/);
+    const file = configFile('model:\n  verifier: { path: "hf:acme/missing/model.gguf" }\n');
+    const error = await rejection(fetchConfigModels(loadConfig(file, {}, { SPECROUTE_CACHE_DIR: scratchDir('uri-cache-') }), { env: { HF_ENDPOINT: hub.hubUrl } }));
+    expect(error).toMatchObject({ code: 'model_download_failed', param: 'model.verifier.path' });
+    expect(error.message).toMatch(new RegExp(`^config ${file}: model\\.verifier\\.path: cannot download hf:acme/missing/model\\.gguf: HTTP 404`));
+  });
+
 });
