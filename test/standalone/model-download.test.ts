@@ -1,8 +1,8 @@
 /**
  * Models by URI (`hf:…`, `https://…`) against a real local HTTP server that imitates the Hugging Face hub's resolve
  * URLs and its CDN (test/helpers/fake-hub.ts; `HF_ENDPOINT` points at it), serving the real stories260K file:
- * progress, resume after a cut connection, a wrong sha256 refused with no file left, reuse, the token, and a
- * config naming its models by URI. No model is loaded.
+ * progress, resume after a cut connection, a wrong sha256 refused with no file left, reuse, the token, and
+ * `specroute pull` through the built CLI (`npm test` builds first). No model is loaded.
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,12 +10,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchConfigModels } from '../../src/config/fetch-models.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
+import { DownloadReporter, bytes } from '../../src/cli/download-progress.js';
 import { cachedModelPath } from '../../src/models/model-cache.js';
 import { downloadModel, type DownloadModelOptions, type DownloadProgress } from '../../src/models/model-download.js';
 import { ModelDownloadError } from '../../src/models/model-download-error.js';
 import { modelFileName, parseModelUri } from '../../src/models/model-uri.js';
 import { sha256, startFakeHub, type FakeHub } from '../helpers/fake-hub.js';
-import { scratchDir, STORIES } from '../helpers/models.js';
+import { CLI, cli, scratchDir, STORIES } from '../helpers/models.js';
 
 const STORIES_BYTES = readFileSync(STORIES);
 const STORIES_SHA = sha256(STORIES_BYTES);
@@ -247,9 +248,37 @@ describe('downloadModel against a fake hub', () => {
   });
 });
 
-describe('models by URI in the config', () => {
+describe('the download progress on stderr', () => {
+  const stream = (isTTY: boolean) => {
+    const written: string[] = [];
+    return { written, stream: { isTTY, columns: 100, write: (text: string) => written.push(text) > 0 } as unknown as NodeJS.WriteStream };
+  };
+  const at = (received: number, more: Partial<DownloadProgress> = {}): DownloadProgress => ({ uri: URI, path: '/c/m.gguf', received, total: 4 << 20, resumedFrom: 0, attempt: 1, ...more });
+
+  it('on a terminal: a bar redrawn in place; elsewhere: one line per transfer', () => {
+    const tty = stream(true);
+    const bar = new DownloadReporter({ stream: tty.stream, intervalMs: 0 });
+    for (const received of [0, 1 << 20, 4 << 20]) bar.onProgress(at(received));
+    bar.finish();
+    expect(tty.written[0]).toBe(`specroute: downloading ${URI} (4.00 MiB) to /c/m.gguf\n`);
+    expect(tty.written.slice(1, -1).every((line) => line.startsWith('\r\u001b[2K['))).toBe(true);
+    expect(tty.written.at(-2)).toContain('100.0%  4.00 MiB / 4.00 MiB');
+    expect(tty.written.at(-1)).toBe('\n');
+
+    const log = stream(false);
+    const quiet = new DownloadReporter({ stream: log.stream });
+    for (const received of [0, 1 << 20, 2 << 20]) quiet.onProgress(at(received));
+    for (const received of [2 << 20, 4 << 20]) quiet.onProgress(at(received, { resumedFrom: 2 << 20, attempt: 2 }));
+    quiet.finish();
+    expect(log.written).toEqual([`specroute: downloading ${URI} (4.00 MiB) to /c/m.gguf\n`, `specroute: resuming ${URI} (4.00 MiB) at 2.00 MiB, into /c/m.gguf\n`]);
+    expect([bytes(812), bytes(1536), bytes(5 * 2 ** 30)]).toEqual(['812 B', '1.5 KiB', '5.00 GiB']);
+  });
+});
+
+describe('models by URI in the config and on the command line', () => {
   let hub: FakeHub;
   beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does)`);
     hub = await startFakeHub([{ owner: 'ggml-org', repo: 'models', path: 'tinyllamas/stories260K.gguf', bytes: STORIES_BYTES }]);
   });
   afterAll(() => hub.close());
@@ -285,4 +314,61 @@ describe('models by URI in the config', () => {
     expect(error.message).toMatch(new RegExp(`^config ${file}: model\\.verifier\\.path: cannot download hf:acme/missing/model\\.gguf: HTTP 404`));
   });
 
+  it('specroute pull prints only the path on stdout, says what it fetches on stderr, and reuses the file the second time', async () => {
+    const cache = scratchDir('pull-');
+    const env = { HF_ENDPOINT: hub.hubUrl, HF_TOKEN: '' };
+    const path = join(cache, 'models/hf/ggml-org/models/main/tinyllamas/stories260K.gguf');
+    const first = await cli(['pull', URI, '--cache-dir', cache], env);
+    expect(first.stdout).toBe(`${path}\n`);
+    expect(first.stderr).toBe(`specroute: downloading ${URI} (1.13 MiB) to ${path}\n`);
+    expect(readFileSync(path).equals(STORIES_BYTES)).toBe(true);
+
+    const second = await cli(['pull', URI, '--cache-dir', cache, '--json'], env);
+    expect(second.stderr).toBe('');
+    expect(JSON.parse(second.stdout)).toEqual({ uri: URI, path, size: STORIES_BYTES.length, sha256: STORIES_SHA, sha256Verified: true, reused: true, checked: true, resumedFrom: 0 });
+
+    // No URI: every model the config names by URI, into its cacheDir.
+    const configCache = scratchDir('pull-config-');
+    const config = configFile(`cacheDir: ${configCache}\nmodel:\n  verifier: { path: "${URI}" }\n`);
+    const fromConfig = await cli(['pull', '--config', config], env);
+    expect(fromConfig.stdout).toBe(`${join(configCache, 'models/hf/ggml-org/models/main/tinyllamas/stories260K.gguf')}\n`);
+
+    const help = await cli(['pull', '--help']);
+    expect(help.stdout).toMatch(/Usage: specroute pull \[options\] \[uri\.\.\.\]/);
+    for (const text of ['--cache-dir <dir>', '--json', 'Examples:', '$ specroute pull hf:', 'HF_ENDPOINT', 'HF_TOKEN']) expect(help.stdout).toContain(text);
+  });
+
+  it('other commands take a URI for a model flag: draft make --from fetches into SPECROUTE_CACHE_DIR, then reads it', async () => {
+    const cache = scratchDir('uri-draft-');
+    const out = join(cache, 'draft-q8.gguf');
+    const { stdout, stderr } = await cli(['draft', 'make', '--from', URI, '--quantize', 'q8_0', '--out', out, '--json'], { HF_ENDPOINT: hub.hubUrl, SPECROUTE_CACHE_DIR: cache });
+    expect(stderr).toBe(`specroute: downloading ${URI} (1.13 MiB) to ${join(cache, 'models/hf/ggml-org/models/main/tinyllamas/stories260K.gguf')}\n`);
+    expect(JSON.parse(stdout)).toMatchObject({ outPath: out, quantizedTensorCount: expect.any(Number) });
+    expect(existsSync(out)).toBe(true);
+  });
+
+  it('specroute pull and serve: a bad URI or flag exits 2 naming it, a failed download exits 1 naming the URI (and --verifier)', async () => {
+    const env = { HF_ENDPOINT: hub.hubUrl };
+    const failure = (args: string[]) => cli(args, env).then(
+      () => expect.fail(`specroute ${args.join(' ')} succeeded`),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    const malformed = await failure(['pull', 'hf:owner/repo']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/is not a model URI.*\(uri\)/);
+    const flag = await failure(['pull', URI, '--bogus']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("unknown option '--bogus'");
+    const missing = await failure(['pull', 'hf:acme/missing/model.gguf', '--cache-dir', scratchDir('pull-')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^specroute: cannot download hf:acme\/missing\/model\.gguf: HTTP 404/);
+    expect(missing.stdout).toBe('');
+
+    const serve = await failure(['serve', '--verifier', 'hf:acme/missing/model.gguf', '--port', '0', '--grpc-port', '-1']);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toMatch(/cannot download hf:acme\/missing\/model\.gguf: HTTP 404 .*\(--verifier\)/);
+    const badServe = await failure(['serve', '--verifier', 'hf:owner/repo']);
+    expect(badServe.code).toBe(2);
+    expect(badServe.stderr).toMatch(/is not a model URI.*\(--verifier\)/);
+  });
 });
