@@ -12,8 +12,12 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { backendKind } from '../src/backends/load-backend.js';
+import { fetchConfigModels } from '../src/config/fetch-models.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { SpecrouteError } from '../src/errors/registry.js';
+import { DownloadReporter } from '../src/cli/download-progress.js';
+import { localModelPath } from '../src/cli/local-model.js';
+import { isModelUri } from '../src/models/model-uri.js';
 import { ensureDerivedDraft } from '../src/models/derived-draft.js';
 import { integer, integerList, number, numberList } from '../src/cli/options.js';
 import { requestSettings } from '../src/contract/request-settings.js';
@@ -100,7 +104,7 @@ function runCommand(): Command {
     .description('Benchmark one verifier with one or more drafts: a sweep over suites, temperatures, draft lengths and cut-offs, with the baselines interleaved.')
     .option('--config <file>', 'take the model pair (and threads) from a specroute config file')
     .addOption(new Option('--models-dir <dir>', 'folder of the model files').default(defaultModelsDir, '../shared/models from the repository root'))
-    .option('--verifier <file>', 'verifier model, GGUF or ONNX (in --models-dir, or a path); default stories260K.gguf, or the config\'s')
+    .option('--verifier <file>', 'verifier model, GGUF or ONNX (in --models-dir, a path, or a URI: hf:OWNER/REPO/FILE, https://…); default stories260K.gguf, or the config\'s')
     .option('--draft <draft>', 'a draft, repeatable: a GGUF or ONNX file, or one derived from the verifier (or --draft-from): q8_0 | q4_0 | L<layers> (e.g. L0-2) | L0-2+q8_0; default q8_0, or the config\'s', collectDraft)
     .option('--draft-from <file>', 'derive drafts from this GGUF instead of the verifier (e.g. stories260K.gguf for a scaled verifier)')
     .option('--suite <list>', `prompt suites: ${builtInSuites.join(', ')} (bench/prompts/NAME.jsonl) or JSONL paths`, stringList, ['stories'])
@@ -195,15 +199,18 @@ function collectDraft(value: string, previous: string[] | undefined): string[] {
 
 /** The verifier and drafts of `bench run`, from flags, else the config file, else stories260K with a Q8_0 draft. */
 async function resolvePair(flags: RunFlags, scratch: string): Promise<{ verifierPath: string; verifierDescription: string; drafts: BenchDraft[]; threads: number; draftThreads: number }> {
-  const config = flags.config ? loadConfig(flags.config) : undefined;
-  const verifierPath = flags.verifier ? resolveModel(flags.modelsDir, flags.verifier) : (config?.verifierPath ?? resolveModel(flags.modelsDir, 'stories260K.gguf'));
+  const reporter = new DownloadReporter();
+  const config = flags.config ? await fetchConfigModels(loadConfig(flags.config), { onProgress: reporter.onProgress }).finally(() => reporter.finish()) : undefined;
+  const verifierPath = flags.verifier ? await modelOrUri(flags.modelsDir, flags.verifier, '--verifier') : (config?.verifierPath ?? resolveModel(flags.modelsDir, 'stories260K.gguf'));
   if (!existsSync(verifierPath)) throw new SpecrouteError('invalid_argument', `${verifierPath} does not exist (set --models-dir or --verifier)`, { param: 'verifier' });
   const threads = flags.threads ?? config?.model.verifier.threads ?? 1;
   const draftThreads = flags.draftThreads ?? (flags.threads !== undefined ? undefined : config?.model.draft?.threads) ?? threads;
   let drafts: BenchDraft[];
   if (flags.draft || !config || config.draftSource.kind === 'none') {
-    const from = flags.draftFrom ? resolveModel(flags.modelsDir, flags.draftFrom) : verifierPath;
-    drafts = await benchDrafts(flags.draft ?? ['q8_0'], { from, dir: scratch, modelsDir: flags.modelsDir });
+    const from = flags.draftFrom ? await modelOrUri(flags.modelsDir, flags.draftFrom, '--draft-from') : verifierPath;
+    const entries: string[] = [];
+    for (const entry of flags.draft ?? ['q8_0']) entries.push(isModelUri(entry) ? await localModelPath(entry, '--draft') : entry);
+    drafts = await benchDrafts(entries, { from, dir: scratch, modelsDir: flags.modelsDir });
   } else if (config.draftSource.kind === 'file') {
     drafts = await benchDrafts([config.draftSource.path], { from: verifierPath, dir: scratch, modelsDir: flags.modelsDir });
   } else {
@@ -211,6 +218,11 @@ async function resolvePair(flags: RunFlags, scratch: string): Promise<{ verifier
     drafts = [{ label: basename(path).replace(/\.gguf$/i, ''), path, sha256: await sha256File(path), description: `derived by the config (${JSON.stringify(config.draftSource)})` }];
   }
   return { verifierPath, verifierDescription: 'given', drafts, threads, draftThreads };
+}
+
+/** A model flag: a URI fetched into the cache (SPECROUTE_CACHE_DIR), else a file in --models-dir or from here. */
+async function modelOrUri(modelsDir: string, value: string, flag: string): Promise<string> {
+  return isModelUri(value) ? localModelPath(value, flag) : resolveModel(modelsDir, value);
 }
 
 function resolveModel(modelsDir: string, file: string): string {

@@ -15,6 +15,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { packageRoot } from '../src/package-root.js';
 import { integer, integerList, number } from '../src/cli/options.js';
+import { fetchConfigModels } from '../src/config/fetch-models.js';
 import { loadConfig, type ResolvedConfig } from '../src/config/load-config.js';
 import { startServer, type RunningServer } from '../src/main.js';
 import { GrpcDriver, InProcessDriver, SseDriver, type Driver, type Transport } from './lib/load-drivers.js';
@@ -200,7 +201,8 @@ async function main(flags: Flags): Promise<void> {
       }
       // Loopback, free ports, whatever the file or the environment say.
       Object.assign(env, { SPECROUTE_HOST: '127.0.0.1', SPECROUTE_PORT: '0', SPECROUTE_GRPC_PORT: transports.includes('grpc') ? '0' : '-1' });
-      config = loadConfig(flags.config, {}, env);
+      // Models named by URI are fetched here, so that the report's paths and sha256 are the local files'.
+      config = await fetchConfigModels(loadConfig(flags.config, {}, env), { log: (line) => log(`server: ${line}`) });
       if (config.limits.maxConcurrent < maxConcurrency) log(`note: limits.maxConcurrent is ${config.limits.maxConcurrent} < ${maxConcurrency}: requests beyond it queue (seen as TTFT and "outside engine")`);
       log(`starting the server from ${relative(process.cwd(), flags.config) || flags.config} (cache ${cacheDir})`);
       const serverStart = performance.now();

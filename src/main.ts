@@ -3,6 +3,7 @@
  * place that listens on sockets.
  */
 import { basename, resolve } from 'node:path';
+import { fetchConfigModels } from './config/fetch-models.js';
 import type { ResolvedConfig } from './config/load-config.js';
 import { buildHttpApp } from './ingress/http/app.js';
 import { startGrpcServer } from './ingress/grpc/server.js';
@@ -39,7 +40,12 @@ export interface RunningServer {
 
 export type Log = (message: string) => void;
 
-export async function startServer(config: ResolvedConfig, log: Log = () => undefined): Promise<RunningServer> {
+/**
+ * Boots the server. Models the config names by URI are fetched into `cacheDir` (or found there) first, each
+ * transfer announced by one `log` line; `specroute serve` fetches them itself beforehand, with a progress bar.
+ */
+export async function startServer(resolved: ResolvedConfig, log: Log = () => undefined): Promise<RunningServer> {
+  const config = await fetchConfigModels(resolved, { log });
   const draftPath = await resolveDraft(config, log);
   const metrics = new Metrics();
   const { frontier, breaker, budget, policy } = config.escalation;

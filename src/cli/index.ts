@@ -5,6 +5,7 @@ import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
 import { draftCommand } from './commands/draft.js';
 import { generateCommand } from './commands/generate.js';
+import { pullCommand } from './commands/pull.js';
 import { routerCommand } from './commands/router.js';
 import { serveCommand } from './commands/serve.js';
 
@@ -16,6 +17,7 @@ const program = new Command('specroute')
   .addCommand(generateCommand())
   .addCommand(draftCommand())
   .addCommand(convertCommand())
+  .addCommand(pullCommand())
   .addCommand(benchCommand())
   .addCommand(routerCommand());
 
@@ -26,7 +28,8 @@ const throwOnExit = (command: Command): void => {
 };
 throwOnExit(program);
 
-// Exit status: 0 success, 2 a usage error (a bad flag or a request the command refuses), 1 anything else.
+// Exit status: 0 success, 2 a usage error (a bad flag or a request the command refuses), 1 anything else (a model
+// that could not be downloaded among them: the network, not the command line, failed).
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -35,7 +38,7 @@ try {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else if (isSpecrouteError(error)) {
     process.stderr.write(`specroute: ${error.message}${error.param ? ` (${error.param})` : ''}\n`);
-    process.exitCode = 2;
+    process.exitCode = error.code === 'model_download_failed' ? 1 : 2;
   } else {
     process.stderr.write(`specroute: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exitCode = 1;

@@ -61,7 +61,8 @@ export class ProgressBar {
   }
 }
 
-function clock(seconds: number): string {
+/** `42s`, `3m07s`. */
+export function clock(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }

@@ -1,18 +1,20 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z, type ZodIssue, type ZodTypeAny } from 'zod';
 import type { KeyQuota } from '../scheduler/key-quotas.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { tierNeeds, type Tier } from '../events/route-decision.js';
+import { defaultCacheDir } from '../models/model-cache.js';
+import { isModelUri, modelFileName, parseModelUri } from '../models/model-uri.js';
 import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
 import { configSchema, type SpecrouteConfig } from './schema.js';
 
 /**
  * A `model` section given on the command line (`specroute serve --verifier …`). Relative paths are taken as a
- * shell gives them: from the current directory, not from `modelsDir`.
+ * shell gives them: from the current directory, not from `modelsDir`. A model URI (`hf:…`, `https://…`) is kept
+ * as it is.
  */
 export interface ModelOverride {
   /** The verifier file (GGUF, or ONNX `.onnx`). */
@@ -27,6 +29,8 @@ export interface ConfigOverrides {
   grpcPort?: number;
   host?: string;
   modelsDir?: string;
+  /** `cacheDir` (`specroute pull --cache-dir`). */
+  cacheDir?: string;
   /**
    * Replaces the file's whole `model` section, never merged with it: no draft unless `draft` names one, and the
    * file's per-model keys (`contextSize`, `kvCacheType`…) take their defaults. The other sections still apply,
@@ -41,8 +45,14 @@ export interface ConfigOverrides {
   draftThreads?: number;
 }
 
-/** A validated configuration with every path resolved. */
+/**
+ * A validated configuration with every path resolved. A model given by URI (`hf:…`, `https://…`; here and in
+ * `model.*.tokenizer`) stays a URI until `fetchConfigModels` puts the file in `cacheDir` and replaces it with the
+ * local path.
+ */
 export interface ResolvedConfig extends SpecrouteConfig {
+  /** Absolute: the file's `cacheDir`, or `<os tmpdir>/specroute-cache`. */
+  readonly cacheDir: string;
   readonly modelId: string;
   readonly verifierPath: string;
   /** The draft file, or what to derive it from. */
@@ -105,6 +115,7 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   if (overrides.grpcPort !== undefined) setPath(raw, ['server', 'grpcPort'], overrides.grpcPort);
   if (overrides.host !== undefined) setPath(raw, ['server', 'host'], overrides.host);
   if (overrides.modelsDir !== undefined) setPath(raw, ['modelsDir'], overrides.modelsDir);
+  if (overrides.cacheDir !== undefined) setPath(raw, ['cacheDir'], overrides.cacheDir);
   applyModelOverrides(raw, overrides, source);
   const fromEnv = applyEnv(raw, env);
 
@@ -118,15 +129,27 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   const config = parsed.data;
   const base = file ? dirname(resolve(file)) : process.cwd();
   const modelsDir = resolve(base, config.modelsDir);
-  const inModels = (p: string): string => (isAbsolute(p) ? p : resolve(modelsDir, p));
-  const verifierPath = inModels(config.model.verifier.path);
+  // A model URI is checked here (so that a malformed one fails naming its key) and fetched at boot.
+  const inModels = (p: string, key: string): string => {
+    if (!isModelUri(p)) return isAbsolute(p) ? p : resolve(modelsDir, p);
+    try {
+      parseModelUri(p, key);
+    } catch (error) {
+      throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${(error as Error).message}`, { param: key });
+    }
+    return p;
+  };
+  const verifierPath = inModels(config.model.verifier.path, 'model.verifier.path');
   const draft = config.model.draft;
-  const cacheDir = resolve(base, config.cacheDir ?? resolve(tmpdir(), 'specroute-cache'));
-  const stem = basename(verifierPath).replace(/\.(gguf|onnx)$/i, '');
+  for (const [key, tokenizer] of [['model.verifier.tokenizer', config.model.verifier.tokenizer], ['model.draft.tokenizer', draft?.tokenizer]] as const) {
+    if (tokenizer !== undefined && isModelUri(tokenizer)) inModels(tokenizer, key);
+  }
+  const cacheDir = resolve(base, config.cacheDir ?? defaultCacheDir());
+  const stem = modelFileName(verifierPath).replace(/\.(gguf|onnx)$/i, '');
   let draftSource: ResolvedConfig['draftSource'] = { kind: 'none' };
-  if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path) };
+  if (draft?.path) draftSource = { kind: 'file', path: inModels(draft.path, 'model.draft.path') };
   else if (draft?.derive) {
-    if (isOnnxPath(verifierPath)) {
+    if (isOnnxPath(modelFileName(verifierPath))) {
       const asked = overrides.model?.draft && 'derive' in overrides.model.draft ? '--draft-derive' : `config ${source}: model.draft.derive`;
       throw new SpecrouteError('invalid_argument', `${asked}: drafts are derived from GGUF verifiers only; derive from the GGUF, then convert it with specroute convert`, {
         param: 'model.draft.derive',
@@ -172,8 +195,8 @@ function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOver
   if (overrides.model) {
     const { verifier, draft } = overrides.model;
     raw.model = {
-      verifier: { path: resolve(verifier) },
-      draft: draft === undefined ? null : 'path' in draft ? { path: resolve(draft.path) } : { derive: { ...draft.derive } },
+      verifier: { path: fromHere(verifier) },
+      draft: draft === undefined ? null : 'path' in draft ? { path: fromHere(draft.path) } : { derive: { ...draft.derive } },
     };
   }
   if (overrides.modelId !== undefined) setPath(raw, ['model', 'id'], overrides.modelId);
@@ -187,6 +210,11 @@ function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOver
     }
     setPath(raw, ['model', 'draft', 'threads'], overrides.draftThreads);
   }
+}
+
+/** A path given on the command line, from the current directory; a model URI as it is. */
+function fromHere(path: string): string {
+  return isModelUri(path) ? path : resolve(path);
 }
 
 /**

@@ -52,9 +52,9 @@ const modelFile = {
    */
   executionProviders: z.array(z.string().min(1)).min(1).default(['cpu']),
   /**
-   * The GGUF whose tokenizer (and chat template) an ONNX model uses, relative to `modelsDir` unless absolute
-   * (GGUF models always use their own). Defaults to `MODEL.tokenizer.gguf` beside `MODEL.onnx` (written by
-   * `specroute convert`).
+   * The GGUF whose tokenizer (and chat template) an ONNX model uses, relative to `modelsDir` unless absolute, or a
+   * URI like `path` (GGUF models always use their own). Defaults to `MODEL.tokenizer.gguf` beside `MODEL.onnx`
+   * (written by `specroute convert`); an ONNX model given by URI needs it set.
    */
   tokenizer: z.string().min(1).optional(),
   /**
@@ -66,7 +66,11 @@ const modelFile = {
 
 const verifierSchema = z
   .object({
-    /** GGUF or ONNX (`.onnx`) file, relative to `modelsDir` unless absolute. Required. */
+    /**
+     * GGUF or ONNX (`.onnx`) file, relative to `modelsDir` unless absolute, or a URI fetched into `cacheDir` at
+     * boot: `hf:OWNER/REPO[:REVISION]/PATH/TO/FILE` (a Hugging Face file; `HF_ENDPOINT`, `HF_TOKEN`) or an
+     * `https://` URL (optionally `#sha256=HEX`). Required.
+     */
     path: z.string().min(1),
     ...modelFile,
   })
@@ -74,7 +78,7 @@ const verifierSchema = z
 
 const draftSchema = z
   .object({
-    /** GGUF or ONNX (`.onnx`) file of the draft, relative to `modelsDir` unless absolute. Give this or `derive`. */
+    /** GGUF or ONNX (`.onnx`) file of the draft, relative to `modelsDir` unless absolute, or a URI like the verifier's. Give this or `derive`. */
     path: z.string().min(1).optional(),
     /**
      * Make the draft from the verifier at boot with `specroute draft make` (cached in `cacheDir`).
@@ -115,7 +119,10 @@ export const configSchema = z
       .default({}),
     /** Folder that relative model paths start from (relative to the config file's folder). Defaults to `../shared/models`. */
     modelsDir: z.string().default('../shared/models'),
-    /** Where derived drafts are cached. Defaults to `<os tmpdir>/specroute-cache`. */
+    /**
+     * Where derived drafts are cached and models named by URI are downloaded (under `models/`), relative to the
+     * config file's folder. Defaults to `<os tmpdir>/specroute-cache`.
+     */
     cacheDir: z.string().optional(),
     model: z
       .object({

@@ -61,6 +61,8 @@ export const errorRegistry = {
   cancelled: { http: 499, grpc: GrpcCode.CANCELLED, type: 'cancelled', retryable: false },
   shutting_down: { http: 503, grpc: GrpcCode.UNAVAILABLE, type: 'server_error', retryable: true },
   model_load_failed: { http: 500, grpc: GrpcCode.INTERNAL, type: 'server_error', retryable: false },
+  /** A model named by URI (`hf:…`, `https://…`) could not be fetched, or did not match the size or sha256 it should have. */
+  model_download_failed: { http: 500, grpc: GrpcCode.INTERNAL, type: 'server_error', retryable: false },
   worker_failed: { http: 500, grpc: GrpcCode.INTERNAL, type: 'server_error', retryable: true },
   invalid_model_file: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, type: 'invalid_request_error', retryable: false },
   unsupported_model: { http: 400, grpc: GrpcCode.FAILED_PRECONDITION, type: 'invalid_request_error', retryable: false },

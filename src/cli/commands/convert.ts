@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { SpecrouteError, isSpecrouteError } from '../../errors/registry.js';
 import { convertGgufToOnnx } from '../../models/onnx/gguf-to-onnx.js';
+import { localModelPath } from '../local-model.js';
 
 /** The option names of `convertGgufToOnnx` → the flags that set them, so an error names what the user typed. */
 const FLAGS: Record<string, string> = { from: '--from', out: '--out', tokenizerOut: '--tokenizer-out', to: '--to' };
@@ -21,7 +22,7 @@ export function convertCommand(): Command {
         'computing what llama.cpp computes, plus MODEL.tokenizer.gguf (the GGUF\'s tokenizer and chat template) beside it.',
     )
     .requiredOption('--to <format>', 'the target format: onnx')
-    .requiredOption('--from <file>', 'the source GGUF (Llama architecture)')
+    .requiredOption('--from <file>', 'the source GGUF (Llama architecture), or a URI (hf:OWNER/REPO/FILE, https://…; fetched into SPECROUTE_CACHE_DIR)')
     .requiredOption('--out <file>', 'the ONNX file to write (ends in .onnx)')
     .option('--tokenizer-out <file>', 'where to write the tokenizer GGUF (default: OUT with .onnx replaced by .tokenizer.gguf)')
     .option('--external-data', 'store the weights in OUT.data beside the model (default: only past 1.5 GiB of weights)')
@@ -44,8 +45,9 @@ Examples:
       }
       let result;
       try {
+        const from = await localModelPath(flags.from, '--from');
         result = await convertGgufToOnnx({
-          from: flags.from,
+          from,
           out: flags.out,
           ...(flags.tokenizerOut !== undefined ? { tokenizerOut: flags.tokenizerOut } : {}),
           externalData: flags.externalData === true ? true : 'auto',

@@ -5,6 +5,7 @@ import { requestSettings, type SettingSpec } from '../../contract/request-settin
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
 import type { SpeculationStats } from '../../events/speculation-stats.js';
+import { localModelPath } from '../local-model.js';
 import { colorBySource, legend, useColor } from '../terminal.js';
 import { collect, integer, setting } from '../options.js';
 
@@ -30,8 +31,8 @@ interface GenerateFlags extends Partial<SamplingSettings> {
 export function generateCommand(): Command {
   const command = new Command('generate')
     .description('Generate text from a prompt with a draft and a verifier, streaming each token coloured by its source.')
-    .requiredOption('--verifier <file>', 'verifier GGUF model')
-    .option('--draft <file>', 'draft GGUF model (sharing the verifier\'s tokenizer)')
+    .requiredOption('--verifier <file>', 'verifier GGUF model (or a URI: hf:OWNER/REPO/FILE, https://…; fetched into SPECROUTE_CACHE_DIR)')
+    .option('--draft <file>', 'draft GGUF model (sharing the verifier\'s tokenizer; or a URI)')
     .option('--no-draft', 'decode with the verifier alone (the baseline)')
     .requiredOption('-p, --prompt <text>', 'prompt text')
     .option('-n, --max-tokens <n>', req.maxTokens.doc, setting(req.maxTokens), 200);
@@ -58,7 +59,8 @@ export function generateCommand(): Command {
 Examples:
   $ specroute generate --verifier ../shared/models/stories260K.gguf --draft draft-q8.gguf -p "Once upon a time"
   $ specroute generate --verifier v.gguf --draft d.gguf -p "Hello" -t 0.8 --min-p 0.05 --seed 42 --json
-  $ specroute generate --verifier v.gguf --no-draft -p "Hello"     # verifier-only baseline`,
+  $ specroute generate --verifier v.gguf --no-draft -p "Hello"     # verifier-only baseline
+  $ specroute generate --verifier hf:ggml-org/models/tinyllamas/stories260K.gguf --no-draft -p "Once upon a time"`,
     )
     .action(async (flags: GenerateFlags & { draft?: string | false }) => {
       await runGenerate(flags);
@@ -72,9 +74,11 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
     threads,
     contextSize: flags.contextSize,
   });
+  const verifierPath = await localModelPath(flags.verifier, '--verifier');
+  const draftPath = typeof flags.draft === 'string' ? await localModelPath(flags.draft, '--draft') : undefined;
   const engine = await SpeculativeEngine.load({
-    verifier: model(flags.verifier, flags.threads),
-    ...(typeof flags.draft === 'string' ? { draft: model(flags.draft, flags.draftThreads) } : {}),
+    verifier: model(verifierPath, flags.threads),
+    ...(draftPath !== undefined ? { draft: model(draftPath, flags.draftThreads) } : {}),
     speculation: { max: flags.draftMax, min: Math.min(flags.draftMin, flags.draftMax), initial: Math.min(spec.initial.default, flags.draftMax), adaptive: flags.adaptive, pMin: flags.draftPMin },
   });
   const abort = new AbortController();
