@@ -5,16 +5,14 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { Route } from '../../../src/gen/specroute/v1/generate_pb.js';
 import { startServer, type RunningServer } from '../../../src/main.js';
 import { escalateAfterHttp, frontierSettings, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
 import { GenerationClient } from '../../helpers/grpc.js';
-import { MODELS_DIR, scratchDir } from '../../helpers/models.js';
+import { storiesConfigFile } from '../../helpers/config-file.js';
+import { scratchDir } from '../../helpers/models.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
 import { postJson } from '../../helpers/sse.js';
 
@@ -31,16 +29,8 @@ describe('per-key quotas', () => {
 
   beforeAll(async () => {
     frontier = await startFaultyFrontier('ok');
-    const dir = mkdtempSync(join(tmpdir(), 'specroute-quotas-'));
-    const config = join(dir, 'specroute.yaml');
-    writeFileSync(
-      config,
-      `modelsDir: ${MODELS_DIR}
-model:
-  id: ${MODEL}
-  verifier: { path: stories260K.gguf, threads: 1, contextSize: 512 }
-  draft: { derive: { layers: 0-2 }, threads: 1, contextSize: 512 }
-escalation:
+    const config = storiesConfigFile(
+      `escalation:
   budget: { outputPricePerMillion: 1000 }
 auth:
   keys:
@@ -48,8 +38,7 @@ auth:
     - { name: local-only, sha256: ${digest(KEYS.local)}, tiers: [slm, hybrid] }
     - { name: spender, sha256: ${digest(KEYS.spender)}, frontierCostPerDay: 0.05 }
     - { name: grpc, keyEnv: GRPC_CLIENT_KEY, requestsPerMinute: 1 }
-`,
-    );
+`);
     server = await startServer(
       loadConfig(config, { port: 0, grpcPort: 0, host: '127.0.0.1' }, { SPECROUTE_CACHE_DIR: scratchDir(), GRPC_CLIENT_KEY: KEYS.grpc, ...frontierSettings(frontier) }),
     );

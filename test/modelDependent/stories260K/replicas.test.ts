@@ -3,13 +3,11 @@
  * against a frontier on 127.0.0.1 that counts every HTTP request it receives. Everything goes through the balancer
  * unless a test must reach one replica; every check reads what a client or a scraper sees.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escalateAfterHttp, startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
-import { MODELS_DIR, scratchDir } from '../../helpers/models.js';
+import { storiesConfigFile } from '../../helpers/config-file.js';
+import { scratchDir } from '../../helpers/models.js';
 import { startLoadBalancer, type LoadBalancer } from '../../helpers/nginx.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -43,16 +41,8 @@ describe('three replicas sharing Redis behind nginx', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     frontier = await startFaultyFrontier('ok');
-    const dir = mkdtempSync(join(tmpdir(), 'specroute-replicas-'));
-    const config = join(dir, 'specroute.yaml');
-    writeFileSync(
-      config,
-      `modelsDir: ${MODELS_DIR}
-model:
-  id: ${MODEL}
-  verifier: { path: stories260K.gguf, threads: 1, contextSize: 512 }
-  draft: { derive: { layers: 0-2 }, threads: 1, contextSize: 512 }
-limits: { maxConcurrent: 8 }
+    const config = storiesConfigFile(
+      `limits: { maxConcurrent: 8 }
 escalation:
   frontier: { baseUrl: ${frontier.baseUrl}, model: frontier, retries: 0, connectTimeoutMs: 5000, firstByteTimeoutMs: 5000, totalTimeoutMs: 10000 }
   policy: { minConfidence: 0 }
@@ -65,8 +55,7 @@ auth:
     - { name: later, sha256: ${sha(KEYS.later)}, requestsPerMinute: 3 }
 state:
   redis: { url: ${redis.url}, keyPrefix: 'replicas:', timeoutMs: 1000 }
-`,
-    );
+`);
     const env = { SPECROUTE_CACHE_DIR: scratchDir(), LIMITED_KEY: KEYS.limited };
     replicas.push(await startReplica(config, env)); // the first derives the draft; the others reuse it
     replicas.push(...(await Promise.all([startReplica(config, env), startReplica(config, env)])));
