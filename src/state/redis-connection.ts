@@ -40,7 +40,8 @@ export type RedisHealthListener = (up: boolean, reason?: string) => void;
  */
 export class RedisConnection {
   private readonly client: Redis;
-  private upValue = false;
+  /** Undefined until the first connection attempt says either way (so that a Redis down at boot is reported). */
+  private upValue: boolean | undefined;
   private probe: NodeJS.Timeout | undefined;
   private readonly loaded = new Set<string>();
   private disposed = false;
@@ -66,7 +67,7 @@ export class RedisConnection {
 
   /** Whether commands go to Redis now. */
   get up(): boolean {
-    return this.upValue;
+    return this.upValue === true;
   }
 
   /**
@@ -74,7 +75,7 @@ export class RedisConnection {
    * when Redis is down, slow or failed: the caller then answers from its own state.
    */
   async run(script: RedisScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-    if (!this.upValue || this.disposed) return undefined;
+    if (this.upValue !== true || this.disposed) return undefined;
     try {
       if (!this.loaded.has(script.name)) {
         this.client.defineCommand(script.name, { numberOfKeys: keys.length, lua: script.lua });

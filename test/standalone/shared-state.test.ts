@@ -12,7 +12,7 @@ import { KeyQuotas } from '../../src/scheduler/key-quotas.js';
 import { RedisConnection } from '../../src/state/redis-connection.js';
 import { SharedWindows } from '../../src/state/sliding-windows.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { until } from '../helpers/until.js';
 
 const budgetOptions = { maxTokensPerRequest: 64, maxCallsPerRequest: 4, callsPerMinute: 10, maxCostPerHour: 0, inputPricePerMillion: 0, outputPricePerMillion: 0 };
@@ -112,6 +112,19 @@ describe('shared state in Redis', () => {
     expect(refused).toBeInstanceOf(SpecrouteError);
     expect(refused).toMatchObject({ code: 'quota_exceeded', param: 'requestsPerMinute' });
     expect((refused as SpecrouteError).retryAfterMs).toBeGreaterThan(55_000);
+  });
+
+  it('a Redis down at boot is reported once, and the replica serves from its own state meanwhile', async () => {
+    const health: Array<[boolean, string | undefined]> = [];
+    const connection = new RedisConnection({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: deployment(), timeoutMs: 250 }, (up, reason) => health.push([up, reason]));
+    connections.push(connection);
+    await until(() => health.length > 0, 'the first attempt reported');
+    expect(health[0]).toEqual([false, expect.stringContaining('ECONNREFUSED')]);
+    const budget = new GlobalBudget({ ...budgetOptions, callsPerMinute: 1 }, new SharedWindows(connection));
+    expect('grant' in (await budget.reserve(0, 1))).toBe(true);
+    expect(await budget.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    await new Promise((resolve) => setTimeout(resolve, 400)); // several reconnect attempts
+    expect(health).toHaveLength(1);
   });
 
   it('a slow Redis is waited on for timeoutMs at most: the replica answers alone meanwhile, and uses Redis again once it answers', async () => {
