@@ -220,7 +220,7 @@ export class Scheduler {
     if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
       throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
     }
-    if (choice !== 'auto' && choice !== 'frontier' && !tierAllowed(key, choice)) {
+    if (choice !== 'auto' && !tierAllowed(key, choice)) {
       throw new SpecrouteError('permission_denied', `the API key '${key!.name}' may not use the ${choice} tier (auth.keys tiers: ${key!.tiers!.join(', ')})`, { param: 'route' });
     }
     // Only an `auto` request may be moved between tiers; a named tier (by the request or routing.default) is kept.
@@ -230,47 +230,52 @@ export class Scheduler {
     const room = this.tiers.hybrid.contextSize - prompt.tokens.length;
     const maxTokens = request.maxTokens ?? (overflow || choice === 'frontier' ? this.options.defaultMaxTokens : Math.min(this.options.defaultMaxTokens, room));
     const quota = key && this.options.quotas ? await this.options.quotas.admit(key, prompt.tokens.length + maxTokens) : undefined;
-    if (choice === 'frontier' && quota?.frontierRefusal) throw quota.frontierRefusal;
-    // A key kept off the frontier keeps its text off it: no escalation either.
-    const resolved = { ...request, maxTokens, ...(quota && !quota.frontierAllowed ? { escalation: false as const } : {}) };
-    const frontier = quota && !quota.frontierAllowed ? undefined : this.tiers.frontier;
-    // A prompt the local tiers cannot take goes to the frontier when the request is `auto`.
-    if (overflow && (pinned || !frontier)) throw overflow;
-    const decided = !pinned && !overflow && this.options.router !== undefined;
-    let route: RouteDecision = overflow
-      ? { tier: 'frontier', reason: 'context', latencyMs: 0 }
-      : pinned
-        ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
-        : ((await this.options.router?.decide(resolved, prompt, { signal, load: this.load, frontier: frontier !== undefined })) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 });
-    // A router's choice the key may not use: the nearest tier it may (a local one before the frontier).
-    const usable = (t: Tier): boolean => tierAllowed(key, t) && (t === 'frontier' ? frontier !== undefined : t === 'hybrid' || this.tiers[t] !== undefined);
-    if (!pinned && !usable(route.tier)) {
-      const tier = (['hybrid', 'slm', 'frontier'] as const).find(usable);
-      if (!tier) throw new SpecrouteError('permission_denied', `the API key '${key!.name}' may use no tier this server has`, { param: 'route' });
-      route = { ...route, tier, reason: 'fallback' };
-    }
-    if (signal.aborted) throw signal.reason;
-    if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
-    // A refusal of the tier it was routed to is counted against that tier.
-    const refused = (error: SpecrouteError): SpecrouteError => {
-      this.metrics.tierRequests.inc({ tier: route.tier, reason: route.reason, status: error.code });
-      return error;
-    };
-    let segment: Segment;
     try {
-      segment = await this.segment(route.tier, resolved, prompt);
+      if (choice === 'frontier' && quota?.frontierRefusal) throw quota.frontierRefusal;
+      // A key kept off the frontier keeps its text off it: no escalation either.
+      const resolved = { ...request, maxTokens, ...(quota && !quota.frontierAllowed ? { escalation: false as const } : {}) };
+      const frontier = quota && !quota.frontierAllowed ? undefined : this.tiers.frontier;
+      // A prompt the local tiers cannot take goes to the frontier when the request is `auto`.
+      if (overflow && (pinned || !frontier)) throw overflow;
+      const decided = !pinned && !overflow && this.options.router !== undefined;
+      let route: RouteDecision = overflow
+        ? { tier: 'frontier', reason: 'context', latencyMs: 0 }
+        : pinned
+          ? { tier: choice, reason: request.route !== undefined ? 'request' : 'default', latencyMs: 0 }
+          : ((await this.options.router?.decide(resolved, prompt, { signal, load: this.load, frontier: frontier !== undefined })) ?? { tier: 'hybrid', reason: 'default', latencyMs: 0 });
+      // A router's choice the key may not use: the nearest tier it may (a local one before the frontier).
+      const usable = (t: Tier): boolean => tierAllowed(key, t) && (t === 'frontier' ? frontier !== undefined : t === 'hybrid' || this.tiers[t] !== undefined);
+      if (!pinned && !usable(route.tier)) {
+        const tier = (['hybrid', 'slm', 'frontier'] as const).find(usable);
+        if (!tier) throw new SpecrouteError('permission_denied', `the API key '${key!.name}' may use no tier this server has`, { param: 'route' });
+        route = { ...route, tier, reason: 'fallback' };
+      }
+      if (signal.aborted) throw signal.reason;
+      if (this.draining) throw new SpecrouteError('shutting_down', 'the server is shutting down');
+      // A refusal of the tier it was routed to is counted against that tier.
+      const refused = (error: SpecrouteError): SpecrouteError => {
+        this.metrics.tierRequests.inc({ tier: route.tier, reason: route.reason, status: error.code });
+        return error;
+      };
+      let segment: Segment;
+      try {
+        segment = await this.segment(route.tier, resolved, prompt);
+      } catch (error) {
+        if (pinned || overflow) throw error instanceof SpecrouteError ? refused(error) : error;
+        route = { ...route, tier: 'hybrid', reason: 'fallback' };
+        segment = await this.segment('hybrid', resolved, prompt);
+      }
+      if (segment.tier !== 'frontier' && localQueueFull(this.load)) {
+        throw refused(new SpecrouteError('overloaded', 'the server is at capacity; retry shortly'));
+      }
+      this.metrics.routeDecided(route, decided);
+      if (segment.tier !== 'frontier') this.admittedLocal++;
+      const cascade = !pinned && frontier !== undefined && segment.tier !== 'frontier' && route.reason !== 'fallback' ? this.options.router?.cascade : undefined;
+      return { route, segment, request: resolved, prompt, pinned, cascade, quota };
     } catch (error) {
-      if (pinned || overflow) throw error instanceof SpecrouteError ? refused(error) : error;
-      route = { ...route, tier: 'hybrid', reason: 'fallback' };
-      segment = await this.segment('hybrid', resolved, prompt);
+      quota?.settle(0); // refused after its quota was taken: it used no tokens
+      throw error;
     }
-    if (segment.tier !== 'frontier' && localQueueFull(this.load)) {
-      throw refused(new SpecrouteError('overloaded', 'the server is at capacity; retry shortly'));
-    }
-    this.metrics.routeDecided(route, decided);
-    if (segment.tier !== 'frontier') this.admittedLocal++;
-    const cascade = !pinned && frontier !== undefined && segment.tier !== 'frontier' && route.reason !== 'fallback' ? this.options.router?.cascade : undefined;
-    return { route, segment, request: resolved, prompt, pinned, cascade, quota };
   }
 
   /** The error a prompt gets from the local tiers when it (with `maxTokens`) does not fit them; none when it does. */

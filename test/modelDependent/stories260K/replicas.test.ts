@@ -78,6 +78,7 @@ state:
       await until(async () => metricValue(await scrape(replica.url), 'specroute_frontier_breaker_state', { state: 'open' }) === 1, 'open on the other replicas', 1000);
     }
     expect(Date.now() - opened).toBeLessThan(1000);
+    console.log(`[replicas] breaker open on the other replicas ${Date.now() - opened} ms after the failing response`);
     // After the cooldown one probe through another replica succeeds, and the breaker closes everywhere.
     frontier.mode = 'ok';
     await new Promise((resolve) => setTimeout(resolve, 1600));
@@ -100,6 +101,8 @@ state:
     expect(await total('specroute_escalations_total', { outcome: 'skipped', reason: 'calls_per_minute' })).toBeGreaterThan(0);
     expect(busiestMinute()).toBeLessThanOrEqual(CALLS_PER_MINUTE);
     expect(frontier.requests.length).toBeGreaterThan(2);
+    const skipped = await total('specroute_escalations_total', { outcome: 'skipped', reason: 'calls_per_minute' });
+    console.log(`[replicas] frontier calls in the busiest minute: ${busiestMinute()} (limit ${CALLS_PER_MINUTE}); escalations refused by callsPerMinute: ${skipped}; served per replica: ${after.map((n, i) => n - before[i]!).join(', ')}`);
   });
 
   it('a key with requestsPerMinute: 3 gets its fourth request refused with 429, whichever replica serves it', async () => {
