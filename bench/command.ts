@@ -209,7 +209,7 @@ async function resolvePair(flags: RunFlags, scratch: string): Promise<{ verifier
   if (flags.draft || !config || config.draftSource.kind === 'none') {
     const from = flags.draftFrom ? await modelOrUri(flags.modelsDir, flags.draftFrom, '--draft-from') : verifierPath;
     const entries: string[] = [];
-    for (const entry of flags.draft ?? ['q8_0']) entries.push(isModelUri(entry) ? await localModelPath(entry, '--draft') : entry);
+    for (const entry of flags.draft ?? ['q8_0']) entries.push(await localModelPath(entry, '--draft')); // a URI fetched, anything else as given
     drafts = await benchDrafts(entries, { from, dir: scratch, modelsDir: flags.modelsDir });
   } else if (config.draftSource.kind === 'file') {
     drafts = await benchDrafts([config.draftSource.path], { from: verifierPath, dir: scratch, modelsDir: flags.modelsDir });

@@ -55,24 +55,17 @@ export async function fetchConfigModels(config: ResolvedConfig, options: FetchMo
       );
     }
   }
+  const { onProgress, log, ...download } = options;
   const local = new Map<string, string>();
   for (const { key, uri } of wanted) {
     let got: DownloadedModel;
     try {
-      got = await downloadModel(uri, {
-        cacheDir: config.cacheDir,
-        ...withProgress(options.onProgress ?? logStarts(options.log)),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.env ? { env: options.env } : {}),
-        ...(options.retries !== undefined ? { retries: options.retries } : {}),
-        ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
-        ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-      });
+      got = await downloadModel(uri, { cacheDir: config.cacheDir, ...download, ...withProgress(onProgress ?? logStarts(log)) });
     } catch (error) {
       const code = error instanceof SpecrouteError ? error.code : 'model_download_failed';
       throw new SpecrouteError(code, `config ${config.source}: ${key}: ${(error as Error).message}`, { param: key, cause: error });
     }
-    if (!got.checked) options.log?.(`${key}: the server of ${uri} could not be reached; using the copy verified earlier, ${got.path}`);
+    if (!got.checked) log?.(`${key}: the server of ${uri} could not be reached; using the copy verified earlier, ${got.path}`);
     local.set(key, got.path);
   }
   const at = (key: string, value: string | undefined): string | undefined => local.get(key) ?? value;

@@ -29,9 +29,9 @@ const UNLIMITED = 1e308;
 
 /** What an admitted request holds of its key's quotas. */
 export interface QuotaHold {
-  /** Whether the frontier is open to this request (its tiers, and its key's daily frontier spending). */
+  /** Whether the frontier is open to this request: its key's tiers include it and its day's spending allows. */
   readonly frontierAllowed: boolean;
-  /** Why the frontier is closed, as an error for a request that names it; undefined when open. */
+  /** The key's day of frontier spending is used up: the error for a request that names the frontier. */
   readonly frontierRefusal: SpecrouteError | undefined;
   /** Records frontier spending by this request. */
   spent(cost: number): void;
@@ -62,15 +62,14 @@ export class KeyQuotas {
       }
       settleTokens = (used) => void this.windows.settle(`key:${key.name}:tokens`, take.id, used);
     }
+    const mayUseFrontier = tierAllowed(key, 'frontier');
     let frontierRefusal: SpecrouteError | undefined;
-    if (key.tiers && !key.tiers.includes('frontier')) {
-      frontierRefusal = new SpecrouteError('permission_denied', `the API key '${key.name}' may not use the frontier tier (auth.keys tiers: ${key.tiers.join(', ')})`, { param: 'route' });
-    } else if (key.frontierCostPerDay !== undefined) {
+    if (mayUseFrontier && key.frontierCostPerDay !== undefined) {
       const spent = await this.windows.sum(`key:${key.name}:frontier-cost`, DAY);
       if (spent >= key.frontierCostPerDay) frontierRefusal = over(key, 'frontierCostPerDay', `${key.frontierCostPerDay} of frontier spending per day`, 3_600_000);
     }
     return {
-      frontierAllowed: frontierRefusal === undefined,
+      frontierAllowed: mayUseFrontier && frontierRefusal === undefined,
       frontierRefusal,
       spent: (cost) => {
         if (cost > 0 && key.frontierCostPerDay !== undefined) void this.windows.take(`key:${key.name}:frontier-cost`, DAY, UNLIMITED, cost, cost);

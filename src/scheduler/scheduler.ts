@@ -234,7 +234,7 @@ export class Scheduler {
       if (choice === 'frontier' && quota?.frontierRefusal) throw quota.frontierRefusal;
       // A key kept off the frontier keeps its text off it: no escalation either.
       const resolved = { ...request, maxTokens, ...(quota && !quota.frontierAllowed ? { escalation: false as const } : {}) };
-      const frontier = quota && !quota.frontierAllowed ? undefined : this.tiers.frontier;
+      const frontier = this.frontierFor(quota);
       // A prompt the local tiers cannot take goes to the frontier when the request is `auto`.
       if (overflow && (pinned || !frontier)) throw overflow;
       const decided = !pinned && !overflow && this.options.router !== undefined;
@@ -300,9 +300,14 @@ export class Scheduler {
     return { tier, generator, reservation: await generator.reserve?.(request, prompt) };
   }
 
-  /** The frontier tier with its reservation, or nothing when there is none or it refuses. */
+  /** The frontier tier, unless this server has none or the request's key may not reach it. */
+  private frontierFor(quota: QuotaHold | undefined): Generator | undefined {
+    return quota && !quota.frontierAllowed ? undefined : this.tiers.frontier;
+  }
+
+  /** The frontier tier with its reservation, or nothing when there is none, the key may not reach it, or it refuses. */
   private async tryFrontier(request: GenerationRequest, prompt: EncodedPrompt, quota: QuotaHold | undefined): Promise<Segment | undefined> {
-    if (!this.tiers.frontier || (quota && !quota.frontierAllowed)) return undefined;
+    if (!this.frontierFor(quota)) return undefined;
     try {
       return await this.segment('frontier', request, prompt);
     } catch {

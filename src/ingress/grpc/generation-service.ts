@@ -19,6 +19,8 @@ export const REQUEST_ID_HEADER = 'specroute-request-id';
 export const ROUTE_HEADER = 'specroute-route';
 
 export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 'onInternalError'> = {}): ImplementedService {
+  /** What `authorize` found for each call (the same context reaches the handler): its key's quotas, if any. */
+  const keys = new WeakMap<CallContext, KeyQuota | undefined>();
   return implementService(
     GenerationService,
     {
@@ -30,8 +32,7 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
         });
         // Throws at once (bad field, unknown model, prompt too long, overloaded, shutting down); the scheduler
         // records those in the metrics, and everything after admission.
-        // `authorize` admitted the key before the message was read; this reads its quotas.
-        const generation = await ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal, key: authorize(ctx, call) });
+        const generation = await ctx.scheduler.admit(request, { transport: 'grpc', signal: call.signal, key: keys.get(call) });
         call.sendHeader({ [REQUEST_ID_HEADER]: generation.id, [ROUTE_HEADER]: generation.route.tier });
         for await (const event of generation) yield toGenerateResponse(event, generation);
       },
@@ -50,7 +51,7 @@ export function generationService(ctx: ServerContext, hooks: Pick<ServiceHooks, 
       },
     },
     {
-      authorize: (call) => void authorize(ctx, call),
+      authorize: (call) => void keys.set(call, authorize(ctx, call)),
       // Generations refused before the scheduler saw them (auth, undecodable message) still count in
       // `specroute_requests_total`; the scheduler counts every other outcome.
       onRejected: (call, error) => {
