@@ -141,8 +141,9 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   };
   const verifierPath = inModels(config.model.verifier.path, 'model.verifier.path');
   const draft = config.model.draft;
+  // A tokenizer URI is checked like the models'; a tokenizer path is left for the backend to resolve.
   for (const [key, tokenizer] of [['model.verifier.tokenizer', config.model.verifier.tokenizer], ['model.draft.tokenizer', draft?.tokenizer]] as const) {
-    if (tokenizer !== undefined && isModelUri(tokenizer)) inModels(tokenizer, key);
+    if (tokenizer !== undefined) inModels(tokenizer, key);
   }
   const cacheDir = resolve(base, config.cacheDir ?? defaultCacheDir());
   const stem = modelFileName(verifierPath).replace(/\.(gguf|onnx)$/i, '');
@@ -164,24 +165,25 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   }
   checkRouting(config, draftSource.kind !== 'none', source);
   const routerPath = config.routing.router === undefined ? undefined : resolve(base, config.routing.router);
+  // The schema holds exactly one of keyEnv and sha256.
   const authKeys = config.auth.keys.map(({ name, keyEnv, sha256, ...limits }, i): AuthKey => {
-    const key = keyEnv === undefined ? undefined : env[keyEnv];
-    if (keyEnv !== undefined && !key) {
-      throw new SpecrouteError('invalid_argument', `config ${source}: auth.keys.${i}.keyEnv: the environment variable ${keyEnv} is not set`, { param: `auth.keys.${i}.keyEnv` });
-    }
-    return { sha256: sha256 ?? createHash('sha256').update(key!).digest('hex'), quota: { name, ...limits } };
+    const quota = { name, ...limits };
+    if (keyEnv === undefined) return { sha256: sha256!, quota };
+    const key = env[keyEnv];
+    if (!key) throw new SpecrouteError('invalid_argument', `config ${source}: auth.keys.${i}.keyEnv: the environment variable ${keyEnv} is not set`, { param: `auth.keys.${i}.keyEnv` });
+    return { sha256: createHash('sha256').update(key).digest('hex'), quota };
   });
   return { ...config, modelsDir, cacheDir, modelId: config.model.id ?? stem, verifierPath, draftSource, routerPath, source, authKeys };
 }
 
 /** Routing may only send requests to tiers this server has: `slm` needs a draft, `frontier` a frontier. */
 function checkRouting(config: SpecrouteConfig, hasDraft: boolean, source: string): void {
-  const lacks = (tier: Tier): tier is Exclude<Tier, 'hybrid'> => (tier === 'slm' && !hasDraft) || (tier === 'frontier' && config.escalation.frontier === undefined);
+  const lacks = (tier: Tier | 'auto'): tier is 'slm' | 'frontier' => (tier === 'slm' && !hasDraft) || (tier === 'frontier' && config.escalation.frontier === undefined);
   const fail = (key: string, message: string): never => {
     throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}`, { param: key });
   };
   const chosen = config.routing.default;
-  if (chosen !== 'auto' && lacks(chosen)) fail('routing.default', `'${chosen}' needs ${tierNeeds[chosen]}`);
+  if (lacks(chosen)) fail('routing.default', `'${chosen}' needs ${tierNeeds[chosen]}`);
   config.routing.routes.forEach((route, i) => {
     if (lacks(route.tier)) fail(`routing.routes[${i}].tier`, `'${route.tier}' needs ${tierNeeds[route.tier]}`);
   });

@@ -104,8 +104,8 @@ export class GlobalBudget {
     const input = this.costOf(inputTokens, 0);
     // At least one output token must fit (with free output: more than the prompt's cost must be left).
     const least = perToken > 0 ? input + perToken * (1 - 1e-9) : input + 1e-12;
-    const most = perToken > 0 ? this.costOf(inputTokens, maxTokens) : least;
-    const cost = await this.windows.take(COST, HOUR, maxCostPerHour > 0 ? maxCostPerHour : UNLIMITED, least, Math.max(least, most));
+    const most = Math.max(least, this.costOf(inputTokens, maxTokens));
+    const cost = await this.windows.take(COST, HOUR, maxCostPerHour > 0 ? maxCostPerHour : UNLIMITED, least, most);
     if (!cost.admitted) {
       void this.windows.settle(CALLS, call, 0); // a refused call is not counted
       this.spent = cost.used;

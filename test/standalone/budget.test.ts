@@ -147,6 +147,33 @@ describe('GlobalBudget', () => {
     expect((await g.spentLastHour())).toBe(0);
   });
 
+  it('spentRecently follows every reservation and settlement without asking the windows', async () => {
+    const { g } = global({ maxCostPerHour: 1, outputPricePerMillion: 100_000, inputPricePerMillion: 1 });
+    expect(g.spentRecently).toBe(0);
+    const grant = granted(await g.reserve(100_000, 5)); // 0.1 of input + 0.5 of output
+    expect(g.spentRecently).toBeCloseTo(0.6, 9);
+    grant.settle({ inputTokens: 100_000, outputTokens: 2 });
+    expect(g.spentRecently).toBeCloseTo(0.3, 9);
+    grant.settle({ inputTokens: 100_000, outputTokens: 3 });
+    expect(g.spentRecently).toBeCloseTo(0.4, 9);
+    // A second grant is trimmed to what is left, and the mirror counts only what it reserved.
+    expect(granted(await g.reserve(0, 10)).maxTokens).toBe(6);
+    expect(g.spentRecently).toBeCloseTo(1, 9);
+    expect(await g.reserve(0, 1)).toEqual({ refused: 'cost_per_hour' });
+    expect(g.spentRecently).toBeCloseTo(1, 9);
+  });
+
+  it('a retry takes one more call from the per-minute window, and is refused when none is left', async () => {
+    const { g, at } = global({ callsPerMinute: 3 });
+    granted(await g.reserve(0, 1));
+    expect(await g.takeRetry()).toBe(true);
+    expect(await g.takeRetry()).toBe(true);
+    expect(await g.takeRetry()).toBe(false);
+    expect(await g.reserve(0, 1)).toEqual({ refused: 'calls_per_minute' });
+    at(60_000);
+    expect(await g.takeRetry()).toBe(true);
+  });
+
   it('keeps its options readable', async () => {
     const options = { ...open, callsPerMinute: 7 };
     expect(new GlobalBudget(options).options).toBe(options);

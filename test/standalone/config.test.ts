@@ -340,6 +340,8 @@ describe('config errors name the key, in every section of the schema', () => {
       [withValue(noFrontier, ['routing'], { router: 'r.json' }), 'routing.router', /needs a frontier/],
       [withValue(BASE, ['routing'], { targetFrontierShare: 0.2 }), 'routing.targetFrontierShare', /set routing\.router too/],
       [withValue(BASE, ['routing'], { routes: [{ name: 'a', tier: 'slm', examples: ['x'] }, { name: 'a', tier: 'slm', examples: ['y'] }] }), 'routing.routes', /unique/],
+      [withValue(noFrontier, ['routing'], { slo: { ttftP95Ms: 250 } }), 'routing.slo', /^config .*: routing\.slo: requests spill to the frontier, which needs a frontier \(escalation\.frontier\)$/],
+      [withValue(noFrontier, ['routing'], { cascade: { minConfidence: 0.5 } }), 'routing.cascade', /^config .*: routing\.cascade: unconfident requests move to the frontier, which needs a frontier/],
     ];
     for (const [config, key, message] of cases) {
       const error = errorOf(() => loadConfig(yamlFile(config), {}, {}));
@@ -347,6 +349,31 @@ describe('config errors name the key, in every section of the schema', () => {
       expect(error.message, key).toMatch(message);
     }
     expect(loadConfig(yamlFile(withValue(BASE, ['routing'], { router: 'r.json' })), {}, {}).routerPath).toMatch(/\/r\.json$/);
+    // `auto` needs no tier of its own (its router and SLO need the frontier, checked above).
+    expect(loadConfig(yamlFile(withValue(noFrontier, ['routing'], { default: 'auto' })), {}, {}).routing.default).toBe('auto');
+  });
+
+  it('refuses malformed names, variables, digests and URLs, naming the key and the form it takes', () => {
+    const route = (name: string, examples = ['x']): object => withValue(BASE, ['routing', 'routes'], [{ name, tier: 'slm', examples }]);
+    const key = (entry: object): object => withValue(BASE, ['auth', 'keys'], [{ name: 'a', ...entry }]);
+    const sha = 'a'.repeat(64);
+    // Each form is anchored at both ends: a bad first or last character is refused.
+    const cases: Array<[object, string, string]> = [
+      ...['-ok!', '!ok', 'a b', ''].map((name): [object, string, string] => [route(name), 'routing.routes.0.name', 'letters, digits, _ . - only']),
+      ...['x!', '!x'].map((name): [object, string, string] => [key({ name, sha256: sha }), 'auth.keys.0.name', 'letters, digits, _ . - only']),
+      ...['1KEY', 'KEY-1', 'KEY 1'].map((keyEnv): [object, string, string] => [key({ keyEnv }), 'auth.keys.0.keyEnv', 'an environment variable name']),
+      ...[`${sha}0`, `0${sha}`, 'A'.repeat(64)].map((sha256): [object, string, string] => [key({ sha256 }), 'auth.keys.0.sha256', '64 lowercase hex digits']),
+      ...['http://h:6379', 'xredis://h', 'redis:/h'].map((url): [object, string, string] => [withValue(BASE, ['state', 'redis', 'url'], url), 'state.redis.url', 'a redis:// or rediss:// URL']),
+    ];
+    for (const [config, param, form] of cases) {
+      const error = errorOf(() => loadConfig(yamlFile(config), {}, {}));
+      expect(error.param, JSON.stringify(config)).toBe(param);
+      expect(error.message, param).toContain(`${param}: ${form}`);
+    }
+    const fine = loadConfig(yamlFile(withValue(route('a.b_c-9', ['one', 'two']), ['auth', 'keys'], [{ name: 'Team_A.1-x', keyEnv: '_K9' }, { name: 'b', sha256: sha }])), {}, { _K9: 'sk' });
+    expect(fine.routing.routes.map((r) => [r.name, r.examples])).toEqual([['a.b_c-9', ['one', 'two']]]);
+    expect(fine.authKeys.map((k) => k.quota.name)).toEqual(['Team_A.1-x', 'b']);
+    expect(loadConfig(yamlFile(withValue(BASE, ['state', 'redis', 'url'], 'rediss://u:p@h:6380/2')), {}, {}).state.redis?.url).toBe('rediss://u:p@h:6380/2');
   });
 
   it('names every unknown key of a section, and the keys it takes', () => {
@@ -439,6 +466,30 @@ describe('the loader in detail', () => {
     expect(loadConfig(file(`${minimal}speculation: { min: 3, max: 3 }\n`), {}, {}).speculation).toMatchObject({ min: 3, max: 3 });
   });
 
+  it('keeps model URIs as given (fetched at boot), and refuses a malformed one naming its key', () => {
+    const uri = 'hf:acme/tiny/model.gguf';
+    const url = 'https://example.com/tok.gguf';
+    const c = loadConfig(file(`model:\n  verifier: { path: "${uri}", tokenizer: "${url}" }\n  draft: { path: "hf:acme/tiny:v2/d.gguf", tokenizer: local.gguf }\n`), {}, {});
+    expect(c.verifierPath).toBe(uri);
+    expect(c.modelId).toBe('model');
+    expect(c.model.verifier.tokenizer).toBe(url);
+    expect(c.draftSource).toEqual({ kind: 'file', path: 'hf:acme/tiny:v2/d.gguf' });
+    const cases: Array<[string, string]> = [
+      ['verifier: { path: "hf:owner/repo" }', 'model.verifier.path'],
+      ['verifier: { path: v.gguf, tokenizer: "hf:owner" }', 'model.verifier.tokenizer'],
+      ['verifier: { path: v.gguf }\n  draft: { path: "hf:a/b/../x.gguf" }', 'model.draft.path'],
+      ['verifier: { path: v.gguf }\n  draft: { path: d.gguf, tokenizer: "https://h/t.gguf#md5=1" }', 'model.draft.tokenizer'],
+    ];
+    for (const [model, key] of cases) {
+      const path = file(`model:\n  ${model}\n`);
+      const error = errorOf(() => loadConfig(path, {}, {}));
+      expect(error.param, model).toBe(key);
+      expect(error.message, model).toMatch(new RegExp(`^config ${path}: ${key.replace(/\./g, '\\.')}: ".*" is not a model URI: `));
+    }
+    // A tokenizer that is a plain path is left for the backend to resolve.
+    expect(loadConfig(file('model:\n  verifier: { path: v.gguf, tokenizer: "hf-local/t.gguf" }\n'), {}, {}).model.verifier.tokenizer).toBe('hf-local/t.gguf');
+  });
+
   it('names a derived draft after the verifier, its layers and its quantization, in cacheDir', () => {
     const at = (derive: string): string => {
       const c = loadConfig(file(`cacheDir: /c\nmodel:\n  verifier: { path: /m/My.Model.GGUF }\n  draft: { derive: ${derive} }\n`), {}, {});
@@ -452,7 +503,8 @@ describe('the loader in detail', () => {
     const c = loadConfig(file('model:\n  verifier: { path: /m/v.gguf }\n  draft: { derive: {} }\n'), {}, {});
     expect(c.draftSource).toEqual({ kind: 'derive', out: expect.stringMatching(/^.*\/specroute-cache\/v\.[0-9a-f]{8}\.draft\.all\.f\.gguf$/) });
     expect(Object.keys(c.draftSource)).toEqual(['kind', 'out']);
-    // A relative cacheDir starts from the config file's folder.
+    // `pull --cache-dir` overrides the file's (and a relative cacheDir starts from the config file's folder).
+    expect(loadConfig(file('cacheDir: /c\nmodel:\n  verifier: { path: /m/v.gguf }\n'), { cacheDir: '/elsewhere' }, {}).cacheDir).toBe('/elsewhere');
     const path = file('cacheDir: cache\nmodel:\n  verifier: { path: /m/v.gguf }\n  draft: { derive: {} }\n');
     expect(loadConfig(path, {}, {}).cacheDir).toBe(resolve(path, '..', 'cache'));
   });

@@ -122,6 +122,7 @@ describe('request-settings helpers', () => {
   const integer = (min: number, max?: number): SettingSpec => ({ name: 'n', doc: '', http: 'body', grpc: true, kind: 'integer', min, max, default: undefined });
   const number = (min: number, max?: number, minExclusive = false): SettingSpec => ({ name: 'x', doc: '', http: 'body', grpc: true, kind: 'number', min, max, minExclusive, default: undefined });
   const boolean: SettingSpec = { name: 'b', doc: '', http: 'body', grpc: true, kind: 'boolean', default: false };
+  const tiers: SettingSpec = { name: 'route', doc: '', http: 'extension', grpc: true, kind: 'enum', values: ['auto', 'slm'], default: 'auto' };
 
   it('describeRange puts each kind of range in words', () => {
     expect(describeRange(boolean)).toBe('true or false');
@@ -133,6 +134,7 @@ describe('request-settings helpers', () => {
     expect(describeRange(number(0, undefined, true))).toBe('a number > 0');
     expect(describeRange(number(0, 1))).toBe('between 0 and 1');
     expect(describeRange(number(0, 1, true))).toBe('in (0, 1]');
+    expect(describeRange(tiers)).toBe('one of auto, slm');
   });
 
   it('inRange: type, finiteness, integrality and bounds (min exclusive when said)', () => {
@@ -140,6 +142,8 @@ describe('request-settings helpers', () => {
     const i = integer(1, 3);
     expect([1, 3, 2, 0, 4, 1.5, '2', Number.NaN, Infinity].map((v) => inRange(i, v))).toEqual([true, true, true, false, false, false, false, false, false]);
     expect(inRange(integer(1), 1e12)).toBe(true);
+    // An enum takes exactly its words: not another word, another case, or a number.
+    expect(['auto', 'slm', 'hybrid', 'AUTO', '', 0, null].map((v) => inRange(tiers, v))).toEqual([true, true, false, false, false, false, false]);
     expect(inRange(integer(1), -Infinity)).toBe(false);
     const open = number(0, 1, true);
     expect([0, 1e-9, 1, 1.0000001, 0.5, -0].map((v) => inRange(open, v))).toEqual([false, true, true, false, true, false]);
