@@ -3,14 +3,14 @@
  * local imitation of the Hugging Face hub (test/helpers/fake-hub.ts, serving stories260K; `HF_ENDPOINT` points at
  * it) into `cacheDir` before the models load, through `startServer` and through `specroute serve --verifier`.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { startServer } from '../../../src/main.js';
 import { startFakeHub, type FakeHub } from '../../helpers/fake-hub.js';
-import { CLI, scratchDir, STORIES } from '../../helpers/models.js';
+import { scratchDir, STORIES } from '../../helpers/models.js';
+import { startServe } from '../../helpers/serve-process.js';
 
 const URI = 'hf:ggml-org/models:v1/tinyllamas/stories260K.gguf';
 const CACHED = 'models/hf/ggml-org/models/v1/tinyllamas/stories260K.gguf';
@@ -63,37 +63,17 @@ describe('models by hf: URI at boot (stories260K from a fake hub)', () => {
 
   it('specroute serve --verifier hf:… fetches it (one line on a non-terminal stderr), then listens', async () => {
     const cache = scratchDir('uri-serve-');
-    const child = spawn(process.execPath, [CLI, 'serve', '--verifier', URI, '--port', '0', '--grpc-port', '-1'], {
+    const serve = await startServe(['--verifier', URI, '--port', '0', '--grpc-port', '-1'], {
       cwd: scratchDir('uri-serve-cwd-'),
-      env: { ...process.env, SPECROUTE_CACHE_DIR: cache, HF_ENDPOINT: hub.hubUrl },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    let stderr = '';
-    child.stderr.setEncoding('utf8');
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not listen within 90 s; stderr:\n${stderr}`)), 90_000);
-      child.stderr.on('data', (chunk: string) => {
-        stderr += chunk;
-        const match = /HTTP on (http:\/\/\S+?)(,|\s|$)/.exec(stderr);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`serve exited with ${code} before listening; stderr:\n${stderr}`));
-      });
+      env: { SPECROUTE_CACHE_DIR: cache, HF_ENDPOINT: hub.hubUrl },
     });
     try {
       const path = join(cache, CACHED);
-      expect(stderr.split('\n')[0]).toBe(`specroute: downloading ${URI} (1.13 MiB) to ${path}`);
-      expect(stderr).toContain(`serving stories260K (verifier ${path}, no draft)`);
-      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect(serve.stderr.split('\n')[0]).toBe(`specroute: downloading ${URI} (1.13 MiB) to ${path}`);
+      expect(serve.stderr).toContain(`serving stories260K (verifier ${path}, no draft)`);
+      expect((await fetch(`${serve.url}/health`)).status).toBe(200);
     } finally {
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await serve.stop()).toBe(0);
     }
   });
 });

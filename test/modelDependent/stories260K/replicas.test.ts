@@ -11,7 +11,7 @@ import { scratchDir } from '../../helpers/models.js';
 import { startLoadBalancer, type LoadBalancer } from '../../helpers/nginx.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { startReplica, type Replica } from '../../helpers/replica.js';
+import { startServe, type ServeProcess } from '../../helpers/serve-process.js';
 import { parseSse, postJson, streamedText } from '../../helpers/sse.js';
 import { until } from '../../helpers/until.js';
 
@@ -24,7 +24,7 @@ const sha = (key: string): string => createHash('sha256').update(key).digest('he
 describe('three replicas sharing Redis behind nginx', () => {
   let redis: RedisServer;
   let frontier: FaultyFrontier;
-  const replicas: Replica[] = [];
+  const replicas: ServeProcess[] = [];
   let balancer: LoadBalancer;
 
   const complete = (url: string, key: string, body: Record<string, unknown> = {}): Promise<Response> =>
@@ -57,14 +57,16 @@ state:
   redis: { url: ${redis.url}, keyPrefix: 'replicas:', timeoutMs: 1000 }
 `);
     const env = { SPECROUTE_CACHE_DIR: scratchDir(), LIMITED_KEY: KEYS.limited };
-    replicas.push(await startReplica(config, env)); // the first derives the draft; the others reuse it
-    replicas.push(...(await Promise.all([startReplica(config, env), startReplica(config, env)])));
+    // On a free port of 127.0.0.1, without gRPC.
+    const replica = (): Promise<ServeProcess> => startServe(['--config', config, '--port', '0', '--grpc-port', '-1'], { env });
+    replicas.push(await replica()); // the first derives the draft; the others reuse it
+    replicas.push(...(await Promise.all([replica(), replica()])));
     balancer = await startLoadBalancer(replicas.map((r) => r.url));
     for (const replica of replicas) await until(async () => metricValue(await scrape(replica.url), 'specroute_state_redis_up') === 1, 'the replica reaches Redis');
   });
   afterAll(async () => {
     await balancer?.close();
-    await Promise.all(replicas.map((r) => r.close()));
+    await Promise.all(replicas.map((r) => r.stop()));
     await frontier?.close();
     await redis?.close();
   });

@@ -1,9 +1,10 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, scratchDir, STORIES } from '../../helpers/models.js';
+import { startServe, type ServeProcess } from '../../helpers/serve-process.js';
 
 const run = promisify(execFile);
 
@@ -20,56 +21,28 @@ describe('specroute serve --verifier (no model in YAML) on stories260K', () => {
     ['limits: { defaultMaxTokens: 7 }', 'model:', '  id: from-the-file', '  verifier: { path: nowhere.gguf }', '  draft: { derive: { layers: 0-2 } }', ''].join('\n'),
   );
   const verifier = relative(cwd, STORIES);
-  const env = { ...process.env, SPECROUTE_CACHE_DIR: join(cwd, 'cache') };
-  let child: ChildProcess | undefined;
-  let stderr = '';
-  let url = '';
-  let exited: Promise<number | null>;
+  let serve: ServeProcess;
 
   beforeAll(async () => {
-    const proc = spawn(process.execPath, [CLI, 'serve', '--verifier', verifier, '--draft-derive', 'quantize=q8_0', '--port', '0', '--grpc-port', '-1'], {
+    serve = await startServe(['--verifier', verifier, '--draft-derive', 'quantize=q8_0', '--port', '0', '--grpc-port', '-1'], {
       cwd,
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child = proc;
-    exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
-    // serve logs "specroute: HTTP on http://HOST:PORT" once it listens (--port 0: the port is only known from it).
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not listen within 90 s; stderr:\n${stderr}`)), 90_000);
-      proc.stderr.setEncoding('utf8');
-      proc.stderr.on('data', (chunk: string) => {
-        stderr += chunk;
-        const match = /HTTP on (http:\/\/\S+?)(,|\s|$)/.exec(stderr);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]!);
-        }
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`serve exited with ${code} before listening; stderr:\n${stderr}`));
-      });
+      env: { SPECROUTE_CACHE_DIR: join(cwd, 'cache') },
     });
   });
 
   afterAll(async () => {
-    if (!child || child.exitCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child?.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
+    await serve?.stop();
   });
 
   it('says what it serves: the verifier from the flag, the q8_0 draft derived from it, no gRPC', () => {
-    expect(stderr).toContain(`serving stories260K (verifier ${STORIES}, draft ${join(cwd, 'cache')}/stories260K.`);
-    expect(stderr).toMatch(/draft \S+\.draft\.all\.q8_0\.gguf\)/);
-    expect(stderr).not.toContain('gRPC on');
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(serve.stderr).toContain(`serving stories260K (verifier ${STORIES}, draft ${join(cwd, 'cache')}/stories260K.`);
+    expect(serve.stderr).toMatch(/draft \S+\.draft\.all\.q8_0\.gguf\)/);
+    expect(serve.stderr).not.toContain('gRPC on');
+    expect(serve.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('GET /v1/models lists the verifier under its file name, with its derived draft, not the file\'s model', async () => {
-    const response = await fetch(`${url}/v1/models`);
+    const response = await fetch(`${serve.url}/v1/models`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as { data: Array<{ id: string; specroute: { verifier: string; draft: string | null } }> };
     expect(body.data).toHaveLength(1);
@@ -79,7 +52,7 @@ describe('specroute serve --verifier (no model in YAML) on stories260K', () => {
 
   it('completes speculatively with the derived draft, under the YAML\'s limits', async () => {
     const complete = async (extra: object) => {
-      const response = await fetch(`${url}/v1/completions`, {
+      const response = await fetch(`${serve.url}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'stories260K', prompt: 'Once upon a time', ...extra }),
@@ -98,9 +71,8 @@ describe('specroute serve --verifier (no model in YAML) on stories260K', () => {
   });
 
   it('stops cleanly on SIGTERM', async () => {
-    child!.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(stderr).toMatch(/SIGTERM: draining streams in flight, then shutting down\nspecroute: stopped\n/);
+    expect(await serve.stop()).toBe(0);
+    expect(serve.stderr).toMatch(/SIGTERM: draining streams in flight, then shutting down\nspecroute: stopped\n/);
   });
 });
 
