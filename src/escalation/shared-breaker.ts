@@ -1,4 +1,4 @@
-import type { RedisConnection, RedisScript } from '../state/redis-connection.js';
+import { LUA_NOW, type RedisConnection, type RedisScript } from '../state/redis-connection.js';
 import { CircuitBreaker, type BreakerState, type CircuitBreakerOptions } from './circuit-breaker.js';
 
 /** The breaker in front of the frontier, as the escalator uses it: the same one for every replica when Redis is up. */
@@ -42,10 +42,7 @@ export class LocalBreaker implements FrontierBreaker {
  */
 const breakerScript: RedisScript = {
   name: 'specrouteBreaker',
-  lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local op, threshold, cooldown, halfOpen = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+  lua: `${LUA_NOW}local op, threshold, cooldown, halfOpen = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local h = redis.call('HMGET', KEYS[1], 'state', 'failures', 'openedAt', 'probes')
 local state = h[1] or 'closed'
 local failures, openedAt, probes = tonumber(h[2] or '0'), tonumber(h[3] or '0'), tonumber(h[4] or '0')

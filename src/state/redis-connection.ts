@@ -29,6 +29,14 @@ export interface RedisScript {
   readonly lua: string;
 }
 
+/**
+ * Lua that sets `now` to Redis's own clock in ms: every replica's script reads the same clock, so replicas agree on
+ * windows and cooldowns whatever their own clocks say.
+ */
+export const LUA_NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
 /** Told when Redis becomes usable or stops being usable (`reason`: why it stopped). */
 export type RedisHealthListener = (up: boolean, reason?: string) => void;
 

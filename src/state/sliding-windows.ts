@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisConnection, RedisScript } from './redis-connection.js';
+import { LUA_NOW, type RedisConnection, type RedisScript } from './redis-connection.js';
 
 /** What a `take` got. */
 export interface WindowTake {
@@ -89,21 +89,24 @@ export class MemoryWindows implements SlidingWindows {
 }
 
 /**
+ * Lua (after `LUA_NOW`, with `windowMs` set) that drops the entries of window KEYS (times, amounts) older than
+ * `windowMs` and sets `used` to the sum of the rest.
+ */
+const PRUNE_AND_SUM = `local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
+for _, gone in ipairs(old) do redis.call('HDEL', KEYS[2], gone) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
+local used = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[2])) do used = used + tonumber(v) end
+`;
+
+/**
  * KEYS: the entries' times (a sorted set) and amounts (a hash), by id. ARGV: windowMs, limit, min, max, id.
  * Returns {admitted, granted, used, retryAfterMs}; amounts as strings (Redis would truncate Lua numbers).
  */
 const takeScript: RedisScript = {
   name: 'specrouteWindowTake',
-  lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local windowMs, limit, min, max, id = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-for _, gone in ipairs(old) do redis.call('HDEL', KEYS[2], gone) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - windowMs)
-local used = 0
-for _, v in ipairs(redis.call('HVALS', KEYS[2])) do used = used + tonumber(v) end
-local granted = math.min(max, limit - used)
+  lua: `${LUA_NOW}local windowMs, limit, min, max, id = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+${PRUNE_AND_SUM}local granted = math.min(max, limit - used)
 if limit - used <= 0 or granted < min then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   local retry = windowMs
@@ -130,15 +133,8 @@ return 1
 /** KEYS: as `take`. ARGV: windowMs. */
 const sumScript: RedisScript = {
   name: 'specrouteWindowSum',
-  lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-for _, gone in ipairs(old) do redis.call('HDEL', KEYS[2], gone) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
-local used = 0
-for _, v in ipairs(redis.call('HVALS', KEYS[2])) do used = used + tonumber(v) end
-return tostring(used)
+  lua: `${LUA_NOW}local windowMs = tonumber(ARGV[1])
+${PRUNE_AND_SUM}return tostring(used)
 `,
 };
 
