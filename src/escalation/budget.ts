@@ -1,4 +1,4 @@
-import { MemoryWindows, type SlidingWindows } from '../state/sliding-windows.js';
+import { MemoryWindows, NO_LIMIT, type SlidingWindows } from '../state/sliding-windows.js';
 
 /** Limits on what escalation may spend. */
 export interface BudgetOptions {
@@ -63,8 +63,6 @@ const CALLS = 'frontier:calls';
 const COST = 'frontier:cost';
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-/** The limit of a window without one (a finite number, for Redis's Lua). */
-const UNLIMITED = 1e308;
 
 /**
  * The global budget, shared by all requests (and, with `state.redis`, by all replicas). Every grant reserves the
@@ -105,7 +103,7 @@ export class GlobalBudget {
     // At least one output token must fit (with free output: more than the prompt's cost must be left).
     const least = perToken > 0 ? input + perToken * (1 - 1e-9) : input + 1e-12;
     const most = Math.max(least, this.costOf(inputTokens, maxTokens));
-    const cost = await this.windows.take(COST, HOUR, maxCostPerHour > 0 ? maxCostPerHour : UNLIMITED, least, most);
+    const cost = await this.windows.take(COST, HOUR, maxCostPerHour > 0 ? maxCostPerHour : NO_LIMIT, least, most);
     if (!cost.admitted) {
       void this.windows.settle(CALLS, call, 0); // a refused call is not counted
       this.spent = cost.used;

@@ -1,6 +1,6 @@
 import type { Tier } from '../events/route-decision.js';
 import { SpecrouteError } from '../errors/registry.js';
-import type { SlidingWindows } from '../state/sliding-windows.js';
+import { NO_LIMIT, type SlidingWindows } from '../state/sliding-windows.js';
 
 /** `auth.keys[]`: one API key's limits (a limit left out is no limit). */
 export interface KeyQuota {
@@ -25,7 +25,6 @@ export interface KeyQuota {
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-const UNLIMITED = 1e308;
 
 /** What an admitted request holds of its key's quotas. */
 export interface QuotaHold {
@@ -72,7 +71,7 @@ export class KeyQuotas {
       frontierAllowed: mayUseFrontier && frontierRefusal === undefined,
       frontierRefusal,
       spent: (cost) => {
-        if (cost > 0 && key.frontierCostPerDay !== undefined) void this.windows.take(`key:${key.name}:frontier-cost`, DAY, UNLIMITED, cost, cost);
+        if (cost > 0 && key.frontierCostPerDay !== undefined) void this.windows.take(`key:${key.name}:frontier-cost`, DAY, NO_LIMIT, cost, cost);
       },
       settle: settleTokens,
     };

@@ -32,6 +32,9 @@ export interface SlidingWindows {
   sum(key: string, windowMs: number): Promise<number>;
 }
 
+/** The limit of a window that only records (a finite number, for Redis's Lua). */
+export const NO_LIMIT = 1e308;
+
 interface Entry {
   readonly at: number;
   amount: number;
