@@ -1,4 +1,5 @@
 import type { SettingValues } from './request-settings.js';
+import type { ResponseFormat } from './response-format.js';
 
 /** Which ingress a request came through (a metrics label). */
 export type Transport = 'http' | 'grpc';
@@ -49,4 +50,6 @@ export interface GenerationRequest {
   readonly ignoreEos?: boolean;
   /** `route`: the tier that answers (absent: the server's `routing.default`). */
   readonly route?: RouteChoice;
+  /** `response_format`: text (the default), any JSON value, or JSON matching a schema. */
+  readonly responseFormat?: ResponseFormat;
 }
