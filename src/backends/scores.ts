@@ -1,6 +1,7 @@
 import { kernels } from '../native/kernels.js';
 import type { TokenDist } from '../sampling/token-dist.js';
 import type { TokenLogprob } from '../events/token-logprob.js';
+import { maskLogits, type TokenMask } from '../sampling/token-mask.js';
 import type { PositionScores, ScoreRequest } from './types.js';
 
 /** The distribution a token at this position is drawn from (one-hot under greedy decoding). */
@@ -50,9 +51,19 @@ export function entropyOf(scores: PositionScores, vocabSize: number): number {
  * Dense scores of one position from its raw distribution (logits, or log-probabilities: any constant shift):
  * the sampling distribution after temperature, top-k and top-p, the raw array (kept, not copied) and its
  * log-normaliser. Both backends build their non-greedy scores here.
+ *
+ * With a grammar's `mask`, the position is scored under the constrained distribution p' = norm(p·m): refused
+ * tokens get -Infinity before warping (temperature, top-k and top-p then act on what is left), and `logZ` is the
+ * allowed tokens' normaliser, so log-probabilities, confidence and entropy are p''s (`ScoreRequest.masks`).
+ * Allowed tokens that all have zero raw probability share the mass evenly rather than leave none.
  */
-export function denseScores(logits: Float32Array, sampling: ScoreRequest['sampling']): PositionScores {
-  const dist = kernels.warp(logits, sampling);
+export function denseScores(logits: Float32Array, sampling: ScoreRequest['sampling'], mask?: TokenMask): PositionScores {
+  let shown = logits;
+  if (mask) {
+    shown = maskLogits(logits, mask);
+    if (kernels.logSumExp(shown) === -Infinity) shown = maskLogits(new Float32Array(logits.length), mask);
+  }
+  const dist = kernels.warp(shown, sampling);
   const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: logits.length }, (_, t) => (t === dist.token ? 1 : 0));
-  return { kind: 'dense', probs, logits, logZ: kernels.logSumExp(logits) };
+  return { kind: 'dense', probs, logits: shown, logZ: kernels.logSumExp(shown) };
 }

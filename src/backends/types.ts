@@ -1,6 +1,8 @@
 import type { WarpParams } from '../sampling/params.js';
 import type { TokenLogprob } from '../events/token-logprob.js';
 import type { PromptSignals } from '../contract/router-features.js';
+import type { GrammarVocabulary } from '../grammar/grammar-vocabulary.js';
+import type { TokenMask } from '../sampling/token-mask.js';
 
 /** How to load one model. Shared by every backend. */
 export interface ModelLoadOptions {
@@ -111,6 +113,15 @@ export interface ScoreRequest {
    * Defaults to `1`.
    */
   readonly topLogprobs?: number;
+  /**
+   * A grammar's allowed tokens at each scored position (aligned with them; `undefined` where nothing is masked).
+   * A masked position is scored under the constrained distribution p' = norm(p·m): the sampling distribution is
+   * warped from the allowed tokens' logits, greedy picks the most likely allowed token, and log-probabilities and
+   * top tokens are p''s (docs/ARCHITECTURE.md#structured-output).
+   *
+   * Defaults to no mask.
+   */
+  readonly masks?: readonly (TokenMask | undefined)[];
 }
 
 /** One sequence (a request's KV cache) in a backend's context. */
@@ -151,6 +162,8 @@ export interface Tokenizer {
   detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string;
   /** Renders chat messages with the model's chat template. */
   applyChatTemplate?(messages: readonly ChatTemplateMessage[]): ChatPrompt;
+  /** The vocabulary as the grammar engine reads it; undefined when the model file does not list its tokens. */
+  grammarVocabulary?(): GrammarVocabulary | undefined;
 }
 
 /** What `ModelBackend.promptSignals` may be told besides the tokens. */
@@ -180,5 +193,7 @@ export interface ModelBackend {
   promptSignals(tokens: readonly number[], options?: PromptSignalsOptions): Promise<PromptSignals>;
   /** How many sequences shared each evaluation batch since load: size → batches. */
   readonly batchSizes: Readonly<Record<number, number>>;
+  /** The vocabulary as the grammar engine reads it; undefined when the model file does not list its tokens. */
+  grammarVocabulary(): GrammarVocabulary | undefined;
   dispose(): Promise<void>;
 }

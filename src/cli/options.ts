@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { describeRange, inRange, type SettingSpec } from '../contract/request-settings.js';
 
@@ -31,6 +32,21 @@ export function number(min: number, max: number) {
 export function numberList(min: number, max: number) {
   const parse = number(min, max);
   return (value: string): number[] => [...new Set(value.split(',').map((v) => parse(v.trim())))].sort((a, b) => a - b);
+}
+
+/** A JSON file's parsed content (`--json-schema FILE`). */
+export function jsonFile(value: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read "${value}": ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new InvalidArgumentError(`"${value}" is not JSON: ${(error as Error).message}`);
+  }
 }
 
 export function collect(value: string, previous: string[] = []): string[] {

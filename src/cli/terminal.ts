@@ -15,6 +15,7 @@ const SOURCE_STYLE: Record<TokenSource, Parameters<typeof styleText>[0]> = {
   verifier: 'yellow',
   bonus: 'cyan',
   frontier: 'magenta',
+  grammar: 'blue',
 };
 
 export function colorBySource(text: string, source: TokenSource, color: boolean): string {

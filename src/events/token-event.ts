@@ -16,9 +16,20 @@ import type { RouteDecision, Tier } from './route-decision.js';
  *   token is left to generate), and every token of verifier-only decoding;
  * - `bonus`: the verifier's extra token after a draft block of at least one drafted token was accepted whole
  *   (one per fully accepted block; never after a plain step);
- * - `frontier`: spliced in from the remote frontier model.
+ * - `frontier`: spliced in from the remote frontier model;
+ * - `grammar`: forced by the request's `response_format`, where its grammar allows one continuation only (a key,
+ *   punctuation, the end): emitted without asking a model, and fed to the models with their next pass. Its
+ *   `logprob` is 0 (certain under the constrained distribution) and it has no alternatives.
  */
-export type TokenSource = 'draft' | 'verifier' | 'bonus' | 'frontier';
+export type TokenSource = 'draft' | 'verifier' | 'bonus' | 'frontier' | 'grammar';
+
+/** Every token source, in the order reports list them. */
+export const TOKEN_SOURCES: readonly TokenSource[] = ['draft', 'verifier', 'bonus', 'frontier', 'grammar'];
+
+/** A count per token source, all zero. */
+export function emptyBySource(): Record<TokenSource, number> {
+  return { draft: 0, verifier: 0, bonus: 0, frontier: 0, grammar: 0 };
+}
 
 export interface TokenEventToken {
   readonly kind: 'token';

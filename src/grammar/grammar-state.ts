@@ -22,7 +22,7 @@ export class GrammarState {
 
   /** Accepts `token` when the grammar allows it next; false (and no change) otherwise. */
   accept(token: number): boolean {
-    if (!this.matcher.acceptToken(token)) return false;
+    if (this.terminated || !this.matcher.acceptToken(token)) return false;
     this.accepted++;
     return true;
   }
@@ -35,8 +35,12 @@ export class GrammarState {
     this.accepted = n;
   }
 
-  /** The tokens allowed next (XGrammar caches masks per grammar state). */
+  /**
+   * The tokens allowed next (XGrammar caches masks per grammar state). Throws once the grammar has ended: XGrammar
+   * aborts its whole WebAssembly instance when asked then.
+   */
   mask(): Promise<TokenMask> {
+    if (this.terminated) throw new Error('grammar: no token may follow the end of the text');
     return this.matcher.getNextTokenBitmask();
   }
 
@@ -47,6 +51,7 @@ export class GrammarState {
 
   /** The text the grammar allows as the only continuation from here (empty when there is a choice). */
   forcedText(): string {
+    if (this.terminated) return '';
     return this.matcher.findJumpForwardString();
   }
 

@@ -4,13 +4,14 @@ import type { TokenSource } from '../events/token-event.js';
 import type { SamplingParams } from '../sampling/params.js';
 import type { SpeculationOptions } from './adaptive-draft-length.js';
 import type { StatsRecorder } from './stats.js';
+import type { RequestGrammar } from './request-grammar.js';
 
 /** One token as a decoding loop emits it, before text assembly. */
 export interface EmittedToken {
   readonly token: number;
   readonly source: TokenSource;
-  /** The verifier's scores at the position this token fills. */
-  readonly scores: PositionScores;
+  /** The verifier's scores at the position this token fills; null for a token the grammar forced (no model was asked). */
+  readonly scores: PositionScores | null;
 }
 
 /**
@@ -35,6 +36,8 @@ export interface LoopContext {
   readonly speculation: SpeculationOptions;
   readonly stats: StatsRecorder;
   readonly signal: AbortSignal | undefined;
+  /** The request's grammar (`response_format`), whose forced tokens the loop emits; absent for free text. */
+  readonly grammar?: RequestGrammar;
 }
 
 /** Throws the abort reason as a registry error. */

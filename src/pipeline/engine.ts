@@ -18,6 +18,9 @@ import { decodePlain } from './plain-loop.js';
 import { planRequest, type EngineDefaults } from './request-plan.js';
 import { speculate } from './speculative-loop.js';
 import { StatsRecorder } from './stats.js';
+import { GrammarCompiler } from '../grammar/grammar-compiler.js';
+import { grammarSpecOf, type GrammarSpec } from '../grammar/grammar-spec.js';
+import { RequestGrammar } from './request-grammar.js';
 import { TextAssembler } from './text-assembler.js';
 
 /** A request's settings without its model and prompt. */
@@ -51,6 +54,8 @@ export interface EngineOptions {
  */
 export class SpeculativeEngine implements Generator {
   private disposed = false;
+  /** The main thread's grammar compiler, made on the first constrained request. */
+  private grammars: Promise<GrammarCompiler> | undefined;
 
   private constructor(
     readonly tokenizer: LlamaTokenizer,
@@ -126,8 +131,10 @@ export class SpeculativeEngine implements Generator {
   /** One request on the pair (`pair`: speculative, or verifier-only) or on the draft alone (`slm`). */
   private async *run(request: GenerationRequest, encoded: EncodedPrompt, options: GenerateOptions, models: 'pair' | 'slm'): AsyncGenerator<TokenEvent> {
     if (this.disposed) throw new SpecrouteError('shutting_down', 'the engine is shutting down');
-    const plan = planRequest(request, this.withPrefix(encoded, options.prefix), this.defaults, this.tokenizer.eos, options);
+    const { prompt: withPrefix, prefix } = this.withPrefix(encoded, options.prefix);
+    const plan = planRequest(request, withPrefix, this.defaults, this.tokenizer.eos, options);
     const { prompt } = plan;
+    const spec = grammarSpecOf(request.responseFormat);
     const signal = options.signal;
     if (prompt.length === 0) throw new SpecrouteError('invalid_argument', 'the prompt is empty', { param: encoded.param });
     const contextSize = models === 'slm' ? this.draft!.info.contextSize : this.contextSize;
@@ -142,6 +149,8 @@ export class SpeculativeEngine implements Generator {
     }
     const slm = models === 'slm';
     const speculative = !slm && this.draft !== undefined && plan.speculation !== false;
+    // A grammar starts where the output starts: before a continuation's prefix, which it must accept first.
+    const grammar = spec ? await this.requestGrammar(spec, prompt.slice(0, prompt.length - prefix.length), prefix) : undefined;
     const ctx: LoopContext = {
       prompt,
       maxTokens,
@@ -151,6 +160,7 @@ export class SpeculativeEngine implements Generator {
       speculation: plan.speculation || this.defaults.speculation,
       stats: new StatsRecorder(slm ? 'draft-only' : speculative ? 'speculative' : 'verifier-only'),
       signal,
+      ...(grammar ? { grammar } : {}),
     };
     const assembler = new TextAssembler(this.tokenizer, plan.stop, prompt);
     const escalation = !slm && this.escalator && plan.escalation !== false ? new EscalationStep(this.escalator.session(plan.escalation), this.tokenizer) : undefined;
@@ -159,10 +169,18 @@ export class SpeculativeEngine implements Generator {
     let completionTokens = 0;
     let finishReason: 'stop' | 'length' = 'length';
 
-    const sequences = await this.openSequences(slm ? [this.draft!] : speculative ? [this.verifier, this.draft!] : [this.verifier]);
+    let sequences: WorkerSequence[];
+    try {
+      sequences = await this.openSequences(slm ? [this.draft!] : speculative ? [this.verifier, this.draft!] : [this.verifier], spec, prompt.length - prefix.length);
+    } catch (error) {
+      grammar?.dispose();
+      throw error;
+    }
     const onAbort = (): void => sequences.forEach((s) => s.cancel());
     signal?.addEventListener('abort', onAbort, { once: true });
-    const loop = speculative ? speculate(sequences[0]!, sequences[1]!, ctx, this.acceptance) : decodePlain(sequences[0]!, ctx, slm ? 'draft' : 'verifier');
+    const plainSource = slm ? 'draft' : 'verifier';
+    // Constrained decoding runs in the step loop, even by one model, to meet the grammar's forced tokens.
+    const loop = speculative || grammar ? speculate(sequences[0]!, sequences[1] ?? null, ctx, this.acceptance, plainSource) : decodePlain(sequences[0]!, ctx, plainSource);
     try {
       throwIfAborted(signal);
       let command: LoopCommand | undefined;
@@ -174,7 +192,10 @@ export class SpeculativeEngine implements Generator {
         const block = next.value;
         for (const [i, token] of block.entries()) {
           if (escalation?.shouldEscalate(token)) {
-            const outcome = await escalation.escalate(prompt, emitted, ctx);
+            // The span follows this block's tokens before `token`; those the loop has not committed yet are pending.
+            const pending = block.slice(0, i).filter((b) => b.source !== 'grammar' && b.source !== 'frontier').map((b) => b.token);
+            const acceptedPrefix = grammar && ((span: readonly number[]) => grammar.acceptedPrefix(pending, span));
+            const outcome = await escalation.escalate(prompt, emitted, ctx, acceptedPrefix || undefined);
             if (outcome.cost > 0) options.onFrontierCost?.(outcome.cost);
             throwIfAborted(signal);
             yield outcome.event;
@@ -217,17 +238,46 @@ export class SpeculativeEngine implements Generator {
       sequences.forEach((s) => s.cancel()); // stop any worker loop still running for this request
       await loop.return().catch(() => undefined); // let the loop's own cleanup run (a plain decode awaits its worker task)
       await Promise.allSettled(sequences.map((s) => s.close()));
+      grammar?.dispose();
     }
   }
 
   /** The prompt with a continuation's prefix (text already sent by another tier) appended as tokens. */
-  private withPrefix(encoded: EncodedPrompt, prefix: string | undefined): EncodedPrompt {
-    if (!prefix) return encoded;
-    return { ...encoded, tokens: [...encoded.tokens, ...tokenizeContinuation(this.tokenizer, promptBody(this.tokenizer, encoded.tokens), prefix)] };
+  private withPrefix(encoded: EncodedPrompt, prefix: string | undefined): { prompt: EncodedPrompt; prefix: number[] } {
+    if (!prefix) return { prompt: encoded, prefix: [] };
+    const tokens = tokenizeContinuation(this.tokenizer, promptBody(this.tokenizer, encoded.tokens), prefix);
+    return { prompt: { ...encoded, tokens: [...encoded.tokens, ...tokens] }, prefix: tokens };
   }
 
-  private async openSequences(workers: readonly ModelWorker[]): Promise<WorkerSequence[]> {
-    const opened = await Promise.allSettled(workers.map((w) => w.open()));
+  /** The main thread's grammar of a request whose output starts after `prompt` with `prefix` already written. */
+  private async requestGrammar(spec: GrammarSpec, prompt: readonly number[], prefix: readonly number[]): Promise<RequestGrammar> {
+    this.grammars ??= this.grammarCompiler();
+    const grammar = new RequestGrammar(await (await this.grammars).start(spec), this.tokenizer, prompt);
+    try {
+      grammar.commit(prefix);
+    } catch (error) {
+      grammar.dispose();
+      throw new SpecrouteError('internal', 'the text sent so far does not fit the response format', { cause: error });
+    }
+    return grammar;
+  }
+
+  private async grammarCompiler(): Promise<GrammarCompiler> {
+    const vocabulary = this.tokenizer.grammarVocabulary();
+    if (!vocabulary) throw new SpecrouteError('unsupported_model', 'structured output needs the model file to list its tokens (tokenizer.ggml.tokens)', { param: 'response_format' });
+    return GrammarCompiler.create(vocabulary);
+  }
+
+  /** Opens a sequence on each worker; with a grammar, constrains each from token index `grammarStart` on. */
+  private async openSequences(workers: readonly ModelWorker[], spec?: GrammarSpec, grammarStart = 0): Promise<WorkerSequence[]> {
+    const opened = await Promise.allSettled(workers.map(async (w) => {
+      const sequence = await w.open();
+      if (spec) await sequence.constrain(spec, grammarStart).catch(async (error: unknown) => {
+        await sequence.close();
+        throw error;
+      });
+      return sequence;
+    }));
     const sequences = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = opened.find((r) => r.status === 'rejected');
     if (failure) {
@@ -251,14 +301,19 @@ export class SpeculativeEngine implements Generator {
    * every transport prints.
    */
   private toEvent(emitted: EmittedToken, previous: number | undefined, topN: number): Omit<TokenEventToken, 'text'> {
+    const { scores } = emitted;
     const context = previous === undefined ? undefined : [previous];
-    const top = topN > 0 ? { topLogprobs: topLogprobs(emitted.scores, topN).map((alt) => ({ ...alt, text: this.tokenizer.detokenize([alt.token], context) })) } : {};
-    return { kind: 'token', tokenIds: [emitted.token], source: emitted.source, logprob: logprobOf(emitted.scores, emitted.token), ...top };
+    // A token the grammar forced is certain under the constrained distribution, and had no alternative.
+    const alternatives = scores === null ? [] : topLogprobs(scores, topN);
+    const top = topN > 0 ? { topLogprobs: alternatives.map((alt) => ({ ...alt, text: this.tokenizer.detokenize([alt.token], context) })) } : {};
+    return { kind: 'token', tokenIds: [emitted.token], source: emitted.source, logprob: scores === null ? 0 : logprobOf(scores, emitted.token), ...top };
   }
 
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    const grammars = await this.grammars?.catch(() => undefined);
+    grammars?.dispose();
     await Promise.allSettled([this.verifier.dispose(), this.draft?.dispose(), this.tokenizer.dispose()]);
   }
 

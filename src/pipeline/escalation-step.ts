@@ -16,7 +16,7 @@ export class EscalationStep {
 
   /** Whether to escalate before emitting `token`: the verifier's confidence, margin and entropy at its position. */
   shouldEscalate(token: EmittedToken): boolean {
-    if (token.source === 'frontier') return false;
+    if (token.source === 'frontier' || token.scores === null) return false; // spliced, or forced by the grammar
     const [first, second] = topLogprobs(token.scores, 2);
     const topProb = Math.exp(first?.logprob ?? 0);
     const margin = topProb - Math.exp(second?.logprob ?? -Infinity);
@@ -29,7 +29,13 @@ export class EscalationStep {
    * in the context of the tokens before it so word boundaries come out as the local model would write them; and
    * what the call cost.
    */
-  async escalate(prompt: readonly number[], emitted: readonly number[], ctx: LoopContext): Promise<{ event: TokenEventEscalation; splice: number[]; cost: number }> {
+  async escalate(
+    prompt: readonly number[],
+    emitted: readonly number[],
+    ctx: LoopContext,
+    /** With a grammar: how many of the span's tokens it accepts in a row; the span is cut there. */
+    acceptedPrefix?: (span: readonly number[]) => number,
+  ): Promise<{ event: TokenEventEscalation; splice: number[]; cost: number }> {
     this.session.policy.escalated();
     const body = promptBody(this.tokenizer, prompt);
     const text = this.tokenizer.detokenize([...body, ...emitted]);
@@ -37,15 +43,19 @@ export class EscalationStep {
       { text, temperature: ctx.sampling.temperature, approxInputTokens: prompt.length + emitted.length },
       ctx.signal,
     );
-    if (outcome.kind === 'skipped') {
-      ctx.stats.skipped[outcome.reason] = (ctx.stats.skipped[outcome.reason] ?? 0) + 1;
+    const skipped = (reason: string, frontierTokens: number) => {
+      ctx.stats.skipped[reason] = (ctx.stats.skipped[reason] ?? 0) + 1;
       return {
-        event: { kind: 'escalation', status: 'skipped', reason: outcome.reason, latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens: 0, splicedTokens: 0 },
+        event: { kind: 'escalation', status: 'skipped', reason, latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens, splicedTokens: 0 } as const,
         splice: [],
         cost: outcome.cost,
       };
-    }
-    const splice = tokenizeContinuation(this.tokenizer, [...body, ...emitted], outcome.text);
+    };
+    if (outcome.kind === 'skipped') return skipped(outcome.reason, 0);
+    let splice = tokenizeContinuation(this.tokenizer, [...body, ...emitted], outcome.text);
+    // A grammar keeps the output valid: the span is cut at the last token it accepts, or skipped.
+    if (acceptedPrefix) splice = splice.slice(0, acceptedPrefix(splice));
+    if (splice.length === 0) return skipped('grammar', outcome.frontierTokens);
     ctx.stats.escalations++;
     return {
       event: { kind: 'escalation', status: 'spliced', latencyMs: outcome.latencyMs, attempts: outcome.attempts, frontierTokens: outcome.frontierTokens, splicedTokens: splice.length },

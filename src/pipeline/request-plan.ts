@@ -5,6 +5,7 @@ import type { EscalationSettings } from '../contract/generation-request.js';
 import type { SamplingParams } from '../sampling/params.js';
 import { randomSeed } from '../sampling/rng.js';
 import type { SpeculationOptions } from './adaptive-draft-length.js';
+import { grammarSpecOf } from '../grammar/grammar-spec.js';
 
 /** The server-wide defaults a request's absent settings take (the config's `sampling` and `speculation`). */
 export interface EngineDefaults {
@@ -41,7 +42,8 @@ export function planRequest(request: GenerationRequest, prompt: EncodedPrompt, d
     speculation: request.speculation === false ? false : { ...defaults.speculation, ...request.speculation },
     escalation: request.escalation ?? {},
     topLogprobs: request.topLogprobs ?? requestDefaults.topLogprobs,
-    stop: [...(request.stop ?? []), ...prompt.stop],
+    // Under a grammar the grammar ends the text; a chat template's stop sequences could cut a JSON value short.
+    stop: [...(request.stop ?? []), ...(grammarSpecOf(request.responseFormat) ? [] : prompt.stop)],
     stopTokens: [...(eos !== null && !ignoreEos ? [eos] : []), ...(options.stopTokenIds ?? [])],
   };
 }

@@ -12,6 +12,15 @@ import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type 
  * correction or bonus token, and both caches roll back to what was committed. A pass with nothing drafted (γ = 0
  * while adaptation pauses the draft, or one token left) is a plain verifier step: its token is tagged `verifier`.
  *
+ * Without a draft (`draft` null) every pass is such a plain step, tagged `plainSource`: constrained decoding by
+ * one model (verifier-only, or the draft alone on the `slm` tier) runs here so that it meets the grammar's forced
+ * tokens exactly as the speculative pair does.
+ *
+ * With a grammar (`ctx.grammar`), the workers mask every scored position of both models (their sequences are
+ * constrained), and the tokens the grammar forces after each committed block are committed at once, emitted at
+ * the head of the next block with source `grammar`, and fed to both models in the next pass
+ * (docs/ARCHITECTURE.md#structured-output).
+ *
  * Cache bookkeeping: `committed` is every token of the text; each model's cache holds a prefix of it
  * (`verifierKeep`, `draftKeep` tokens), always shorter than `committed`, so the next pass has at least one token to
  * evaluate and gets the distribution after the last committed token.
@@ -19,48 +28,79 @@ import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type 
  * `accept` is the acceptance rule: `acceptDraft` (docs/ARCHITECTURE.md#lossless-speculative-sampling) unless a test
  * gave the engine another (`EngineOptions.acceptance`, which holds the default).
  */
-export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence, ctx: LoopContext, accept: AcceptanceRule): DecodeLoop {
-  const { prompt, sampling, stats } = ctx;
+export async function* speculate(
+  verifier: WorkerSequence,
+  draft: WorkerSequence | null,
+  ctx: LoopContext,
+  accept: AcceptanceRule,
+  plainSource: 'verifier' | 'draft' = 'verifier',
+): DecodeLoop {
+  const { prompt, sampling, stats, grammar } = ctx;
   const rng = new Rng(sampling.seed);
   const request = scoreRequest(ctx);
   const gamma = new AdaptiveDraftLength(ctx.speculation);
+  const committed = [...prompt];
+  const generated = (): number => committed.length - prompt.length;
+  /** Out of tokens, or the grammar forced the end of the text. */
+  const ended = (): boolean => generated() >= ctx.maxTokens || grammar?.terminated === true;
+  /** Commits the tokens the grammar forces now; they lead the next block. */
+  const force = async (): Promise<EmittedToken[]> => {
+    if (!grammar) return [];
+    const forced = await grammar.forced(committed.slice(prompt.length), ctx.maxTokens - generated());
+    committed.push(...forced);
+    return forced.map((token) => ({ token, source: 'grammar', scores: null }));
+  };
 
   // Prefill both models at once; the first token comes from the verifier itself.
   const started = performance.now();
-  const [[first]] = await Promise.all([verifier.evaluate(0, prompt, 1, request), draft.evaluate(0, prompt, 0, request)]);
+  let block = await force();
+  /** How many tokens at the head of `block` were committed before it was yielded (forced, or a frontier span). */
+  let precommitted = block.length;
+  if (ended()) {
+    yield block;
+    return;
+  }
+  const [[first]] = await Promise.all([verifier.evaluate(0, committed, 1, request), draft?.evaluate(0, committed, 0, request)]);
   stats.prefillMs = performance.now() - started;
-  const committed = [...prompt];
-  let verifierKeep = prompt.length;
-  let draftKeep = prompt.length;
-  let generated = 0;
-  let block: EmittedToken[] = [{ token: sampleFrom(distOf(first!), rng), source: 'verifier', scores: first! }];
-  let cacheValid = { verifier: prompt.length, draft: prompt.length }; // tokens of committed + block each cache holds
+  block.push({ token: sampleFrom(distOf(first!), rng), source: plainSource, scores: first! });
+  let cacheValid = { verifier: committed.length, draft: committed.length }; // tokens of committed + block each cache holds
 
   for (;;) {
     const command = yield block;
-    const kept = command ? block.slice(0, command.cut) : block;
-    committed.push(...kept.map((b) => b.token));
-    generated += kept.length;
-    verifierKeep = Math.min(cacheValid.verifier, committed.length - 1);
-    draftKeep = Math.min(cacheValid.draft, committed.length - 1);
+    const cut = command ? command.cut : block.length;
+    if (cut < precommitted) throw new Error('speculate: a forced or spliced token cannot be cut');
+    const fresh = block.slice(precommitted, cut).map((b) => b.token);
+    committed.push(...fresh);
+    grammar?.commit(fresh);
+    const verifierKeep = Math.min(cacheValid.verifier, committed.length - 1);
+    const draftKeep = Math.min(cacheValid.draft, committed.length - 1);
     if (command && command.splice.length > 0) {
       // Feed the frontier's span to the verifier, scoring each of its tokens (their logprobs under the verifier).
-      const span = command.splice.slice(0, ctx.maxTokens - generated);
+      const span = command.splice.slice(0, ctx.maxTokens - generated());
       const t = performance.now();
       const scores = await verifier.evaluate(verifierKeep, [...committed.slice(verifierKeep), ...span.slice(0, -1)], span.length, request);
       stats.verifyMs += performance.now() - t;
-      verifierKeep = committed.length + span.length - 1;
-      cacheValid = { verifier: verifierKeep, draft: draftKeep };
+      cacheValid = { verifier: committed.length + span.length - 1, draft: draftKeep };
+      committed.push(...span);
+      grammar?.commit(span);
       block = span.map((token, i) => ({ token, source: 'frontier', scores: scores[i]! }));
+      block.push(...(await force()));
+      precommitted = block.length;
       if (block.length > 0) continue;
     }
-    if (generated >= ctx.maxTokens) return;
+    if (generated() >= ctx.maxTokens) return;
     throwIfAborted(ctx.signal);
+    block = await force();
+    precommitted = block.length;
+    if (ended()) {
+      if (block.length > 0) yield block;
+      return;
+    }
 
-    const budget = Math.min(gamma.current, ctx.maxTokens - generated - 1);
+    const budget = draft ? Math.min(gamma.current, ctx.maxTokens - generated() - 1) : 0;
     let t = performance.now();
     const proposal =
-      budget > 0
+      draft && budget > 0
         ? await draft.draft({
             keep: draftKeep,
             tokens: committed.slice(draftKeep),
@@ -82,8 +122,8 @@ export async function* speculate(verifier: WorkerSequence, draft: WorkerSequence
     stats.block(proposal.tokens.length, verdict.accepted);
     gamma.update(proposal.tokens.length, verdict.accepted);
 
-    block = proposal.tokens.slice(0, verdict.accepted).map((token, i) => ({ token, source: 'draft', scores: scores[i]! }));
-    block.push({ token: verdict.next, source: verdict.nextSource, scores: scores[verdict.accepted]! });
+    block.push(...proposal.tokens.slice(0, verdict.accepted).map((token, i): EmittedToken => ({ token, source: 'draft', scores: scores[i]! })));
+    block.push({ token: verdict.next, source: proposal.tokens.length > 0 ? verdict.nextSource : plainSource, scores: scores[verdict.accepted]! });
     // The verifier now holds committed + the whole draft; the draft holds committed + all but its last token
     // (or just committed when it proposed nothing or was not asked).
     const drafted = budget > 0 ? Math.max(0, proposal.tokens.length - 1) : 0;

@@ -1,5 +1,5 @@
 import type { SpeculationStats } from '../events/speculation-stats.js';
-import type { TokenSource } from '../events/token-event.js';
+import { emptyBySource, type TokenSource } from '../events/token-event.js';
 
 /** Collects the stats of one generation as it runs. */
 export class StatsRecorder {
@@ -11,7 +11,7 @@ export class StatsRecorder {
   draftMs = 0;
   verifyMs = 0;
   prefillMs = 0;
-  readonly bySource: Record<TokenSource, number> = { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
+  readonly bySource: Record<TokenSource, number> = emptyBySource();
   escalations = 0;
   readonly skipped: Record<string, number> = {};
   private readonly positions: Array<{ drafted: number; accepted: number }> = [];

@@ -30,3 +30,15 @@ export function maskLogits(logits: Float32Array, mask: TokenMask): Float32Array 
   for (let t = 0; t < logits.length; t++) out[t] = isAllowed(mask, t) ? logits[t]! : -Infinity;
   return out;
 }
+
+/** The one token the mask allows, or undefined when it allows none or several. */
+export function onlyAllowed(mask: TokenMask, vocabSize: number): number | undefined {
+  let only: number | undefined;
+  for (let word = 0; word < mask.length; word++) {
+    const bits = mask[word]!;
+    if (bits === 0) continue;
+    if (only !== undefined || (bits & (bits - 1)) !== 0) return undefined;
+    only = word * 32 + (31 - Math.clz32(bits));
+  }
+  return only !== undefined && only < vocabSize ? only : undefined;
+}

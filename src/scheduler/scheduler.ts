@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SpecrouteError } from '../errors/registry.js';
-import type { TokenEvent, TokenEventDone, TokenEventToken, TokenSource } from '../events/token-event.js';
+import { emptyBySource, type TokenEvent, type TokenEventDone, type TokenEventToken, type TokenSource } from '../events/token-event.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { GenerationRequest, RouteChoice, SpeculationSettings, Transport } from '../contract/generation-request.js';
 import type { EncodedPrompt, Generator, Reservation } from '../contract/generator.js';
@@ -341,7 +341,7 @@ export class Scheduler {
     };
     const reservations = new Set<Reservation>();
     // What the client has been sent, across tiers: a fallback continues after `sent.text`.
-    const sent: Sent = { text: '', tokens: 0, bySource: { draft: 0, verifier: 0, bonus: 0, frontier: 0 }, byTier: {}, costByTier: {} };
+    const sent: Sent = { text: '', tokens: 0, bySource: emptyBySource(), byTier: {}, costByTier: {} };
     let firstTokenAt: number | undefined;
     let last = 0;
     let cascade = plan.cascade;

@@ -38,6 +38,9 @@ export function validateGenerationRequest(request: GenerationRequest, serverSpec
     checkSpeculationBounds({ ...serverSpeculation, ...request.speculation }, 'speculation');
   }
   if (request.escalation) checkSettings('escalation', request.escalation);
+  if (request.responseFormat && request.responseFormat.type !== 'text' && request.ignoreEos === true) {
+    throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with a JSON response_format: the grammar ends the text');
+  }
 }
 
 /** Lone surrogates are what invalid UTF-8 becomes once decoded leniently; refuse them rather than tokenize garbage. */

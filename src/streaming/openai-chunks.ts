@@ -18,7 +18,7 @@
  *   `specroute: {escalation: {status, reason?, latency_ms, attempts, frontier_tokens, spliced_tokens}}`; the
  *   token chunks spliced from it follow with `source: "frontier"`.
  */
-import type { FinishReason, TokenEvent, TokenEventDone, TokenEventEscalation, TokenEventToken, TokenSource, Usage } from '../events/token-event.js';
+import { emptyBySource, type FinishReason, type TokenEvent, type TokenEventDone, type TokenEventEscalation, type TokenEventToken, type TokenSource, type Usage } from '../events/token-event.js';
 import type { SpeculationStats } from '../events/speculation-stats.js';
 import type { RouteDecision } from '../events/route-decision.js';
 
@@ -237,9 +237,6 @@ export function provenance(event: TokenEventToken): WireTokenProvenance {
   return { source: event.source, logprob: event.logprob, token_ids: [...event.tokenIds] };
 }
 
-function emptyCounts(): TokensBySource {
-  return { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
-}
 
 function utf8Bytes(text: string): number[] {
   return [...Buffer.from(text, 'utf8')];
@@ -252,7 +249,7 @@ function utf8Bytes(text: string): number[] {
 class Tracker {
   previous: number | undefined;
   offset = 0;
-  readonly counts = emptyCounts();
+  readonly counts = emptyBySource();
 
   constructor(private readonly tokenText: TokenText) {}
 

@@ -44,6 +44,7 @@ const sources: Record<EventTokenSource, TokenSource> = {
   verifier: TokenSource.VERIFIER,
   bonus: TokenSource.BONUS,
   frontier: TokenSource.FRONTIER,
+  grammar: TokenSource.GRAMMAR,
 };
 
 const finishReasons: Record<EventFinishReason, FinishReason> = {

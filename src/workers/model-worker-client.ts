@@ -1,3 +1,4 @@
+import type { GrammarSpec } from '../grammar/grammar-spec.js';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,6 +150,11 @@ export class WorkerSequence {
     readonly slot: number,
     private readonly onClose: () => void,
   ) {}
+
+  /** Masks this sequence's scores with `spec`'s grammar from token index `start` on (ConstrainTask). */
+  async constrain(spec: GrammarSpec, start: number): Promise<void> {
+    await this.worker.run<'constrain'>({ op: 'constrain', slot: this.slot, spec, start });
+  }
 
   async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
     const scores = await this.worker.run<'evaluate'>({ op: 'evaluate', slot: this.slot, keep, tokens, scoreLast, request });

@@ -10,10 +10,14 @@ import { Rng } from '../sampling/rng.js';
 import { sampleFrom } from '../native/kernels.js';
 import type { TokenDist } from '../sampling/token-dist.js';
 import { distOf } from '../backends/scores.js';
+import { GrammarCompiler } from '../grammar/grammar-compiler.js';
+import { ConstrainedSequence } from './constrained-sequence.js';
 import { encodeWorkerError } from './worker-errors.js';
-import type { DecodeTask, DraftResult, DraftTask, LoadTask, SignalsTask, WorkerResults, WorkerTask } from './protocol.js';
+import type { ConstrainTask, DecodeTask, DraftResult, DraftTask, LoadTask, SignalsTask, WorkerResults, WorkerTask } from './protocol.js';
 
 let backend: ModelBackend | undefined;
+/** This thread's grammar compiler, made on the first constrained sequence. */
+let grammars: Promise<GrammarCompiler> | undefined;
 let cancelFlags: Int32Array | undefined;
 const sequences = new Map<number, BackendSequence>();
 
@@ -33,6 +37,8 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
       return open();
     case 'close':
       return close(task.slot);
+    case 'constrain':
+      return constrain(task);
     case 'evaluate':
       return sequence(task.slot).evaluate(task.keep, task.tokens, task.scoreLast, task.request);
     case 'draft':
@@ -77,6 +83,20 @@ async function close(slot: number): Promise<void> {
   const seq = sequences.get(slot);
   sequences.delete(slot);
   await seq?.dispose();
+}
+
+async function constrain(task: ConstrainTask): Promise<void> {
+  const seq = sequence(task.slot);
+  if (seq instanceof ConstrainedSequence) throw new Error(`model worker: sequence ${task.slot} is already constrained`);
+  grammars ??= grammarCompiler();
+  const state = await (await grammars).start(task.spec);
+  sequences.set(task.slot, new ConstrainedSequence(seq, state, task.start));
+}
+
+async function grammarCompiler(): Promise<GrammarCompiler> {
+  const vocabulary = backend?.grammarVocabulary();
+  if (!vocabulary) throw new SpecrouteError('unsupported_model', 'structured output needs the model file to list its tokens (tokenizer.ggml.tokens)', { param: 'response_format' });
+  return GrammarCompiler.create(vocabulary);
 }
 
 function sequence(slot: number): BackendSequence {

@@ -11,6 +11,7 @@ import type { PromptSignals } from '../contract/router-features.js';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
 import type { WarpParams } from '../sampling/params.js';
 import type { TokenDist } from '../sampling/token-dist.js';
+import type { GrammarSpec } from '../grammar/grammar-spec.js';
 
 export interface LoadTask {
   readonly op: 'load';
@@ -40,6 +41,18 @@ export interface EvaluateTask {
   readonly tokens: readonly number[];
   readonly scoreLast: number;
   readonly request: ScoreRequest;
+}
+
+/**
+ * Constrain a sequence's output to a grammar from token index `start` on (the prompt's length): from then on the
+ * worker masks every position it scores in that sequence, and the grammar's state follows the sequence's tokens,
+ * rolled back with its cache (docs/ARCHITECTURE.md#structured-output). Lasts until the sequence is closed.
+ */
+export interface ConstrainTask {
+  readonly op: 'constrain';
+  readonly slot: number;
+  readonly spec: GrammarSpec;
+  readonly start: number;
 }
 
 /**
@@ -95,12 +108,13 @@ export interface DecodeBatch {
   readonly scores: PositionScores[];
 }
 
-export type WorkerTask = LoadTask | OpenTask | CloseTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask;
+export type WorkerTask = LoadTask | OpenTask | CloseTask | ConstrainTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask;
 
 export interface WorkerResults {
   load: ModelInfo;
   open: { slot: number };
   close: void;
+  constrain: void;
   evaluate: PositionScores[];
   draft: DraftResult;
   decode: { generated: number };

@@ -34,7 +34,7 @@ const stats: SpeculationStats = {
   verifierPasses: 2,
   draftBlocks: 2,
   fullyAcceptedBlocks: 1,
-  tokensBySource: { draft: 2, verifier: 1, bonus: 0, frontier: 1 },
+  tokensBySource: { draft: 2, verifier: 1, bonus: 0, frontier: 1, grammar: 0 },
   escalations: 1,
   escalationsSkipped: {},
   generatedTokens: 4,

@@ -52,7 +52,7 @@ describe('TokenEvent → specroute.v1 messages', () => {
         verifierPasses: 3,
         draftBlocks: 2,
         fullyAcceptedBlocks: 1,
-        tokensBySource: { draft: 3, verifier: 2, bonus: 1, frontier: 1 },
+        tokensBySource: { draft: 3, verifier: 2, bonus: 1, frontier: 1, grammar: 0 },
         escalations: 1,
         escalationsSkipped: { breaker_open: 2 },
         generatedTokens: 7,

@@ -3,6 +3,8 @@ import type { PromptSignals } from '../../contract/router-features.js';
 import { SpecrouteError } from '../../errors/registry.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
 import { denseScores } from '../scores.js';
+import { grammarVocabularyOf, type GgufTokenizerMetadata, type GrammarVocabulary } from '../../grammar/grammar-vocabulary.js';
+import { isAllowed, type TokenMask } from '../../sampling/token-mask.js';
 import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
 import { RoutingContext, routingPooling, type RoutingPooling } from './routing-context.js';
 import { quietVocabOnlyNoise } from './vocab-only-noise.js';
@@ -90,6 +92,10 @@ export class LlamaBackend implements ModelBackend {
     return this.model.tokenize(text, specialTokens);
   }
 
+  grammarVocabulary(): GrammarVocabulary | undefined {
+    return grammarVocabularyOfModel(this.model);
+  }
+
   detokenize(tokens: readonly number[], lastTokens?: readonly number[]): string {
     return this.model.detokenize(tokens as Token[], false, lastTokens as Token[] | undefined);
   }
@@ -153,17 +159,26 @@ class LlamaSequence implements BackendSequence {
     // node-llama-cpp's greedy sampler (temperature 0, its default) reports the raw softmax: the argmax with its
     // probability, and on request the whole distribution, most likely first. Sampling distributions are built
     // here from those raw probabilities (log p is the log-softmax of the logits), so warping stays ours.
+    // A masked greedy position needs the distribution to find the most likely allowed token.
     const greedy = request.sampling.temperature <= 0;
     const top = Math.max(1, request.topLogprobs ?? 1);
-    const generateNext = greedy ? { token: true, confidence: true, probabilities: top > 1 } : { probabilities: true };
     const firstScored = tokens.length - scoreLast;
-    const input = tokens.map((token, i) => (i >= firstScored ? ([token as Token, { generateNext }] as const) : (token as Token)));
+    const maskAt = (i: number): TokenMask | undefined => request.masks?.[i - firstScored];
+    const input = tokens.map((token, i) => {
+      if (i < firstScored) return token as Token;
+      const generateNext = greedy && !maskAt(i) ? { token: true, confidence: true, probabilities: top > 1 } : { probabilities: true };
+      return [token as Token, { generateNext }] as const;
+    });
     const outputs = await this.sequence.controlledEvaluate(input as Parameters<LlamaContextSequence['controlledEvaluate']>[0]);
 
     const scores: PositionScores[] = [];
     for (let i = firstScored; i < tokens.length; i++) {
       const next = outputs[i]?.next;
-      if (greedy) {
+      const mask = maskAt(i);
+      if (greedy && mask) {
+        if (next?.probabilities == null) throw new Error(`evaluate: no probabilities at position ${i}`);
+        scores.push(maskedGreedyScores(next.probabilities, mask, top));
+      } else if (greedy) {
         if (next?.token == null || next.confidence == null) throw new Error(`evaluate: no next token at position ${i}`);
         const topLogprobs = next.probabilities
           ? [...take(next.probabilities.entries(), top)].map(([token, p]) => ({ token, logprob: Math.log(p) }))
@@ -173,7 +188,7 @@ class LlamaSequence implements BackendSequence {
         if (next?.probabilities == null) throw new Error(`evaluate: no probabilities at position ${i}`);
         const logits = new Float32Array(this.vocabSize).fill(-Infinity);
         for (const [token, p] of next.probabilities) logits[token] = Math.log(p);
-        scores.push(denseScores(logits, request.sampling));
+        scores.push(denseScores(logits, request.sampling, mask));
       }
     }
     return scores;
@@ -183,6 +198,35 @@ class LlamaSequence implements BackendSequence {
   async dispose(): Promise<void> {
     if (!this.sequence.disposed) await this.sequence.dispose();
   }
+}
+
+/**
+ * Greedy scores over the tokens a grammar allows, from the whole distribution (most likely first): the most
+ * likely allowed token, and the top allowed tokens under the constrained distribution (renormalised over the
+ * allowed tokens). When the model gives no allowed token any probability, the lowest allowed id is chosen.
+ */
+function maskedGreedyScores(probabilities: Map<Token, number>, mask: TokenMask, top: number): PositionScores {
+  const allowed: Array<{ token: number; p: number }> = [];
+  let mass = 0;
+  for (const [token, p] of probabilities) {
+    if (!isAllowed(mask, token)) continue;
+    mass += p;
+    if (allowed.length < top) allowed.push({ token, p });
+  }
+  const best = allowed[0];
+  if (!best || mass <= 0) return { kind: 'greedy', token: firstAllowed(mask), top: [{ token: firstAllowed(mask), logprob: 0 }] };
+  return { kind: 'greedy', token: best.token, top: allowed.map(({ token, p }) => ({ token, logprob: Math.log(p / mass) })) };
+}
+
+function firstAllowed(mask: TokenMask): number {
+  for (let token = 0; token < mask.length * 32; token++) if (isAllowed(mask, token)) return token;
+  throw new Error('evaluate: the grammar allows no token');
+}
+
+/** The model's vocabulary for the grammar engine, from its GGUF tokenizer metadata. */
+export function grammarVocabularyOfModel(model: LlamaModel): GrammarVocabulary | undefined {
+  const ggml = (model.fileInfo.metadata as { tokenizer?: { ggml?: GgufTokenizerMetadata } }).tokenizer?.ggml;
+  return grammarVocabularyOf(ggml, vocabularySize(model));
 }
 
 /** Rows of the token embedding: the logit count per position. */

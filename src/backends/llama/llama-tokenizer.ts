@@ -1,7 +1,8 @@
 import { GeneralChatWrapper, LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type Token } from 'node-llama-cpp';
 import { SpecrouteError } from '../../errors/registry.js';
 import type { ChatPrompt, ChatTemplateMessage, Tokenizer } from '../types.js';
-import { sharedLlama, vocabularySize } from './llama-backend.js';
+import { grammarVocabularyOfModel, sharedLlama, vocabularySize } from './llama-backend.js';
+import type { GrammarVocabulary } from '../../grammar/grammar-vocabulary.js';
 
 /**
  * A GGUF model's tokenizer on the main thread: the vocabulary alone (`vocabOnly`), no weights, so text can be
@@ -27,6 +28,10 @@ export class LlamaTokenizer implements Tokenizer {
     } catch (error) {
       throw new SpecrouteError('model_load_failed', `cannot read the tokenizer of ${modelPath}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  grammarVocabulary(): GrammarVocabulary | undefined {
+    return grammarVocabularyOfModel(this.model);
   }
 
   tokenize(text: string, specialTokens = false): number[] {

@@ -6,11 +6,16 @@
  */
 import { kernels } from '../../native/kernels.js';
 import { denseScores } from '../scores.js';
+import { maskLogits, type TokenMask } from '../../sampling/token-mask.js';
 import type { PositionScores, ScoreRequest } from '../types.js';
 
-/** Scores of one position from its raw logits (dense scores keep the array: pass a copy you own). */
-export function scoresFromLogits(logits: Float32Array, request: ScoreRequest): PositionScores {
-  if (request.sampling.temperature > 0) return denseScores(logits, request.sampling);
-  const top = kernels.topLogprobs(logits, kernels.logSumExp(logits), Math.max(1, request.topLogprobs ?? 1));
-  return { kind: 'greedy', token: kernels.argmax(logits), top };
+/**
+ * Scores of one position from its raw logits (dense scores keep the array: pass a copy you own). With a grammar's
+ * `mask`, only allowed tokens are scored, under the constrained distribution (`ScoreRequest.masks`).
+ */
+export function scoresFromLogits(logits: Float32Array, request: ScoreRequest, mask?: TokenMask): PositionScores {
+  if (request.sampling.temperature > 0) return denseScores(logits, request.sampling, mask);
+  const shown = mask ? maskLogits(logits, mask) : logits;
+  const top = kernels.topLogprobs(shown, kernels.logSumExp(shown), Math.max(1, request.topLogprobs ?? 1));
+  return { kind: 'greedy', token: kernels.argmax(shown), top };
 }

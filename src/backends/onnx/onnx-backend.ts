@@ -5,6 +5,7 @@ import type { GgufValue } from '../../models/gguf/gguf-metadata.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
 import { tokenizerPathFor } from '../../models/onnx/tokenizer-path.js';
 import { LlamaTokenizer } from '../llama/llama-tokenizer.js';
+import type { GrammarVocabulary } from '../../grammar/grammar-vocabulary.js';
 import type { PromptSignals } from '../../contract/router-features.js';
 import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions } from '../types.js';
 import { readCausalLmSignature, type CausalLmSignature } from './causal-lm-signature.js';
@@ -86,6 +87,11 @@ export class OnnxBackend implements ModelBackend {
       if (isSpecrouteError(error)) throw error;
       throw new SpecrouteError('model_load_failed', `cannot load ONNX model ${options.modelPath}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  grammarVocabulary(): GrammarVocabulary | undefined {
+    const vocabulary = this.tokenizer.grammarVocabulary();
+    return vocabulary && { ...vocabulary, vocabSize: this.info.vocabSize };
   }
 
   tokenize(text: string, specialTokens = false): number[] {

@@ -57,7 +57,9 @@ export class OnnxSequence implements BackendSequence {
     }
     const data = logits.data as Float32Array;
     const scores: PositionScores[] = [];
-    for (let row = rows - scoreLast; row < rows; row++) scores.push(scoresFromLogits(data.slice(row * vocab, (row + 1) * vocab), request));
+    for (let row = rows - scoreLast, i = 0; row < rows; row++, i++) {
+      scores.push(scoresFromLogits(data.slice(row * vocab, (row + 1) * vocab), request, request.masks?.[i]));
+    }
     return scores;
   }
 

@@ -1,13 +1,16 @@
 import { Command } from 'commander';
 import { defaultModelLoadOptions, type ModelLoadOptions } from '../../backends/types.js';
-import type { SamplingSettings } from '../../contract/generation-request.js';
+import type { GenerationRequest, SamplingSettings } from '../../contract/generation-request.js';
+import { parseResponseFormat } from '../../contract/response-format.js';
+import { invalidArgument } from '../../errors/registry.js';
+import { validateGenerationRequest } from '../../scheduler/validate.js';
 import { requestSettings, type SettingSpec } from '../../contract/request-settings.js';
 import type { TokenEventDone } from '../../events/token-event.js';
 import { SpeculativeEngine } from '../../pipeline/engine.js';
 import type { SpeculationStats } from '../../events/speculation-stats.js';
 import { localModelPath } from '../local-model.js';
 import { colorBySource, legend, useColor } from '../terminal.js';
-import { collect, integer, setting } from '../options.js';
+import { collect, integer, jsonFile, setting } from '../options.js';
 
 const { request: req, sampling: smp, speculation: spec } = requestSettings;
 
@@ -26,6 +29,8 @@ interface GenerateFlags extends Partial<SamplingSettings> {
   contextSize: number;
   ignoreEos: boolean;
   json: boolean;
+  jsonSchema?: unknown;
+  jsonObject: boolean;
 }
 
 export function generateCommand(): Command {
@@ -52,6 +57,8 @@ export function generateCommand(): Command {
     .option('--draft-threads <n>', 'draft threads', integer(1, 256), defaultModelLoadOptions.threads)
     .option('--context-size <n>', 'context size in tokens (per model; the config\'s default)', integer(16), defaultModelLoadOptions.contextSize)
     .option('--ignore-eos', 'keep generating past the end-of-sequence token', false)
+    .option('--json-schema <file>', 'constrain the output to JSON matching this JSON Schema file (response_format json_schema)', jsonFile)
+    .option('--json-object', 'constrain the output to a JSON value (response_format json_object)', false)
     .option('--json', 'write the events as JSON lines (the last one holds the stats)', false)
     .addHelpText(
       'after',
@@ -60,6 +67,7 @@ Examples:
   $ specroute generate --verifier ../shared/models/stories260K.gguf --draft draft-q8.gguf -p "Once upon a time"
   $ specroute generate --verifier v.gguf --draft d.gguf -p "Hello" -t 0.8 --min-p 0.05 --seed 42 --json
   $ specroute generate --verifier v.gguf --no-draft -p "Hello"     # verifier-only baseline
+  $ specroute generate --verifier v.gguf --draft d.gguf -p "A user:" --json-schema user.schema.json
   $ specroute generate --verifier hf:ggml-org/models/tinyllamas/stories260K.gguf --no-draft -p "Once upon a time"`,
     )
     .action(async (flags: GenerateFlags & { draft?: string | false }) => {
@@ -95,7 +103,9 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
       sampling: Object.fromEntries(Object.keys(smp).flatMap((field) => (flags[field as keyof SamplingSettings] !== undefined ? [[field, flags[field as keyof SamplingSettings]]] : []))),
       stop: flags.stop ?? [],
       ignoreEos: flags.ignoreEos,
+      ...responseFormat(flags),
     };
+    validateGenerationRequest(request);
     for await (const event of engine.generate(request, engine.encode(input), { signal: abort.signal })) {
       if (flags.json) process.stdout.write(`${JSON.stringify(event)}\n`);
       else if (event.kind === 'token') process.stdout.write(colorBySource(event.text, event.source, color));
@@ -106,6 +116,15 @@ async function runGenerate(flags: GenerateFlags & { draft?: string | false }): P
     process.off('SIGINT', onSigint);
     await engine.dispose();
   }
+}
+
+/** `--json-schema` / `--json-object` as the request's `response_format` (its schema is checked with the request). */
+function responseFormat(flags: GenerateFlags): Pick<GenerationRequest, 'responseFormat'> {
+  if (flags.jsonSchema !== undefined && flags.jsonObject) throw invalidArgument('--json-schema', '--json-schema and --json-object exclude each other');
+  if (flags.jsonObject) return { responseFormat: { type: 'json_object' } };
+  if (flags.jsonSchema === undefined) return {};
+  const format = parseResponseFormat({ type: 'json_schema', json_schema: { name: 'cli', schema: flags.jsonSchema } });
+  return format ? { responseFormat: format } : {};
 }
 
 function formatStats(done: TokenEventDone, color: boolean): string {

@@ -1,8 +1,9 @@
 import type { Message } from '@bufbuild/protobuf';
 import type { ChatMessage, GenerationRequest, PromptInput, RouteChoice } from '../../contract/generation-request.js';
 import { requestSettings, type SettingGroup, type SettingSpec, type SettingValues } from '../../contract/request-settings.js';
+import { parseResponseFormat } from '../../contract/response-format.js';
 import { invalidArgument } from '../../errors/registry.js';
-import { ChatRole, ChatRoleSchema, Route, RouteSchema, type GenerateRequest } from '../../gen/specroute/v1/generate_pb.js';
+import { ChatRole, ChatRoleSchema, Route, RouteSchema, type GenerateRequest, type ResponseFormat } from '../../gen/specroute/v1/generate_pb.js';
 
 const roles: Partial<Record<ChatRole, ChatMessage['role']>> = {
   [ChatRole.SYSTEM]: 'system',
@@ -35,7 +36,25 @@ export function toGenerationRequest(message: GenerateRequest, timeoutMs: number 
     ...(timeoutMs !== undefined ? { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) } : {}),
     ...(ignoreEos === true ? { ignoreEos: true } : {}),
     ...routeOf(message.route),
+    ...responseFormatOf(message.responseFormat),
   };
+}
+
+/** The proto `ResponseFormat` as OpenAI's shape, parsed like HTTP's; the schema is JSON text on the wire. */
+function responseFormatOf(format: ResponseFormat | undefined): Pick<GenerationRequest, 'responseFormat'> {
+  const value = format?.format;
+  if (!value?.case) return {};
+  if (value.case === 'text') return {};
+  if (value.case === 'jsonObject') return { responseFormat: { type: 'json_object' } };
+  let schema: unknown;
+  try {
+    schema = JSON.parse(value.value.schema);
+  } catch (error) {
+    throw invalidArgument('response_format.json_schema.schema', `response_format.json_schema.schema is not JSON text: ${(error as Error).message}`);
+  }
+  const { name, strict, description } = value.value;
+  const responseFormat = parseResponseFormat({ type: 'json_schema', json_schema: { name, schema, strict, ...(description ? { description } : {}) } });
+  return responseFormat ? { responseFormat } : {};
 }
 
 /** The proto `Route` as the request's `route`; ROUTE_UNSPECIFIED is the server's default. */

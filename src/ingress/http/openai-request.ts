@@ -1,6 +1,7 @@
 import type { ChatMessage, GenerationRequest } from '../../contract/generation-request.js';
 import { requestSettings, wireName, type SettingGroup, type SettingSpec, type SettingValues } from '../../contract/request-settings.js';
 import { invalidArgument, SpecrouteError } from '../../errors/registry.js';
+import { parseResponseFormat } from '../../contract/response-format.js';
 import type { ChatCompletionBody, CommonBody, CompletionBody, WireSettings } from './schemas.js';
 
 /** A request body turned into the transport-free request, plus what only the response format needs. */
@@ -47,6 +48,7 @@ function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: 
   const { timeoutMs, route } = settingsFrom('request', 'extension', extension as WireSettings, params);
   const speculation = override('speculation', extension.speculation, params);
   const escalation = override('escalation', extension.escalation, params);
+  const responseFormat = parseResponseFormat(body.response_format);
   return {
     model: body.model,
     ...(Object.keys(sampling).length > 0 ? { sampling } : {}),
@@ -56,6 +58,7 @@ function common(body: CommonBody): Omit<GenerationRequest, 'input'> & { params: 
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     ...(ignoreEos === true ? { ignoreEos } : {}),
     ...(route !== undefined ? { route } : {}),
+    ...(responseFormat !== undefined ? { responseFormat } : {}),
     params,
   };
 }
@@ -96,9 +99,6 @@ export function parseChatRequest(body: ChatCompletionBody): ParsedRequest {
   if (body.functions != null && body.functions.length > 0) throw invalidArgument('functions', 'functions (function calling) are not supported');
   if (body.tool_choice != null && body.tool_choice !== 'none' && body.tool_choice !== 'auto') throw invalidArgument('tool_choice', 'tool_choice is not supported');
   if (body.function_call != null && body.function_call !== 'none' && body.function_call !== 'auto') throw invalidArgument('function_call', 'function_call is not supported');
-  if (body.response_format != null && body.response_format.type !== 'text') {
-    throw invalidArgument('response_format.type', `response_format.type '${body.response_format.type}' is not supported (only 'text')`);
-  }
   if (body.top_logprobs != null && body.logprobs !== true) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs to be true');
   const messages: ChatMessage[] = body.messages.map((m, i) => ({
     // OpenAI's `developer` role is the `system` role of newer models; other roles are checked by validate.ts.

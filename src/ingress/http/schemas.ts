@@ -48,6 +48,22 @@ const specrouteExtension = {
   },
 } as const;
 
+/**
+ * OpenAI's `response_format`. The schema types its structure only; `openai-request.ts` names what is missing,
+ * and admission checks the JSON Schema inside (`checkJsonSchema`), by its path.
+ */
+const responseFormat = {
+  type: ['object', 'null'],
+  required: ['type'],
+  properties: {
+    type: { type: 'string' },
+    json_schema: {
+      type: 'object',
+      properties: { name: { type: 'string' }, description: stringOrNull, schema: { type: 'object' }, strict: booleanOrNull },
+    },
+  },
+} as const;
+
 /** Fields both APIs share: the body settings (`top_logprobs` is the chat API's; completions say `logprobs`). */
 const common = {
   model: { type: 'string' },
@@ -61,6 +77,7 @@ const common = {
   frequency_penalty: numberOrNull,
   logit_bias: { type: ['object', 'null'], additionalProperties: { type: 'number' } },
   user: stringOrNull,
+  response_format: responseFormat,
   specroute: specrouteExtension,
 } as const;
 
@@ -89,7 +106,6 @@ export const chatCompletionBodySchema = {
     max_completion_tokens: integerOrNull,
     logprobs: booleanOrNull,
     top_logprobs: nullable(requestSettings.request.topLogprobs.kind),
-    response_format: { type: ['object', 'null'], required: ['type'], properties: { type: { type: 'string' } } },
     tools: nullable('array'),
     tool_choice: { type: ['string', 'object', 'null'] },
     functions: nullable('array'),
@@ -126,6 +142,11 @@ export interface WireMessage {
   name?: string;
 }
 
+export interface WireResponseFormat {
+  type: string;
+  json_schema?: { name?: string; description?: string | null; schema?: Record<string, unknown>; strict?: boolean | null };
+}
+
 /** Settings by wire name, as the schema typed them (see `settingProperties`). */
 export type WireSettings = Readonly<Record<string, number | boolean | string | null | undefined>>;
 
@@ -141,6 +162,7 @@ export interface CommonBody {
   frequency_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
   user?: string | null;
+  response_format?: WireResponseFormat | null;
   /** The body settings of the description (`temperature`, `top_p`, `min_p`, `ignore_eos`…), by wire name. */
   [setting: string]: unknown;
   /** `speculation`, `escalation` and the extension settings (`timeout_ms`). */
@@ -152,7 +174,6 @@ export interface ChatCompletionBody extends CommonBody {
   max_completion_tokens?: number | null;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
-  response_format?: { type: string } | null;
   tools?: unknown[] | null;
   tool_choice?: string | Record<string, unknown> | null;
   functions?: unknown[] | null;

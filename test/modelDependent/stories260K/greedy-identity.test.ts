@@ -79,7 +79,7 @@ describe('stories260K: speculative greedy equals verifier-only greedy', () => {
         let plainSteps = 0;
         for (const [i, prompt] of PROMPTS.entries()) {
           const out: number[] = [];
-          const bySource = { draft: 0, verifier: 0, bonus: 0, frontier: 0 };
+          const bySource = { draft: 0, verifier: 0, bonus: 0, frontier: 0, grammar: 0 };
           for await (const event of engine.generateFromTokens(engine.encodePrompt(prompt), { maxTokens: TOKENS, ignoreEos: true })) {
             if (event.kind === 'token') {
               out.push(...event.tokenIds);

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file specroute/v1/generate.proto.
  */
 export const file_specroute_v1_generate: GenFile = /*@__PURE__*/
-  fileDesc("ChtzcGVjcm91dGUvdjEvZ2VuZXJhdGUucHJvdG8SDHNwZWNyb3V0ZS52MSLxAwoPR2VuZXJhdGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEhAKBnByb21wdBgCIAEoCUgAEiIKBGNoYXQYAyABKAsyEi5zcGVjcm91dGUudjEuQ2hhdEgAEhcKCm1heF90b2tlbnMYBCABKAVIAYgBARIYCgt0ZW1wZXJhdHVyZRgFIAEoAUgCiAEBEhIKBXRvcF9rGAYgASgFSAOIAQESEgoFdG9wX3AYByABKAFIBIgBARIRCgRzZWVkGAggASgNSAWIAQESDAoEc3RvcBgJIAMoCRIUCgx0b3BfbG9ncHJvYnMYCiABKAUSNgoLc3BlY3VsYXRpb24YCyABKAsyIS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25PdmVycmlkZRISCgppZ25vcmVfZW9zGAwgASgIEjQKCmVzY2FsYXRpb24YDSABKAsyIC5zcGVjcm91dGUudjEuRXNjYWxhdGlvbk92ZXJyaWRlEhIKBW1pbl9wGA4gASgBSAaIAQESIgoFcm91dGUYDyABKA4yEy5zcGVjcm91dGUudjEuUm91dGVCBwoFaW5wdXRCDQoLX21heF90b2tlbnNCDgoMX3RlbXBlcmF0dXJlQggKBl90b3Bfa0IICgZfdG9wX3BCBwoFX3NlZWRCCAoGX21pbl9wIjMKBENoYXQSKwoIbWVzc2FnZXMYASADKAsyGS5zcGVjcm91dGUudjEuQ2hhdE1lc3NhZ2UiRAoLQ2hhdE1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLnNwZWNyb3V0ZS52MS5DaGF0Um9sZRIPCgdjb250ZW50GAIgASgJIr4BChNTcGVjdWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEAoDbWluGAIgASgFSACIAQESEAoDbWF4GAMgASgFSAGIAQESFAoHaW5pdGlhbBgEIAEoBUgCiAEBEhUKCGFkYXB0aXZlGAUgASgISAOIAQESEgoFcF9taW4YBiABKAFIBIgBAUIGCgRfbWluQgYKBF9tYXhCCgoIX2luaXRpYWxCCwoJX2FkYXB0aXZlQggKBl9wX21pbiKjAgoSRXNjYWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEwoGd2luZG93GAIgASgFSACIAQESGwoObWluX2NvbmZpZGVuY2UYAyABKAFIAYgBARIYCgttYXhfZW50cm9weRgEIAEoAUgCiAEBEhgKC3NwYW5fdG9rZW5zGAUgASgFSAOIAQESHAoPY29vbGRvd25fdG9rZW5zGAYgASgFSASIAQESFwoKbWluX21hcmdpbhgHIAEoAUgFiAEBQgkKB193aW5kb3dCEQoPX21pbl9jb25maWRlbmNlQg4KDF9tYXhfZW50cm9weUIOCgxfc3Bhbl90b2tlbnNCEgoQX2Nvb2xkb3duX3Rva2Vuc0INCgtfbWluX21hcmdpbiKcAQoQR2VuZXJhdGVSZXNwb25zZRIpCgVjaHVuaxgBIAEoCzIYLnNwZWNyb3V0ZS52MS5Ub2tlbkNodW5rSAASJAoFZmluYWwYAiABKAsyEy5zcGVjcm91dGUudjEuRmluYWxIABIuCgplc2NhbGF0aW9uGAMgASgLMhguc3BlY3JvdXRlLnYxLkVzY2FsYXRpb25IAEIHCgVldmVudCKjAQoKRXNjYWxhdGlvbhIuCgZzdGF0dXMYASABKA4yHi5zcGVjcm91dGUudjEuRXNjYWxhdGlvblN0YXR1cxIOCgZyZWFzb24YAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoARIQCghhdHRlbXB0cxgEIAEoDRIXCg9mcm9udGllcl90b2tlbnMYBSABKA0SFgoOc3BsaWNlZF90b2tlbnMYBiABKA0imQEKClRva2VuQ2h1bmsSDAoEdGV4dBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SKQoGc291cmNlGAMgASgOMhkuc3BlY3JvdXRlLnYxLlRva2VuU291cmNlEg8KB2xvZ3Byb2IYBCABKAESLgoMdG9wX2xvZ3Byb2JzGAUgAygLMhguc3BlY3JvdXRlLnYxLlRvcExvZ3Byb2IiPQoKVG9wTG9ncHJvYhIQCgh0b2tlbl9pZBgBIAEoDRIPCgdsb2dwcm9iGAIgASgBEgwKBHRleHQYAyABKAki5QEKBUZpbmFsEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSMQoNZmluaXNoX3JlYXNvbhgEIAEoDjIaLnNwZWNyb3V0ZS52MS5GaW5pc2hSZWFzb24SIgoFdXNhZ2UYBSABKAsyEy5zcGVjcm91dGUudjEuVXNhZ2USLQoFc3RhdHMYBiABKAsyHi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cxIqCgVyb3V0ZRgHIAEoCzIbLnNwZWNyb3V0ZS52MS5Sb3V0ZURlY2lzaW9uIqUBCg1Sb3V0ZURlY2lzaW9uEgwKBHRpZXIYASABKAkSDgoGcmVhc29uGAIgASgJEhIKBXNjb3JlGAMgASgBSACIAQESFgoJdGhyZXNob2xkGAQgASgBSAGIAQESEwoGcm91dGVyGAUgASgJSAKIAQESEgoKbGF0ZW5jeV9tcxgGIAEoAUIICgZfc2NvcmVCDAoKX3RocmVzaG9sZEIJCgdfcm91dGVyIvkBCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIVCg1mcm9udGllcl9jb3N0GAQgASgBElIKGWNvbXBsZXRpb25fdG9rZW5zX2J5X3RpZXIYBSADKAsyLy5zcGVjcm91dGUudjEuVXNhZ2UuQ29tcGxldGlvblRva2Vuc0J5VGllckVudHJ5Gj0KG0NvbXBsZXRpb25Ub2tlbnNCeVRpZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIusEChBTcGVjdWxhdGlvblN0YXRzEisKBG1vZGUYASABKA4yHS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25Nb2RlEg8KB2RyYWZ0ZWQYAiABKA0SEAoIYWNjZXB0ZWQYAyABKA0SFwoPYWNjZXB0YW5jZV9yYXRlGAQgASgBEhwKFG1lYW5fYWNjZXB0ZWRfbGVuZ3RoGAUgASgBEhcKD3Rva2Vuc19wZXJfcGFzcxgGIAEoARIwCgtieV9wb3NpdGlvbhgHIAMoCzIbLnNwZWNyb3V0ZS52MS5Qb3NpdGlvblN0YXRzEhcKD3ZlcmlmaWVyX3Bhc3NlcxgIIAEoDRIYChBnZW5lcmF0ZWRfdG9rZW5zGAkgASgNEhkKEXRva2Vuc19wZXJfc2Vjb25kGAogASgBEiUKBHRpbWUYCyABKAsyFy5zcGVjcm91dGUudjEuVGltZVNwbGl0EjYKEHRva2Vuc19ieV9zb3VyY2UYDCABKAsyHC5zcGVjcm91dGUudjEuVG9rZW5zQnlTb3VyY2USEwoLZXNjYWxhdGlvbnMYDSABKA0SUwoTZXNjYWxhdGlvbnNfc2tpcHBlZBgOIAMoCzI2LnNwZWNyb3V0ZS52MS5TcGVjdWxhdGlvblN0YXRzLkVzY2FsYXRpb25zU2tpcHBlZEVudHJ5EhQKDGRyYWZ0X2Jsb2NrcxgPIAEoDRIdChVmdWxseV9hY2NlcHRlZF9ibG9ja3MYECABKA0aOQoXRXNjYWxhdGlvbnNTa2lwcGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJSCg5Ub2tlbnNCeVNvdXJjZRINCgVkcmFmdBgBIAEoDRIQCgh2ZXJpZmllchgCIAEoDRINCgVib251cxgDIAEoDRIQCghmcm9udGllchgEIAEoDSJACg1Qb3NpdGlvblN0YXRzEg8KB2RyYWZ0ZWQYASABKA0SEAoIYWNjZXB0ZWQYAiABKA0SDAoEcmF0ZRgDIAEoASJoCglUaW1lU3BsaXQSEAoIdG90YWxfbXMYASABKAESEgoKcHJlZmlsbF9tcxgCIAEoARIQCghkcmFmdF9tcxgDIAEoARIRCgl2ZXJpZnlfbXMYBCABKAESEAoIb3RoZXJfbXMYBSABKAEiEwoRTGlzdE1vZGVsc1JlcXVlc3QiOQoSTGlzdE1vZGVsc1Jlc3BvbnNlEiMKBm1vZGVscxgBIAMoCzITLnNwZWNyb3V0ZS52MS5Nb2RlbCJ8CgVNb2RlbBIKCgJpZBgBIAEoCRIPCgdjcmVhdGVkGAIgASgDEhAKCG93bmVkX2J5GAMgASgJEhQKDGNvbnRleHRfc2l6ZRgEIAEoDRIQCgh2ZXJpZmllchgFIAEoCRISCgVkcmFmdBgGIAEoCUgAiAEBQggKBl9kcmFmdCpjCgVSb3V0ZRIVChFST1VURV9VTlNQRUNJRklFRBAAEg4KClJPVVRFX0FVVE8QARINCglST1VURV9TTE0QAhIQCgxST1VURV9IWUJSSUQQAxISCg5ST1VURV9GUk9OVElFUhAEKmgKCENoYXRSb2xlEhkKFUNIQVRfUk9MRV9VTlNQRUNJRklFRBAAEhQKEENIQVRfUk9MRV9TWVNURU0QARISCg5DSEFUX1JPTEVfVVNFUhACEhcKE0NIQVRfUk9MRV9BU1NJU1RBTlQQAypzChBFc2NhbGF0aW9uU3RhdHVzEiEKHUVTQ0FMQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZRVNDQUxBVElPTl9TVEFUVVNfU1BMSUNFRBABEh0KGUVTQ0FMQVRJT05fU1RBVFVTX1NLSVBQRUQQAiqRAQoLVG9rZW5Tb3VyY2USHAoYVE9LRU5fU09VUkNFX1VOU1BFQ0lGSUVEEAASFgoSVE9LRU5fU09VUkNFX0RSQUZUEAESGQoVVE9LRU5fU09VUkNFX1ZFUklGSUVSEAISFgoSVE9LRU5fU09VUkNFX0JPTlVTEAMSGQoVVE9LRU5fU09VUkNFX0ZST05USUVSEAQqXwoMRmluaXNoUmVhc29uEh0KGUZJTklTSF9SRUFTT05fVU5TUEVDSUZJRUQQABIWChJGSU5JU0hfUkVBU09OX1NUT1AQARIYChRGSU5JU0hfUkVBU09OX0xFTkdUSBACKrkBCg9TcGVjdWxhdGlvbk1vZGUSIAocU1BFQ1VMQVRJT05fTU9ERV9VTlNQRUNJRklFRBAAEiAKHFNQRUNVTEFUSU9OX01PREVfU1BFQ1VMQVRJVkUQARIiCh5TUEVDVUxBVElPTl9NT0RFX1ZFUklGSUVSX09OTFkQAhIfChtTUEVDVUxBVElPTl9NT0RFX0RSQUZUX09OTFkQAxIdChlTUEVDVUxBVElPTl9NT0RFX0ZST05USUVSEAQysQEKEUdlbmVyYXRpb25TZXJ2aWNlEksKCEdlbmVyYXRlEh0uc3BlY3JvdXRlLnYxLkdlbmVyYXRlUmVxdWVzdBoeLnNwZWNyb3V0ZS52MS5HZW5lcmF0ZVJlc3BvbnNlMAESTwoKTGlzdE1vZGVscxIfLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVxdWVzdBogLnNwZWNyb3V0ZS52MS5MaXN0TW9kZWxzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChtzcGVjcm91dGUvdjEvZ2VuZXJhdGUucHJvdG8SDHNwZWNyb3V0ZS52MSKoBAoPR2VuZXJhdGVSZXF1ZXN0Eg0KBW1vZGVsGAEgASgJEhAKBnByb21wdBgCIAEoCUgAEiIKBGNoYXQYAyABKAsyEi5zcGVjcm91dGUudjEuQ2hhdEgAEhcKCm1heF90b2tlbnMYBCABKAVIAYgBARIYCgt0ZW1wZXJhdHVyZRgFIAEoAUgCiAEBEhIKBXRvcF9rGAYgASgFSAOIAQESEgoFdG9wX3AYByABKAFIBIgBARIRCgRzZWVkGAggASgNSAWIAQESDAoEc3RvcBgJIAMoCRIUCgx0b3BfbG9ncHJvYnMYCiABKAUSNgoLc3BlY3VsYXRpb24YCyABKAsyIS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25PdmVycmlkZRISCgppZ25vcmVfZW9zGAwgASgIEjQKCmVzY2FsYXRpb24YDSABKAsyIC5zcGVjcm91dGUudjEuRXNjYWxhdGlvbk92ZXJyaWRlEhIKBW1pbl9wGA4gASgBSAaIAQESIgoFcm91dGUYDyABKA4yEy5zcGVjcm91dGUudjEuUm91dGUSNQoPcmVzcG9uc2VfZm9ybWF0GBAgASgLMhwuc3BlY3JvdXRlLnYxLlJlc3BvbnNlRm9ybWF0QgcKBWlucHV0Qg0KC19tYXhfdG9rZW5zQg4KDF90ZW1wZXJhdHVyZUIICgZfdG9wX2tCCAoGX3RvcF9wQgcKBV9zZWVkQggKBl9taW5fcCLKAQoOUmVzcG9uc2VGb3JtYXQSMAoEdGV4dBgBIAEoCzIgLnNwZWNyb3V0ZS52MS5SZXNwb25zZUZvcm1hdFRleHRIABI9Cgtqc29uX29iamVjdBgCIAEoCzImLnNwZWNyb3V0ZS52MS5SZXNwb25zZUZvcm1hdEpzb25PYmplY3RIABI9Cgtqc29uX3NjaGVtYRgDIAEoCzImLnNwZWNyb3V0ZS52MS5SZXNwb25zZUZvcm1hdEpzb25TY2hlbWFIAEIICgZmb3JtYXQiFAoSUmVzcG9uc2VGb3JtYXRUZXh0IhoKGFJlc3BvbnNlRm9ybWF0SnNvbk9iamVjdCJdChhSZXNwb25zZUZvcm1hdEpzb25TY2hlbWESDAoEbmFtZRgBIAEoCRIOCgZzY2hlbWEYAiABKAkSDgoGc3RyaWN0GAMgASgIEhMKC2Rlc2NyaXB0aW9uGAQgASgJIjMKBENoYXQSKwoIbWVzc2FnZXMYASADKAsyGS5zcGVjcm91dGUudjEuQ2hhdE1lc3NhZ2UiRAoLQ2hhdE1lc3NhZ2USJAoEcm9sZRgBIAEoDjIWLnNwZWNyb3V0ZS52MS5DaGF0Um9sZRIPCgdjb250ZW50GAIgASgJIr4BChNTcGVjdWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEAoDbWluGAIgASgFSACIAQESEAoDbWF4GAMgASgFSAGIAQESFAoHaW5pdGlhbBgEIAEoBUgCiAEBEhUKCGFkYXB0aXZlGAUgASgISAOIAQESEgoFcF9taW4YBiABKAFIBIgBAUIGCgRfbWluQgYKBF9tYXhCCgoIX2luaXRpYWxCCwoJX2FkYXB0aXZlQggKBl9wX21pbiKjAgoSRXNjYWxhdGlvbk92ZXJyaWRlEg8KB2Rpc2FibGUYASABKAgSEwoGd2luZG93GAIgASgFSACIAQESGwoObWluX2NvbmZpZGVuY2UYAyABKAFIAYgBARIYCgttYXhfZW50cm9weRgEIAEoAUgCiAEBEhgKC3NwYW5fdG9rZW5zGAUgASgFSAOIAQESHAoPY29vbGRvd25fdG9rZW5zGAYgASgFSASIAQESFwoKbWluX21hcmdpbhgHIAEoAUgFiAEBQgkKB193aW5kb3dCEQoPX21pbl9jb25maWRlbmNlQg4KDF9tYXhfZW50cm9weUIOCgxfc3Bhbl90b2tlbnNCEgoQX2Nvb2xkb3duX3Rva2Vuc0INCgtfbWluX21hcmdpbiKcAQoQR2VuZXJhdGVSZXNwb25zZRIpCgVjaHVuaxgBIAEoCzIYLnNwZWNyb3V0ZS52MS5Ub2tlbkNodW5rSAASJAoFZmluYWwYAiABKAsyEy5zcGVjcm91dGUudjEuRmluYWxIABIuCgplc2NhbGF0aW9uGAMgASgLMhguc3BlY3JvdXRlLnYxLkVzY2FsYXRpb25IAEIHCgVldmVudCKjAQoKRXNjYWxhdGlvbhIuCgZzdGF0dXMYASABKA4yHi5zcGVjcm91dGUudjEuRXNjYWxhdGlvblN0YXR1cxIOCgZyZWFzb24YAiABKAkSEgoKbGF0ZW5jeV9tcxgDIAEoARIQCghhdHRlbXB0cxgEIAEoDRIXCg9mcm9udGllcl90b2tlbnMYBSABKA0SFgoOc3BsaWNlZF90b2tlbnMYBiABKA0imQEKClRva2VuQ2h1bmsSDAoEdGV4dBgBIAEoCRIRCgl0b2tlbl9pZHMYAiADKA0SKQoGc291cmNlGAMgASgOMhkuc3BlY3JvdXRlLnYxLlRva2VuU291cmNlEg8KB2xvZ3Byb2IYBCABKAESLgoMdG9wX2xvZ3Byb2JzGAUgAygLMhguc3BlY3JvdXRlLnYxLlRvcExvZ3Byb2IiPQoKVG9wTG9ncHJvYhIQCgh0b2tlbl9pZBgBIAEoDRIPCgdsb2dwcm9iGAIgASgBEgwKBHRleHQYAyABKAki5QEKBUZpbmFsEgoKAmlkGAEgASgJEg0KBW1vZGVsGAIgASgJEg8KB2NyZWF0ZWQYAyABKAMSMQoNZmluaXNoX3JlYXNvbhgEIAEoDjIaLnNwZWNyb3V0ZS52MS5GaW5pc2hSZWFzb24SIgoFdXNhZ2UYBSABKAsyEy5zcGVjcm91dGUudjEuVXNhZ2USLQoFc3RhdHMYBiABKAsyHi5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25TdGF0cxIqCgVyb3V0ZRgHIAEoCzIbLnNwZWNyb3V0ZS52MS5Sb3V0ZURlY2lzaW9uIqUBCg1Sb3V0ZURlY2lzaW9uEgwKBHRpZXIYASABKAkSDgoGcmVhc29uGAIgASgJEhIKBXNjb3JlGAMgASgBSACIAQESFgoJdGhyZXNob2xkGAQgASgBSAGIAQESEwoGcm91dGVyGAUgASgJSAKIAQESEgoKbGF0ZW5jeV9tcxgGIAEoAUIICgZfc2NvcmVCDAoKX3RocmVzaG9sZEIJCgdfcm91dGVyIvkBCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIVCg1mcm9udGllcl9jb3N0GAQgASgBElIKGWNvbXBsZXRpb25fdG9rZW5zX2J5X3RpZXIYBSADKAsyLy5zcGVjcm91dGUudjEuVXNhZ2UuQ29tcGxldGlvblRva2Vuc0J5VGllckVudHJ5Gj0KG0NvbXBsZXRpb25Ub2tlbnNCeVRpZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIusEChBTcGVjdWxhdGlvblN0YXRzEisKBG1vZGUYASABKA4yHS5zcGVjcm91dGUudjEuU3BlY3VsYXRpb25Nb2RlEg8KB2RyYWZ0ZWQYAiABKA0SEAoIYWNjZXB0ZWQYAyABKA0SFwoPYWNjZXB0YW5jZV9yYXRlGAQgASgBEhwKFG1lYW5fYWNjZXB0ZWRfbGVuZ3RoGAUgASgBEhcKD3Rva2Vuc19wZXJfcGFzcxgGIAEoARIwCgtieV9wb3NpdGlvbhgHIAMoCzIbLnNwZWNyb3V0ZS52MS5Qb3NpdGlvblN0YXRzEhcKD3ZlcmlmaWVyX3Bhc3NlcxgIIAEoDRIYChBnZW5lcmF0ZWRfdG9rZW5zGAkgASgNEhkKEXRva2Vuc19wZXJfc2Vjb25kGAogASgBEiUKBHRpbWUYCyABKAsyFy5zcGVjcm91dGUudjEuVGltZVNwbGl0EjYKEHRva2Vuc19ieV9zb3VyY2UYDCABKAsyHC5zcGVjcm91dGUudjEuVG9rZW5zQnlTb3VyY2USEwoLZXNjYWxhdGlvbnMYDSABKA0SUwoTZXNjYWxhdGlvbnNfc2tpcHBlZBgOIAMoCzI2LnNwZWNyb3V0ZS52MS5TcGVjdWxhdGlvblN0YXRzLkVzY2FsYXRpb25zU2tpcHBlZEVudHJ5EhQKDGRyYWZ0X2Jsb2NrcxgPIAEoDRIdChVmdWxseV9hY2NlcHRlZF9ibG9ja3MYECABKA0aOQoXRXNjYWxhdGlvbnNTa2lwcGVkRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4ASJjCg5Ub2tlbnNCeVNvdXJjZRINCgVkcmFmdBgBIAEoDRIQCgh2ZXJpZmllchgCIAEoDRINCgVib251cxgDIAEoDRIQCghmcm9udGllchgEIAEoDRIPCgdncmFtbWFyGAUgASgNIkAKDVBvc2l0aW9uU3RhdHMSDwoHZHJhZnRlZBgBIAEoDRIQCghhY2NlcHRlZBgCIAEoDRIMCgRyYXRlGAMgASgBImgKCVRpbWVTcGxpdBIQCgh0b3RhbF9tcxgBIAEoARISCgpwcmVmaWxsX21zGAIgASgBEhAKCGRyYWZ0X21zGAMgASgBEhEKCXZlcmlmeV9tcxgEIAEoARIQCghvdGhlcl9tcxgFIAEoASITChFMaXN0TW9kZWxzUmVxdWVzdCI5ChJMaXN0TW9kZWxzUmVzcG9uc2USIwoGbW9kZWxzGAEgAygLMhMuc3BlY3JvdXRlLnYxLk1vZGVsInwKBU1vZGVsEgoKAmlkGAEgASgJEg8KB2NyZWF0ZWQYAiABKAMSEAoIb3duZWRfYnkYAyABKAkSFAoMY29udGV4dF9zaXplGAQgASgNEhAKCHZlcmlmaWVyGAUgASgJEhIKBWRyYWZ0GAYgASgJSACIAQFCCAoGX2RyYWZ0KmMKBVJvdXRlEhUKEVJPVVRFX1VOU1BFQ0lGSUVEEAASDgoKUk9VVEVfQVVUTxABEg0KCVJPVVRFX1NMTRACEhAKDFJPVVRFX0hZQlJJRBADEhIKDlJPVVRFX0ZST05USUVSEAQqaAoIQ2hhdFJvbGUSGQoVQ0hBVF9ST0xFX1VOU1BFQ0lGSUVEEAASFAoQQ0hBVF9ST0xFX1NZU1RFTRABEhIKDkNIQVRfUk9MRV9VU0VSEAISFwoTQ0hBVF9ST0xFX0FTU0lTVEFOVBADKnMKEEVzY2FsYXRpb25TdGF0dXMSIQodRVNDQUxBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlFU0NBTEFUSU9OX1NUQVRVU19TUExJQ0VEEAESHQoZRVNDQUxBVElPTl9TVEFUVVNfU0tJUFBFRBACKqsBCgtUb2tlblNvdXJjZRIcChhUT0tFTl9TT1VSQ0VfVU5TUEVDSUZJRUQQABIWChJUT0tFTl9TT1VSQ0VfRFJBRlQQARIZChVUT0tFTl9TT1VSQ0VfVkVSSUZJRVIQAhIWChJUT0tFTl9TT1VSQ0VfQk9OVVMQAxIZChVUT0tFTl9TT1VSQ0VfRlJPTlRJRVIQBBIYChRUT0tFTl9TT1VSQ0VfR1JBTU1BUhAFKl8KDEZpbmlzaFJlYXNvbhIdChlGSU5JU0hfUkVBU09OX1VOU1BFQ0lGSUVEEAASFgoSRklOSVNIX1JFQVNPTl9TVE9QEAESGAoURklOSVNIX1JFQVNPTl9MRU5HVEgQAiq5AQoPU3BlY3VsYXRpb25Nb2RlEiAKHFNQRUNVTEFUSU9OX01PREVfVU5TUEVDSUZJRUQQABIgChxTUEVDVUxBVElPTl9NT0RFX1NQRUNVTEFUSVZFEAESIgoeU1BFQ1VMQVRJT05fTU9ERV9WRVJJRklFUl9PTkxZEAISHwobU1BFQ1VMQVRJT05fTU9ERV9EUkFGVF9PTkxZEAMSHQoZU1BFQ1VMQVRJT05fTU9ERV9GUk9OVElFUhAEMrEBChFHZW5lcmF0aW9uU2VydmljZRJLCghHZW5lcmF0ZRIdLnNwZWNyb3V0ZS52MS5HZW5lcmF0ZVJlcXVlc3QaHi5zcGVjcm91dGUudjEuR2VuZXJhdGVSZXNwb25zZTABEk8KCkxpc3RNb2RlbHMSHy5zcGVjcm91dGUudjEuTGlzdE1vZGVsc1JlcXVlc3QaIC5zcGVjcm91dGUudjEuTGlzdE1vZGVsc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * GenerateRequest asks for one generation. Unset optional fields take the server's defaults. Each setting's
@@ -155,6 +155,14 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
    * @generated from field: specroute.v1.Route route = 15;
    */
   route: Route;
+
+  /**
+   * What the output must be. Unset: free text. The grammar of a JSON format masks both models at every
+   * position, so the output always parses (and matches the schema) when it ends with FINISH_REASON_STOP.
+   *
+   * @generated from field: specroute.v1.ResponseFormat response_format = 16;
+   */
+  responseFormat?: ResponseFormat | undefined;
 };
 
 /**
@@ -163,6 +171,124 @@ export type GenerateRequest = Message<"specroute.v1.GenerateRequest"> & {
  */
 export const GenerateRequestSchema: GenMessage<GenerateRequest> = /*@__PURE__*/
   messageDesc(file_specroute_v1_generate, 0);
+
+/**
+ * ResponseFormat constrains the output, as OpenAI's `response_format` does.
+ *
+ * @generated from message specroute.v1.ResponseFormat
+ */
+export type ResponseFormat = Message<"specroute.v1.ResponseFormat"> & {
+  /**
+   * Exactly one format.
+   *
+   * @generated from oneof specroute.v1.ResponseFormat.format
+   */
+  format: {
+    /**
+     * Free text (the same as leaving response_format unset).
+     *
+     * @generated from field: specroute.v1.ResponseFormatText text = 1;
+     */
+    value: ResponseFormatText;
+    case: "text";
+  } | {
+    /**
+     * Any JSON value.
+     *
+     * @generated from field: specroute.v1.ResponseFormatJsonObject json_object = 2;
+     */
+    value: ResponseFormatJsonObject;
+    case: "jsonObject";
+  } | {
+    /**
+     * JSON that matches a schema.
+     *
+     * @generated from field: specroute.v1.ResponseFormatJsonSchema json_schema = 3;
+     */
+    value: ResponseFormatJsonSchema;
+    case: "jsonSchema";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message specroute.v1.ResponseFormat.
+ * Use `create(ResponseFormatSchema)` to create a new message.
+ */
+export const ResponseFormatSchema: GenMessage<ResponseFormat> = /*@__PURE__*/
+  messageDesc(file_specroute_v1_generate, 1);
+
+/**
+ * ResponseFormatText asks for free text.
+ *
+ * @generated from message specroute.v1.ResponseFormatText
+ */
+export type ResponseFormatText = Message<"specroute.v1.ResponseFormatText"> & {
+};
+
+/**
+ * Describes the message specroute.v1.ResponseFormatText.
+ * Use `create(ResponseFormatTextSchema)` to create a new message.
+ */
+export const ResponseFormatTextSchema: GenMessage<ResponseFormatText> = /*@__PURE__*/
+  messageDesc(file_specroute_v1_generate, 2);
+
+/**
+ * ResponseFormatJsonObject asks for any JSON value.
+ *
+ * @generated from message specroute.v1.ResponseFormatJsonObject
+ */
+export type ResponseFormatJsonObject = Message<"specroute.v1.ResponseFormatJsonObject"> & {
+};
+
+/**
+ * Describes the message specroute.v1.ResponseFormatJsonObject.
+ * Use `create(ResponseFormatJsonObjectSchema)` to create a new message.
+ */
+export const ResponseFormatJsonObjectSchema: GenMessage<ResponseFormatJsonObject> = /*@__PURE__*/
+  messageDesc(file_specroute_v1_generate, 3);
+
+/**
+ * ResponseFormatJsonSchema asks for JSON matching `schema`.
+ *
+ * @generated from message specroute.v1.ResponseFormatJsonSchema
+ */
+export type ResponseFormatJsonSchema = Message<"specroute.v1.ResponseFormatJsonSchema"> & {
+  /**
+   * The schema's name, as OpenAI's `json_schema.name`: 1 to 64 letters, digits, `_` or `-`. Required.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The JSON Schema, as JSON text. The supported subset is the README's ("Structured output"); anything else is
+   * refused with INVALID_ARGUMENT naming the path inside it (`response_format.json_schema.schema.properties.x…`).
+   *
+   * @generated from field: string schema = 2;
+   */
+  schema: string;
+
+  /**
+   * Accepted for OpenAI compatibility; the schema is always enforced as given.
+   *
+   * @generated from field: bool strict = 3;
+   */
+  strict: boolean;
+
+  /**
+   * What the output is for (not used by the grammar).
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message specroute.v1.ResponseFormatJsonSchema.
+ * Use `create(ResponseFormatJsonSchemaSchema)` to create a new message.
+ */
+export const ResponseFormatJsonSchemaSchema: GenMessage<ResponseFormatJsonSchema> = /*@__PURE__*/
+  messageDesc(file_specroute_v1_generate, 4);
 
 /**
  * Chat is a conversation to continue, oldest message first.
@@ -183,7 +309,7 @@ export type Chat = Message<"specroute.v1.Chat"> & {
  * Use `create(ChatSchema)` to create a new message.
  */
 export const ChatSchema: GenMessage<Chat> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 1);
+  messageDesc(file_specroute_v1_generate, 5);
 
 /**
  * ChatMessage is one turn of a conversation.
@@ -211,7 +337,7 @@ export type ChatMessage = Message<"specroute.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 2);
+  messageDesc(file_specroute_v1_generate, 6);
 
 /**
  * SpeculationOverride overrides the server's speculation settings for one request. Unset fields keep the
@@ -271,7 +397,7 @@ export type SpeculationOverride = Message<"specroute.v1.SpeculationOverride"> & 
  * Use `create(SpeculationOverrideSchema)` to create a new message.
  */
 export const SpeculationOverrideSchema: GenMessage<SpeculationOverride> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 3);
+  messageDesc(file_specroute_v1_generate, 7);
 
 /**
  * EscalationOverride overrides the server's escalation policy for one request (BiLD-style thresholds over a
@@ -338,7 +464,7 @@ export type EscalationOverride = Message<"specroute.v1.EscalationOverride"> & {
  * Use `create(EscalationOverrideSchema)` to create a new message.
  */
 export const EscalationOverrideSchema: GenMessage<EscalationOverride> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 4);
+  messageDesc(file_specroute_v1_generate, 8);
 
 /**
  * GenerateResponse is one message of a Generate stream: a token chunk, an escalation report, or the final
@@ -385,7 +511,7 @@ export type GenerateResponse = Message<"specroute.v1.GenerateResponse"> & {
  * Use `create(GenerateResponseSchema)` to create a new message.
  */
 export const GenerateResponseSchema: GenMessage<GenerateResponse> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 5);
+  messageDesc(file_specroute_v1_generate, 9);
 
 /**
  * Escalation reports one hand-over to the remote frontier model.
@@ -443,7 +569,7 @@ export type Escalation = Message<"specroute.v1.Escalation"> & {
  * Use `create(EscalationSchema)` to create a new message.
  */
 export const EscalationSchema: GenMessage<Escalation> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 6);
+  messageDesc(file_specroute_v1_generate, 10);
 
 /**
  * TokenChunk carries tokens as soon as the verifier accepts them.
@@ -495,7 +621,7 @@ export type TokenChunk = Message<"specroute.v1.TokenChunk"> & {
  * Use `create(TokenChunkSchema)` to create a new message.
  */
 export const TokenChunkSchema: GenMessage<TokenChunk> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 7);
+  messageDesc(file_specroute_v1_generate, 11);
 
 /**
  * TopLogprob is one alternative token at a position.
@@ -530,7 +656,7 @@ export type TopLogprob = Message<"specroute.v1.TopLogprob"> & {
  * Use `create(TopLogprobSchema)` to create a new message.
  */
 export const TopLogprobSchema: GenMessage<TopLogprob> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 8);
+  messageDesc(file_specroute_v1_generate, 12);
 
 /**
  * Final ends a Generate stream: why it ended, token counts and speculation statistics.
@@ -593,7 +719,7 @@ export type Final = Message<"specroute.v1.Final"> & {
  * Use `create(FinalSchema)` to create a new message.
  */
 export const FinalSchema: GenMessage<Final> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 9);
+  messageDesc(file_specroute_v1_generate, 13);
 
 /**
  * RouteDecision is which tier answered a request, and why.
@@ -655,7 +781,7 @@ export type RouteDecision = Message<"specroute.v1.RouteDecision"> & {
  * Use `create(RouteDecisionSchema)` to create a new message.
  */
 export const RouteDecisionSchema: GenMessage<RouteDecision> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 10);
+  messageDesc(file_specroute_v1_generate, 14);
 
 /**
  * Usage counts the tokens of a generation.
@@ -706,7 +832,7 @@ export type Usage = Message<"specroute.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 11);
+  messageDesc(file_specroute_v1_generate, 15);
 
 /**
  * SpeculationStats measures one generation's speculation.
@@ -834,7 +960,7 @@ export type SpeculationStats = Message<"specroute.v1.SpeculationStats"> & {
  * Use `create(SpeculationStatsSchema)` to create a new message.
  */
 export const SpeculationStatsSchema: GenMessage<SpeculationStats> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 12);
+  messageDesc(file_specroute_v1_generate, 16);
 
 /**
  * TokensBySource counts emitted tokens by provenance.
@@ -870,6 +996,13 @@ export type TokensBySource = Message<"specroute.v1.TokensBySource"> & {
    * @generated from field: uint32 frontier = 4;
    */
   frontier: number;
+
+  /**
+   * Tokens forced by the response_format's grammar (no model asked).
+   *
+   * @generated from field: uint32 grammar = 5;
+   */
+  grammar: number;
 };
 
 /**
@@ -877,7 +1010,7 @@ export type TokensBySource = Message<"specroute.v1.TokensBySource"> & {
  * Use `create(TokensBySourceSchema)` to create a new message.
  */
 export const TokensBySourceSchema: GenMessage<TokensBySource> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 13);
+  messageDesc(file_specroute_v1_generate, 17);
 
 /**
  * PositionStats is the acceptance at one position of the draft blocks.
@@ -912,7 +1045,7 @@ export type PositionStats = Message<"specroute.v1.PositionStats"> & {
  * Use `create(PositionStatsSchema)` to create a new message.
  */
 export const PositionStatsSchema: GenMessage<PositionStats> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 14);
+  messageDesc(file_specroute_v1_generate, 18);
 
 /**
  * TimeSplit splits a generation's wall time, in milliseconds.
@@ -961,7 +1094,7 @@ export type TimeSplit = Message<"specroute.v1.TimeSplit"> & {
  * Use `create(TimeSplitSchema)` to create a new message.
  */
 export const TimeSplitSchema: GenMessage<TimeSplit> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 15);
+  messageDesc(file_specroute_v1_generate, 19);
 
 /**
  * ListModelsRequest takes no parameters.
@@ -976,7 +1109,7 @@ export type ListModelsRequest = Message<"specroute.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 16);
+  messageDesc(file_specroute_v1_generate, 20);
 
 /**
  * ListModelsResponse lists the served models.
@@ -997,7 +1130,7 @@ export type ListModelsResponse = Message<"specroute.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 17);
+  messageDesc(file_specroute_v1_generate, 21);
 
 /**
  * Model describes a served model.
@@ -1053,7 +1186,7 @@ export type Model = Message<"specroute.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_specroute_v1_generate, 18);
+  messageDesc(file_specroute_v1_generate, 22);
 
 /**
  * Route is the tier a request asks for.
@@ -1219,6 +1352,14 @@ export enum TokenSource {
    * @generated from enum value: TOKEN_SOURCE_FRONTIER = 4;
    */
   FRONTIER = 4,
+
+  /**
+   * Forced by the request's response_format, where its grammar allows one continuation only (a key,
+   * punctuation, the end): no model was asked. Its logprob is 0.
+   *
+   * @generated from enum value: TOKEN_SOURCE_GRAMMAR = 5;
+   */
+  GRAMMAR = 5,
 }
 
 /**
