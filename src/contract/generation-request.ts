@@ -1,5 +1,6 @@
 import type { SettingValues } from './request-settings.js';
 import type { ResponseFormat } from './response-format.js';
+import type { ToolCalling } from './tool-calls.js';
 
 /** Which ingress a request came through (a metrics label). */
 export type Transport = 'http' | 'grpc';
@@ -52,4 +53,6 @@ export interface GenerationRequest {
   readonly route?: RouteChoice;
   /** `response_format`: text (the default), any JSON value, or JSON matching a schema. */
   readonly responseFormat?: ResponseFormat;
+  /** `tools` with `tool_choice` `required` or a named function: the output is one tool call. */
+  readonly toolCalling?: ToolCalling;
 }

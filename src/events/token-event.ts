@@ -41,6 +41,11 @@ export interface TokenEventToken {
   readonly logprob: number;
   /** Most likely alternatives at this position under the verifier, when asked for. */
   readonly topLogprobs?: readonly TokenAlternative[];
+  /**
+   * Set on every token of a tool-call request: `text` is then a fragment of that call's `arguments` (possibly
+   * empty, for the tokens that wrote the function's name), and the call's first event carries its `id` and `name`.
+   */
+  readonly toolCall?: { readonly index: number; readonly id?: string; readonly name?: string };
 }
 
 /**
@@ -52,7 +57,8 @@ export interface TokenAlternative extends TokenLogprob {
   readonly text: string;
 }
 
-export type FinishReason = 'stop' | 'length';
+/** `tool_calls`: a tool-call request ended its call (a `stop` of its grammar). */
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface Usage {
   readonly promptTokens: number;

@@ -1,4 +1,5 @@
-import type { ResponseFormat } from '../contract/response-format.js';
+import type { GenerationRequest } from '../contract/generation-request.js';
+import { toolCallSchema } from '../contract/tool-calls.js';
 
 /**
  * What a request's output must match, in the form that crosses to the model workers (plain data): any JSON value
@@ -7,8 +8,10 @@ import type { ResponseFormat } from '../contract/response-format.js';
  */
 export type GrammarSpec = { readonly kind: 'json' } | { readonly kind: 'json_schema'; readonly schema: string };
 
-/** The grammar a response format asks for; undefined for free text. */
-export function grammarSpecOf(format: ResponseFormat | undefined): GrammarSpec | undefined {
+/** The grammar a request's output must follow (its tool call, or its response format); undefined for free text. */
+export function grammarSpecOf(request: Pick<GenerationRequest, 'responseFormat' | 'toolCalling'>): GrammarSpec | undefined {
+  if (request.toolCalling) return { kind: 'json_schema', schema: JSON.stringify(toolCallSchema(request.toolCalling)) };
+  const format = request.responseFormat;
   if (!format || format.type === 'text') return undefined;
   if (format.type === 'json_object') return { kind: 'json' };
   return { kind: 'json_schema', schema: JSON.stringify(format.schema) };

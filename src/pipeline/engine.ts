@@ -21,6 +21,7 @@ import { StatsRecorder } from './stats.js';
 import { GrammarCompiler } from '../grammar/grammar-compiler.js';
 import { grammarSpecOf, type GrammarSpec } from '../grammar/grammar-spec.js';
 import { RequestGrammar } from './request-grammar.js';
+import { toolCallEvents } from './tool-call-events.js';
 import { TextAssembler } from './text-assembler.js';
 
 /** A request's settings without its model and prompt. */
@@ -111,7 +112,12 @@ export class SpeculativeEngine implements Generator {
    * the generator then throws the abort reason (a `SpecrouteError`).
    */
   generate(request: GenerationRequest, encoded: EncodedPrompt, options: GenerateOptions = {}): AsyncGenerator<TokenEvent> {
-    return this.run(request, encoded, options, 'pair');
+    return this.shaped(request, this.run(request, encoded, options, 'pair'));
+  }
+
+  /** A tool-call request's events in the shape of its call (tool-call-events.ts); others as they are. */
+  private shaped(request: GenerationRequest, events: AsyncGenerator<TokenEvent>): AsyncGenerator<TokenEvent> {
+    return request.toolCalling ? toolCallEvents(events, request.toolCalling) : events;
   }
 
   /**
@@ -124,7 +130,7 @@ export class SpeculativeEngine implements Generator {
     return {
       contextSize: draft.info.contextSize,
       encode: (input) => this.encode(input),
-      generate: (request, encoded, options = {}) => this.run(request, encoded, options, 'slm'),
+      generate: (request, encoded, options = {}) => this.shaped(request, this.run(request, encoded, options, 'slm')),
     };
   }
 
@@ -134,7 +140,7 @@ export class SpeculativeEngine implements Generator {
     const { prompt: withPrefix, prefix } = this.withPrefix(encoded, options.prefix);
     const plan = planRequest(request, withPrefix, this.defaults, this.tokenizer.eos, options);
     const { prompt } = plan;
-    const spec = grammarSpecOf(request.responseFormat);
+    const spec = grammarSpecOf(request);
     const signal = options.signal;
     if (prompt.length === 0) throw new SpecrouteError('invalid_argument', 'the prompt is empty', { param: encoded.param });
     const contextSize = models === 'slm' ? this.draft!.info.contextSize : this.contextSize;

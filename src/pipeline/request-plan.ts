@@ -43,7 +43,7 @@ export function planRequest(request: GenerationRequest, prompt: EncodedPrompt, d
     escalation: request.escalation ?? {},
     topLogprobs: request.topLogprobs ?? requestDefaults.topLogprobs,
     // Under a grammar the grammar ends the text; a chat template's stop sequences could cut a JSON value short.
-    stop: [...(request.stop ?? []), ...(grammarSpecOf(request.responseFormat) ? [] : prompt.stop)],
+    stop: [...(request.stop ?? []), ...(grammarSpecOf(request) ? [] : prompt.stop)],
     stopTokens: [...(eos !== null && !ignoreEos ? [eos] : []), ...(options.stopTokenIds ?? [])],
   };
 }

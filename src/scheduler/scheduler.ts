@@ -8,6 +8,7 @@ import { localQueueFull, type CascadeOptions, type LocalLoad, type TierRouter } 
 import { tierNeeds, type RouteDecision, type Tier } from '../events/route-decision.js';
 import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
+import { grammarSpecOf } from '../grammar/grammar-spec.js';
 import { tierAllowed, type KeyQuota, type KeyQuotas, type QuotaHold } from './key-quotas.js';
 
 /** The generator of each tier: `hybrid` always; `slm` with a draft; `frontier` with a frontier. */
@@ -216,7 +217,7 @@ export class Scheduler {
     if (request.model !== this.options.modelId) {
       throw new SpecrouteError('model_not_found', `the model '${request.model}' does not exist; this server serves '${this.options.modelId}'`, { param: 'model' });
     }
-    const choice = request.route ?? this.options.defaultRoute ?? 'hybrid';
+    const choice = tierChoice(request, this.options.defaultRoute);
     if (choice !== 'auto' && choice !== 'hybrid' && !this.tiers[choice]) {
       throw invalidArgument('route', `route '${choice}' is not available on this server: it needs ${tierNeeds[choice]}`);
     }
@@ -576,4 +577,16 @@ function abortReason(error: unknown, signal: AbortSignal, deadline: AbortSignal)
   if (deadline.aborted && first === deadline.reason) return new SpecrouteError('deadline_exceeded', 'the request ran past its deadline', { cause: error });
   if (first instanceof SpecrouteError) return first; // the client's (cancelled, or its own deadline) or shutdown's
   return new SpecrouteError('cancelled', 'the client cancelled the request', { cause: first });
+}
+
+/**
+ * The tier a request asks for: its `route`, else `routing.default`, else `hybrid`. A structured request (a JSON
+ * `response_format`, a tool call) is served where its grammar runs, locally: `route: frontier` is refused, and
+ * `auto` or a frontier default becomes `hybrid` (docs/ARCHITECTURE.md#structured-output).
+ */
+function tierChoice(request: GenerationRequest, defaultRoute: RouteChoice | undefined): RouteChoice {
+  const choice = request.route ?? defaultRoute ?? 'hybrid';
+  if (grammarSpecOf(request) === undefined || choice === 'slm' || choice === 'hybrid') return choice;
+  if (request.route === 'frontier') throw invalidArgument('route', 'a JSON response_format or a tool call is enforced by the local grammar: route frontier cannot serve it');
+  return 'hybrid';
 }

@@ -38,8 +38,10 @@ export function validateGenerationRequest(request: GenerationRequest, serverSpec
     checkSpeculationBounds({ ...serverSpeculation, ...request.speculation }, 'speculation');
   }
   if (request.escalation) checkSettings('escalation', request.escalation);
-  if (request.responseFormat && request.responseFormat.type !== 'text' && request.ignoreEos === true) {
-    throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with a JSON response_format: the grammar ends the text');
+  const json = request.responseFormat !== undefined && request.responseFormat.type !== 'text';
+  if (request.toolCalling && json) throw invalidArgument('tool_choice', 'a tool call cannot also follow a JSON response_format');
+  if ((json || request.toolCalling) && request.ignoreEos === true) {
+    throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with a JSON response_format or a tool call: the grammar ends the text');
   }
 }
 

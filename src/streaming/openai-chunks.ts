@@ -111,6 +111,21 @@ export interface WireRoute {
   latency_ms: number;
 }
 
+/** One tool call of a `chat.completion` (OpenAI's shape). */
+export interface WireToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A piece of a streamed tool call: the first piece carries its id, type and name; each carries arguments text. */
+export interface WireToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
 export interface ChatTopLogprob {
   token: string;
   logprob: number;
@@ -138,7 +153,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: 0;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string; tool_calls?: WireToolCallDelta[] };
     logprobs: ChatLogprobs | null;
     finish_reason: FinishReason | null;
   }>;
@@ -163,7 +178,7 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: 0;
-    message: { role: 'assistant'; content: string; refusal: null };
+    message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: WireToolCall[] };
     logprobs: ChatLogprobs | null;
     finish_reason: FinishReason;
   }>;
@@ -237,6 +252,11 @@ export function provenance(event: TokenEventToken): WireTokenProvenance {
   return { source: event.source, logprob: event.logprob, token_ids: [...event.tokenIds] };
 }
 
+
+function toolCallDelta(event: TokenEventToken, part: NonNullable<TokenEventToken['toolCall']>): WireToolCallDelta {
+  if (part.id === undefined) return { index: part.index, function: { arguments: event.text } };
+  return { index: part.index, id: part.id, type: 'function', function: { ...(part.name !== undefined ? { name: part.name } : {}), arguments: event.text } };
+}
 
 function utf8Bytes(text: string): number[] {
   return [...Buffer.from(text, 'utf8')];
@@ -341,7 +361,8 @@ export function chatChunkFormat(meta: ResponseMeta, options: MappingOptions): Ch
     token(event) {
       const logprobs: ChatLogprobs | null = options.logprobs ? { content: [chatLogprob(tracker.entry(event), options.topLogprobs)], refusal: null } : null;
       tracker.advance(event);
-      return chunk([{ index: 0, delta: { content: event.text }, logprobs, finish_reason: null }], { specroute: provenance(event) });
+      const delta = event.toolCall ? { tool_calls: [toolCallDelta(event, event.toolCall)] } : { content: event.text };
+      return chunk([{ index: 0, delta, logprobs, finish_reason: null }], { specroute: provenance(event) });
     },
     escalation: (event) => chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: null }], { specroute: { escalation: escalationToWire(event) } }),
     closing(done) {
@@ -357,9 +378,15 @@ export function chatChunkFormat(meta: ResponseMeta, options: MappingOptions): Ch
 export function chatCompletion(meta: ResponseMeta, events: readonly TokenEvent[], options: MappingOptions): ChatCompletion {
   const tracker = new Tracker(options.tokenText);
   const content: ChatTokenLogprob[] = [];
+  const calls: WireToolCall[] = [];
   const { text, done, specroute } = foldGeneration(events, tracker, (event) => {
     if (options.logprobs) content.push(chatLogprob(tracker.entry(event), options.topLogprobs));
+    const part = event.toolCall;
+    if (part?.id !== undefined && part.name !== undefined) calls[part.index] = { id: part.id, type: 'function', function: { name: part.name, arguments: '' } };
+    const call = part && calls[part.index];
+    if (call) call.function.arguments += event.text;
   });
+  const message = calls.length > 0 ? { role: 'assistant' as const, content: null, refusal: null, tool_calls: calls } : { role: 'assistant' as const, content: text, refusal: null };
   return {
     id: meta.id,
     object: 'chat.completion',
@@ -368,7 +395,7 @@ export function chatCompletion(meta: ResponseMeta, events: readonly TokenEvent[]
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: text, refusal: null },
+        message,
         logprobs: options.logprobs ? { content, refusal: null } : null,
         finish_reason: done.finishReason,
       },

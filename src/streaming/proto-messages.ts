@@ -50,6 +50,7 @@ const sources: Record<EventTokenSource, TokenSource> = {
 const finishReasons: Record<EventFinishReason, FinishReason> = {
   stop: FinishReason.STOP,
   length: FinishReason.LENGTH,
+  tool_calls: FinishReason.TOOL_CALLS,
 };
 
 const modes: Record<SpeculationStats['mode'], SpeculationMode> = {

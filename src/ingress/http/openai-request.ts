@@ -2,6 +2,7 @@ import type { ChatMessage, GenerationRequest } from '../../contract/generation-r
 import { requestSettings, wireName, type SettingGroup, type SettingSpec, type SettingValues } from '../../contract/request-settings.js';
 import { invalidArgument, SpecrouteError } from '../../errors/registry.js';
 import { parseResponseFormat } from '../../contract/response-format.js';
+import { parseToolCalling } from '../../contract/tool-calls.js';
 import type { ChatCompletionBody, CommonBody, CompletionBody, WireSettings } from './schemas.js';
 
 /** A request body turned into the transport-free request, plus what only the response format needs. */
@@ -95,10 +96,9 @@ function maxTokens(value: number | null | undefined, field: string, params: Reco
 export function parseChatRequest(body: ChatCompletionBody): ParsedRequest {
   const base = common(body);
   const params = base.params;
-  if (body.tools != null && body.tools.length > 0) throw invalidArgument('tools', 'tools (function calling) are not supported');
-  if (body.functions != null && body.functions.length > 0) throw invalidArgument('functions', 'functions (function calling) are not supported');
-  if (body.tool_choice != null && body.tool_choice !== 'none' && body.tool_choice !== 'auto') throw invalidArgument('tool_choice', 'tool_choice is not supported');
-  if (body.function_call != null && body.function_call !== 'none' && body.function_call !== 'auto') throw invalidArgument('function_call', 'function_call is not supported');
+  const toolCalling = parseToolCalling({ tools: body.tools, tool_choice: body.tool_choice });
+  if (body.functions != null && body.functions.length > 0) throw invalidArgument('functions', 'functions (the deprecated form of tools) are not supported: use tools');
+  if (body.function_call != null && body.function_call !== 'none') throw invalidArgument('function_call', 'function_call (the deprecated form of tool_choice) is not supported: use tool_choice');
   if (body.top_logprobs != null && body.logprobs !== true) throw invalidArgument('top_logprobs', 'top_logprobs requires logprobs to be true');
   const messages: ChatMessage[] = body.messages.map((m, i) => ({
     // OpenAI's `developer` role is the `system` role of newer models; other roles are checked by validate.ts.
@@ -111,7 +111,7 @@ export function parseChatRequest(body: ChatCompletionBody): ParsedRequest {
   const limit = body.max_completion_tokens != null ? maxTokens(body.max_completion_tokens, 'max_completion_tokens', params) : maxTokens(body.max_tokens, 'max_tokens', params);
   const { params: _params, ...rest } = base;
   return {
-    generation: { ...rest, input: { kind: 'chat', messages }, ...limit, ...(body.top_logprobs != null ? { topLogprobs } : {}) },
+    generation: { ...rest, input: { kind: 'chat', messages }, ...limit, ...(body.top_logprobs != null ? { topLogprobs } : {}), ...(toolCalling ? { toolCalling } : {}) },
     stream: body.stream === true,
     includeUsage: body.stream_options?.include_usage === true,
     logprobs,
