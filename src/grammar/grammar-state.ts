@@ -39,7 +39,7 @@ export class GrammarState {
    * The tokens allowed next (XGrammar caches masks per grammar state). Throws once the grammar has ended: XGrammar
    * aborts its whole WebAssembly instance when asked then.
    */
-  mask(): Promise<TokenMask> {
+  async mask(): Promise<TokenMask> {
     if (this.terminated) throw new Error('grammar: no token may follow the end of the text');
     return this.matcher.getNextTokenBitmask();
   }

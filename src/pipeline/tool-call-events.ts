@@ -39,7 +39,10 @@ export async function* toolCallEvents(events: AsyncIterable<TokenEvent>, calling
     if (event.kind === 'done') {
       // The held event ends the call: for `required`, without the wrapper's closing brace.
       const cut = named === undefined && event.finishReason === 'stop' && text.endsWith('}') ? 1 : 0;
-      for (const [i, h] of held.entries()) yield release(h.event, i === held.length - 1 ? h.end - cut : h.end);
+      for (const [i, h] of held.entries()) {
+        // Cut (by max_tokens) before the name was complete: no call to name, so no text either.
+        yield name === undefined ? { ...h.event, text: '' } : release(h.event, i === held.length - 1 ? h.end - cut : h.end);
+      }
       held = [];
       yield { ...event, finishReason: event.finishReason === 'stop' ? 'tool_calls' : event.finishReason };
       continue;

@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackendSequence, PositionScores, ScoreRequest } from '../../src/backends/types.js';
+import { GrammarCompiler } from '../../src/grammar/grammar-compiler.js';
+import type { GrammarVocabulary } from '../../src/grammar/grammar-vocabulary.js';
+import { RequestGrammar } from '../../src/pipeline/request-grammar.js';
+import { allowedTokens, isAllowed, maskLogits, onlyAllowed } from '../../src/sampling/token-mask.js';
+import { ConstrainedSequence } from '../../src/workers/constrained-sequence.js';
+
+/**
+ * The grammar layer on the real engine (XGrammar's WebAssembly) over a small raw vocabulary, so every mask can be
+ * read by eye. Models are exercised in test/modelDependent/stories260K/structured-output.test.ts.
+ */
+const PIECES = ['<eos>', '{', '}', '"', ':', ',', 'a', 'b', 'c', '{"', '":', 'ab', '1', '2', ' ', '"}'];
+const EOS = 0;
+const vocabulary: GrammarVocabulary = { pieces: PIECES, kind: 'raw', addSpacePrefix: false, vocabSize: PIECES.length, stopTokens: [EOS] };
+const id = (piece: string): number => PIECES.indexOf(piece);
+/** Longest-match tokenization over PIECES (the end token is never text). */
+const tokenizer = {
+  bos: null,
+  detokenize: (tokens: readonly number[]) => tokens.map((t) => (t === EOS ? '' : PIECES[t])).join(''),
+  tokenize(text: string): number[] {
+    const out: number[] = [];
+    for (let at = 0; at < text.length; ) {
+      const best = PIECES.map((p, i) => ({ p, i })).filter(({ p, i }) => i !== EOS && text.startsWith(p, at)).sort((x, y) => y.p.length - x.p.length)[0];
+      if (!best) throw new Error(`cannot tokenize ${text.slice(at)}`);
+      out.push(best.i);
+      at += best.p.length;
+    }
+    return out;
+  },
+};
+const names = (tokens: readonly number[]): string[] => tokens.map((t) => PIECES[t]!);
+/** {"a": "ab"|"c"} in one property, required. */
+const SCHEMA = { kind: 'json_schema', schema: JSON.stringify({ type: 'object', properties: { a: { enum: ['ab', 'c'] } }, required: ['a'] }) } as const;
+
+describe('grammar layer (XGrammar) on a small vocabulary', () => {
+  let compiler: GrammarCompiler;
+  beforeAll(async () => {
+    compiler = await GrammarCompiler.create(vocabulary);
+  });
+  afterAll(() => compiler.dispose());
+
+  it('masks what the schema allows next, accepts and refuses tokens, rolls back, and ends with the end token only', async () => {
+    const state = await compiler.start(SCHEMA);
+    expect(names(allowedTokens(await state.mask(), PIECES.length))).toEqual(['{', '{"']);
+    expect(state.accept(id('}'))).toBe(false);
+    expect(state.length).toBe(0);
+    for (const piece of ['{"', 'a', '":', '"', 'ab']) expect(state.accept(id(piece))).toBe(true);
+    expect(names(allowedTokens(await state.mask(), PIECES.length))).toEqual(['"', '"}']);
+    state.rollBackTo(3); // back to {"a":
+    expect(state.length).toBe(3);
+    expect(names(allowedTokens(await state.mask(), PIECES.length))).toEqual(['"']);
+    for (const piece of ['"', 'c', '"}']) expect(state.accept(id(piece))).toBe(true);
+    expect(onlyAllowed(await state.mask(), PIECES.length)).toBe(EOS);
+    expect(state.accept(EOS)).toBe(true);
+    expect(state.terminated).toBe(true);
+    // Past the end XGrammar would abort its whole instance; the state refuses instead, and stays usable.
+    await expect(state.mask()).rejects.toThrow(/end of the text/);
+    expect(state.accept(id('a'))).toBe(false);
+    expect(state.forcedText()).toBe('');
+    state.rollBackTo(6);
+    expect(state.terminated).toBe(false);
+    expect(onlyAllowed(await state.mask(), PIECES.length)).toBe(EOS);
+    state.dispose();
+  });
+
+  it('forced tokens: the jump-forward text as the tokenizer writes it, then a lone allowed token; none past the limit', async () => {
+    const grammar = new RequestGrammar(await compiler.start(SCHEMA), tokenizer, [id('b')]);
+    const forced = await grammar.forced([], 10);
+    expect(names(forced)).toEqual(['{"', 'a', '":', '"']); // {"a":" is forced; then "ab" or "c" is a choice
+    grammar.commit([id('c')]);
+    expect(names(await grammar.forced([...forced, id('c')], 10))).toEqual(['"}', '<eos>']);
+    expect(grammar.terminated).toBe(true);
+    grammar.dispose();
+
+    const limited = new RequestGrammar(await compiler.start(SCHEMA), tokenizer, [id('b')]);
+    expect(names(await limited.forced([], 2))).toEqual(['{"', 'a']);
+    limited.dispose();
+  });
+
+  it('a frontier span is kept up to the last token the grammar accepts, and the state is left as it was', async () => {
+    const grammar = new RequestGrammar(await compiler.start(SCHEMA), tokenizer, [id('b')]);
+    grammar.commit([id('{"'), id('a')]);
+    expect(grammar.acceptedPrefix([id('":')], [id('"'), id('ab'), id('b'), id('"}')])).toBe(2);
+    expect(grammar.acceptedPrefix([], [id('}')])).toBe(0);
+    expect(grammar.acceptedPrefix([id('}')], [id('":')])).toBe(0); // pending tokens the grammar refuses
+    expect(names(await grammar.forced([id('{"'), id('a')], 10))).toEqual(['":', '"']);
+    expect(() => grammar.commit([id('{')])).toThrow(/not allowed/);
+    grammar.dispose();
+  });
+
+  it('a constrained sequence masks the scored positions at their tokens, and rolls back with the cache', async () => {
+    const calls: Array<{ keep: number; tokens: readonly number[]; masks: string[][] }> = [];
+    const inner: BackendSequence = {
+      length: 0,
+      async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
+        calls.push({ keep, tokens, masks: (request.masks ?? []).map((m) => (m ? names(allowedTokens(m, PIECES.length)) : ['*'])) });
+        return Array.from({ length: scoreLast }, () => ({ kind: 'greedy', token: 0, top: [] }));
+      },
+      dispose: async () => undefined,
+    };
+    const seq = new ConstrainedSequence(inner, await compiler.start(SCHEMA), 2);
+    // Prompt of 2 tokens: the position after the first is unmasked, the one after the second starts the grammar.
+    await seq.evaluate(0, [id('b'), id('b'), id('{"'), id('a')], 4, { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 } });
+    expect(calls[0]!.masks).toEqual([['*'], ['{', '{"'], ['a'], ['"', '":']]);
+    // Keep 3 tokens (b b {"): the grammar rolls back to one token, then walks the new ones.
+    await seq.evaluate(3, [id('a'), id('":'), id('"')], 2, { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 } });
+    expect(calls[1]!.masks).toEqual([['"'], ['a', 'c', 'ab']]); // 'a' starts 'ab'
+    await expect(seq.evaluate(4, [id('}')], 1, { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 } })).rejects.toThrow(/not allowed/);
+    await seq.dispose();
+  });
+
+  it('an engine error on a schema it cannot compile is invalid_argument naming response_format', async () => {
+    await expect(compiler.start({ kind: 'json_schema', schema: '{"type": "object", "properties": {"a": {"type": "nonsense"}}}' })).rejects.toMatchObject({
+      code: 'invalid_argument',
+      param: 'response_format',
+    });
+  });
+});
+
+describe('token masks', () => {
+  const mask = Int32Array.from([0b101, 1 << 31]); // tokens 0, 2 and 63
+
+  it('reads bits by token, including the sign bit of a word', () => {
+    expect([0, 1, 2, 31, 32, 63].map((t) => isAllowed(mask, t))).toEqual([true, false, true, false, false, true]);
+    expect(isAllowed(mask, 64)).toBe(false);
+    expect(allowedTokens(mask, 64)).toEqual([0, 2, 63]);
+    expect(allowedTokens(mask, 63)).toEqual([0, 2]);
+  });
+
+  it('names the one allowed token, or none', () => {
+    expect(onlyAllowed(Int32Array.from([0, 1 << 31]), 64)).toBe(63);
+    expect(onlyAllowed(Int32Array.from([0, 1 << 31]), 63)).toBeUndefined();
+    expect(onlyAllowed(Int32Array.from([1 << 4, 0]), 64)).toBe(4);
+    expect(onlyAllowed(mask, 64)).toBeUndefined();
+    expect(onlyAllowed(Int32Array.from([0, 0]), 64)).toBeUndefined();
+  });
+
+  it('masks logits to -Infinity outside the set, leaving the rest', () => {
+    expect([...maskLogits(Float32Array.from([1, 2, 3, 4]), Int32Array.from([0b1010]))]).toEqual([-Infinity, 2, -Infinity, 4]);
+  });
+});
