@@ -73,7 +73,9 @@ export function promptBody(tokenizer: Pick<Tokenizer, 'bos'>, prompt: readonly n
 /**
  * Tokens of `continuation` as they follow `before`. SentencePiece-style tokenizers mark word starts and add a
  * prefix space, so the text cannot be tokenized on its own: it is tokenized together with a tail of `before`
- * that re-tokenizes to itself (a clean boundary), and the tail's tokens are dropped.
+ * that re-tokenizes to itself (a clean boundary), and the tail's tokens are dropped. Where no tail does (text
+ * such as JSON, whose tail does not start a word), it is tokenized after a newline, which no token spans, so the
+ * prefix space lands before the newline rather than in the continuation.
  */
 export function tokenizeContinuation(tokenizer: Pick<Tokenizer, 'tokenize' | 'detokenize'>, before: readonly number[], continuation: string): number[] {
   for (const size of [8, 16, 32, 64, before.length]) {
@@ -82,5 +84,10 @@ export function tokenizeContinuation(tokenizer: Pick<Tokenizer, 'tokenize' | 'de
     if (tail.every((t, i) => together[i] === t)) return together.slice(tail.length);
     if (size >= before.length) break;
   }
+  const newline = tokenizer.tokenize(NEWLINE);
+  const after = tokenizer.tokenize(NEWLINE + continuation);
+  if (newline.length > 0 && newline.every((t, i) => after[i] === t)) return after.slice(newline.length);
   return tokenizer.tokenize(continuation);
 }
+
+const NEWLINE = '\n';
