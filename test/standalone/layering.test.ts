@@ -34,8 +34,8 @@ const RANKS: Readonly<Record<string, number>> = {
   backends: 13, //      node-llama-cpp and onnxruntime-node behind one interface
   escalation: 12, //    policy, frontier client, breaker, budgets
   streaming: 11, //     TokenEvent → OpenAI chunks | proto messages
-  grammar: 10, //       XGrammar: JSON Schema → grammar, token masks, grammar states that roll back
   // The floors: shared types and tools that any stage may use, ordered among themselves.
+  grammar: 10, //       XGrammar: JSON Schema → grammar, token masks, grammar states that roll back
   state: 9, //          what replicas share: sliding windows and the Redis connection (limits, breaker, quotas)
   observability: 8, //  Prometheus metrics
   models: 7, //         GGUF reading and writing, draft making, ONNX conversion
