@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { constants, runInThisContext } from 'node:vm';
 import type * as XGrammar from '@mlc-ai/web-xgrammar';
 
 export type { CompiledGrammar, GrammarCompiler, GrammarMatcher, TokenizerInfo } from '@mlc-ai/web-xgrammar';
@@ -22,14 +23,12 @@ export function xgrammar(): XGrammarModule {
   const require = createRequire(import.meta.url);
   const file = require.resolve('@mlc-ai/web-xgrammar');
   const module = { exports: {} as XGrammarModule };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the CommonJS wrapper, as Node's own loader builds it
-  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', readFileSync(file, 'utf8')) as (
-    exports: object,
-    require: NodeJS.Require,
-    module: { exports: object },
-    filename: string,
-    dirname: string,
-  ) => void;
+  // Compiled as Node's CommonJS loader compiles a file, with Node's own loader for the bundle's `import('module')`:
+  // code made by `new Function` borrows the importing script's loader, which a test runner's module runner lacks.
+  const wrapper = runInThisContext(`(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`, {
+    filename: file,
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER, // Node >= 20.12; warns once that it is experimental
+  }) as (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
   wrapper(module.exports, require, module, file, dirname(file));
   loaded = module.exports;
   return loaded;
