@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendSequence, PositionScores, ScoreRequest } from '../../src/backends/types.js';
 import { GrammarCompiler } from '../../src/grammar/grammar-compiler.js';
+import { grammarSpecOf } from '../../src/grammar/grammar-spec.js';
+import { exactIntegerBounds } from '../../src/grammar/integer-bounds.js';
 import type { GrammarVocabulary } from '../../src/grammar/grammar-vocabulary.js';
 import { RequestGrammar } from '../../src/pipeline/request-grammar.js';
 import { allowedTokens, isAllowed, maskLogits, onlyAllowed } from '../../src/sampling/token-mask.js';
@@ -138,5 +140,54 @@ describe('token masks', () => {
 
   it('masks logits to -Infinity outside the set, leaving the rest', () => {
     expect([...maskLogits(Float32Array.from([1, 2, 3, 4]), Int32Array.from([0b1010]))]).toEqual([-Infinity, 2, -Infinity, 4]);
+  });
+});
+
+describe('integer bounds the grammar enforces exactly', () => {
+  const DIGITS = ['<eos>', '{', '}', '"', ':', '-', 'n', ...'0123456789'];
+  let compiler: GrammarCompiler;
+  beforeAll(async () => {
+    compiler = await GrammarCompiler.create({ pieces: DIGITS, kind: 'raw', addSpacePrefix: false, vocabSize: DIGITS.length, stopTokens: [0] });
+  });
+  afterAll(() => compiler.dispose());
+
+  /** Whether `{"n":VALUE}` is a complete text of the grammar. */
+  async function accepts(spec: Parameters<GrammarCompiler['start']>[0], value: number): Promise<boolean> {
+    const state = await compiler.start(spec);
+    try {
+      return [...`{"n":${value}}`].every((c) => state.accept(DIGITS.indexOf(c))) && state.accept(0);
+    } finally {
+      state.dispose();
+    }
+  }
+
+  it.each([{ minimum: 5 }, { maximum: 120 }, { minimum: -5 }, { minimum: 7, maximum: 1100 }, { minimum: -30, maximum: 250 }, { minimum: 12 }])(
+    '%o: exactly the integers in range, over -130…1150 (XGrammar 0.1.27 alone gets these wrong)',
+    async (bounds) => {
+      const schema = { type: 'object', properties: { n: { type: 'integer', ...bounds } }, required: ['n'] };
+      const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
+      const wrong: number[] = [];
+      for (let n = -130; n <= 1150; n++) {
+        const inRange = n >= (bounds.minimum ?? -Infinity) && n <= (bounds.maximum ?? Infinity);
+        if ((await accepts(spec, n)) !== inRange) wrong.push(n);
+      }
+      expect(wrong, JSON.stringify(wrong)).toEqual([]);
+    },
+  );
+
+  it('spells out a small range, keeps an aligned core for a wide one, and leaves what it cannot spell to the engine', () => {
+    expect(exactIntegerBounds({ type: 'integer', minimum: 1, maximum: 3 })).toEqual({ enum: [1, 2, 3] });
+    expect(exactIntegerBounds({ type: 'integer', minimum: 5 })).toEqual({ anyOf: [{ enum: [5, 6, 7, 8, 9] }, { type: 'integer', minimum: 10 }] });
+    expect(exactIntegerBounds({ type: 'integer', minimum: 10 })).toEqual({ type: 'integer', minimum: 10 });
+    expect(exactIntegerBounds({ type: 'integer', maximum: 99 })).toEqual({ type: 'integer', maximum: 99 });
+    const wide = { type: 'integer', minimum: 5, maximum: 5000 };
+    expect(exactIntegerBounds(wide)).toEqual(wide);
+    // Nested places a schema can be: properties, items, anyOf, $defs.
+    const nested = exactIntegerBounds({
+      type: 'object',
+      properties: { a: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 2 } } },
+      $defs: { d: { anyOf: [{ type: 'integer', minimum: 3, maximum: 3 }, { type: 'null' }] } },
+    });
+    expect(nested).toEqual({ type: 'object', properties: { a: { type: 'array', items: { enum: [1, 2] } } }, $defs: { d: { anyOf: [{ enum: [3] }, { type: 'null' }] } } });
   });
 });
