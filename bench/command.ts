@@ -40,6 +40,7 @@ import { kernelsBenchCommand } from './kernels-bench.js';
 import { loadBenchCommand } from './load-bench.js';
 import { routerFeaturesBenchCommand } from './router-features-bench.js';
 import { routingBenchCommand } from './routing-bench.js';
+import { structuredBenchCommand } from './structured-bench.js';
 
 const root = packageRoot();
 const defaultModelsDir = resolve(root, '../shared/models');
@@ -57,6 +58,7 @@ export function benchCommand(): Command {
     .addCommand(kernelsBenchCommand())
     .addCommand(routerFeaturesBenchCommand())
     .addCommand(routingBenchCommand())
+    .addCommand(structuredBenchCommand())
     .addHelpText(
       'after',
       `
@@ -68,7 +70,8 @@ Examples:
   $ specroute bench escalation                  # cost–quality curve of escalation to a frontier
   $ specroute bench routing                     # the trained router on held-out prompts, against random and the oracle
   $ specroute bench kernels                     # native vs TypeScript scoring kernels at vocabulary 512, 32k, 128k
-  $ specroute bench router-features             # cost of the router's prompt signals per call, against the prompt pass`,
+  $ specroute bench router-features             # cost of the router's prompt signals per call, against the prompt pass
+  $ specroute bench structured                  # JSON Schema vs free text, speculative vs verifier-only; grammar mask cost at vocabulary 512 and 32k`,
     );
 }
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { endsInsideString } from '../../bench/lib/json-string-state.js';
 import { speculationSettings } from '../../bench/lib/plan.js';
 import { ProgressBar } from '../../src/cli/progress.js';
 import { builtInSuites, loadPrompts, loadSuite, suitePath } from '../../bench/lib/prompts.js';
@@ -61,6 +62,13 @@ describe('bench harness pieces', () => {
     expect(tty.text()).toContain('\r\u001b[2K[bench] [##############..............] 1/2');
     expect(tty.text()).toContain('\r\u001b[2K[bench] a message\n');
     expect(tty.text().endsWith('b\n')).toBe(true);
+  });
+
+  it('tells a JSON prefix that ends inside a string (key or value) from one that ends outside', () => {
+    const inside = ['{"', '{"na', '{"name":"Li', '{"a":"x\\"', '{"a":"x\\', '{"a":["b","'];
+    const outside = ['', '{', '{"name"', '{"name":', '{"a":"x\\""', '{"a":"x\\\\"', '{"a":1', '{"a":["b"]'];
+    for (const text of inside) expect(endsInsideString(text), text).toBe(true);
+    for (const text of outside) expect(endsInsideString(text), text).toBe(false);
   });
 
   it('puts chart ticks at round values', () => {
