@@ -105,7 +105,7 @@ function compactNumberArrays(json: string): string {
 }
 
 function specOf(c: StructuredCase): GrammarSpec {
-  return grammarSpecOf({ type: 'json_schema', name: c.name, schema: c.schema })!;
+  return grammarSpecOf({ responseFormat: { type: 'json_schema', name: c.name, schema: c.schema } })!;
 }
 
 async function main(flags: Flags): Promise<void> {

@@ -55,6 +55,31 @@ export class RequestGrammar {
     return forced;
   }
 
+  /**
+   * How many of `tokens` (a block the models wrote after `emitted`) come before a position where the grammar
+   * forces what follows. Constrained decoding by one model meets the grammar's forced tokens at every position;
+   * a speculative block must stop where they begin, or a draft would write forced text its own way (`r o o m s`
+   * for the key the tokenizer writes `r o om s`), and speculative output would differ from verifier-only. The
+   * first token is not checked: the loop has just taken what was forced before it.
+   */
+  async freePrefix(emitted: readonly number[], tokens: readonly number[]): Promise<number> {
+    const mark = this.state.length;
+    try {
+      for (let j = 0; j < tokens.length; j++) {
+        if (j > 0) {
+          const at = this.state.length;
+          const forced = await this.forced([...emitted, ...tokens.slice(0, j)], 1);
+          this.state.rollBackTo(at);
+          if (forced.length > 0) return j;
+        }
+        if (!this.state.accept(tokens[j]!)) throw new Error(`grammar: token ${tokens[j]} of a block is not allowed`);
+      }
+      return tokens.length;
+    } finally {
+      this.state.rollBackTo(mark);
+    }
+  }
+
   /** How many of `span`'s tokens, after `pending` (tokens not committed yet), the grammar accepts in a row. */
   acceptedPrefix(pending: readonly number[], span: readonly number[]): number {
     const mark = this.state.length;

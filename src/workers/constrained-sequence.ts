@@ -1,6 +1,6 @@
 import type { BackendSequence, PositionScores, ScoreRequest } from '../backends/types.js';
 import type { GrammarState } from '../grammar/grammar-state.js';
-import type { TokenMask } from '../sampling/token-mask.js';
+import { onlyAllowed, type TokenMask } from '../sampling/token-mask.js';
 
 /**
  * A sequence whose output follows a grammar from token index `start` on. Each evaluation rolls the grammar back
@@ -9,6 +9,12 @@ import type { TokenMask } from '../sampling/token-mask.js';
  * (docs/ARCHITECTURE.md#structured-output). Tokens the grammar refuses are a bug in the caller: they throw.
  */
 export class ConstrainedSequence implements BackendSequence {
+  /**
+   * Whether the grammar forces what follows the last evaluated token (a lone allowed token, or forced text). The
+   * pipeline emits forced tokens itself, so a draft stops proposing there (the loop would cut the block anyway).
+   */
+  forcesNext = false;
+
   constructor(
     private readonly inner: BackendSequence,
     private readonly grammar: GrammarState,
@@ -32,6 +38,8 @@ export class ConstrainedSequence implements BackendSequence {
       // caller stops there, so that position is left unmasked.
       if (i >= firstScored) masks.push(index + 1 >= this.start && !this.grammar.terminated ? await this.grammar.mask() : undefined);
     }
+    const last = masks[masks.length - 1];
+    this.forcesNext = last !== undefined && (onlyAllowed(last, this.grammar.vocabSize) !== undefined || this.grammar.forcedText() !== '');
     return this.inner.evaluate(keep, tokens, scoreLast, { ...request, masks });
   }
 

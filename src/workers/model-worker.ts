@@ -127,6 +127,7 @@ async function draft(task: DraftTask): Promise<DraftResult> {
   }
   let [scores] = await seq.evaluate(task.keep, task.tokens, 1, request);
   while (scores && tokens.length < task.maxTokens) {
+    if (seq instanceof ConstrainedSequence && seq.forcesNext) break; // the grammar writes what comes next
     const dist = distOf(scores);
     const token = sampleFrom(dist, rng);
     if (task.pMin > 0 && confidence(scores, token) < task.pMin) break;
