@@ -17,9 +17,9 @@
  *   unresolved or escaped `$ref`, `minItems` without `items` or beyond a closed tuple, property names with `"`, `\`
  *   or control characters, non-integer or unsafe bounds on integers, and the regex features json-schema-pattern.ts
  *   lists.
- * - A known defect kept: integer `minimum`/`maximum` hold on common ranges, but 0.1.27 gets some wrong both ways
- *   (`minimum: 5` lets 1–4 through, `maximum: 120` 121–129; a negative minimum alone refuses -5…-1). Upstream
- *   fixed its range generator after 0.1.27 (mlc-ai/xgrammar#669); npm has no newer web build.
+ * - Integer `minimum`/`maximum`: 0.1.27 gets some ranges wrong both ways (`minimum: 5` lets 1–4 through,
+ *   `maximum: 120` 121–129; fixed upstream after 0.1.27, mlc-ai/xgrammar#669, with no newer web build on npm), so
+ *   the grammar compiler writes the digits of every bounded integer itself (grammar/integer-bounds.ts).
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { invalidArgument } from '../errors/registry.js';

@@ -1,8 +1,12 @@
 import { SpecrouteError } from '../errors/registry.js';
 import { grammarKey, type GrammarSpec } from './grammar-spec.js';
+import { integerRangeEbnf, placeIntegerRanges } from './integer-bounds.js';
 import { GrammarState } from './grammar-state.js';
 import type { GrammarVocabulary } from './grammar-vocabulary.js';
 import { xgrammar, type CompiledGrammar, type GrammarCompiler as XGrammarCompiler, type TokenizerInfo } from './xgrammar.js';
+
+/** Stands for a bounded integer while XGrammar writes the rest of a grammar; also the prefix of its rule's name. */
+const PLACEHOLDER = 'specroute_integer_range_';
 
 /** Compiled grammars kept per compiler, most recently used last. */
 const CACHE_SIZE = 32;
@@ -70,7 +74,19 @@ export class GrammarCompiler {
     try {
       if (spec.kind === 'json') return await this.compiler.compileBuiltinJSONGrammar();
       const { anyWhitespace, indent, separators, strictMode } = JSON_LAYOUT;
-      return await this.compiler.compileJSONSchema(spec.schema, anyWhitespace, indent, separators, strictMode);
+      const { schema, ranges } = placeIntegerRanges(JSON.parse(spec.schema), PLACEHOLDER);
+      if (ranges.length === 0) return await this.compiler.compileJSONSchema(spec.schema, anyWhitespace, indent, separators, strictMode);
+      // XGrammar writes the grammar around each bounded integer's placeholder; the integers' rules are ours.
+      const { Grammar } = xgrammar();
+      const written = await Grammar.fromJSONSchema(JSON.stringify(schema), anyWhitespace, indent, separators, strictMode);
+      let ebnf = written.toString();
+      written.dispose();
+      for (const [i, range] of ranges.entries()) {
+        const literal = `("\\"${range.placeholder}\\"")`;
+        if (!ebnf.includes(literal)) throw new Error(`the grammar lost the integer at ${range.placeholder}`);
+        ebnf = ebnf.replaceAll(literal, `(${PLACEHOLDER}${i})`) + `\n${PLACEHOLDER}${i} ::= ${integerRangeEbnf(range.min, range.max)}`;
+      }
+      return await this.compiler.compileGrammar(ebnf);
     } catch (error) {
       throw new SpecrouteError('invalid_argument', `the grammar engine cannot compile this schema: ${engineMessage(error)}`, {
         param: 'response_format',

@@ -1,6 +1,5 @@
 import type { GenerationRequest } from '../contract/generation-request.js';
 import { toolCallSchema } from '../contract/tool-calls.js';
-import { exactIntegerBounds } from './integer-bounds.js';
 
 /**
  * What a request's output must match, in the form that crosses to the model workers (plain data): any JSON value
@@ -11,11 +10,11 @@ export type GrammarSpec = { readonly kind: 'json' } | { readonly kind: 'json_sch
 
 /** The grammar a request's output must follow (its tool call, or its response format); undefined for free text. */
 export function grammarSpecOf(request: Pick<GenerationRequest, 'responseFormat' | 'toolCalling'>): GrammarSpec | undefined {
-  if (request.toolCalling) return { kind: 'json_schema', schema: JSON.stringify(exactIntegerBounds(toolCallSchema(request.toolCalling))) };
+  if (request.toolCalling) return { kind: 'json_schema', schema: JSON.stringify(toolCallSchema(request.toolCalling)) };
   const format = request.responseFormat;
   if (!format || format.type === 'text') return undefined;
   if (format.type === 'json_object') return { kind: 'json' };
-  return { kind: 'json_schema', schema: JSON.stringify(exactIntegerBounds(format.schema)) };
+  return { kind: 'json_schema', schema: JSON.stringify(format.schema) };
 }
 
 /** A key that is equal for equal specs: the compile cache's. */

@@ -1,81 +1,107 @@
 /**
- * Integer bounds that XGrammar 0.1.27 enforces exactly. Its range grammar is wrong for some bounds (`minimum: 5`
- * lets 1–4 through, `maximum: 120` lets 121–129; fixed upstream after 0.1.27, mlc-ai/xgrammar#669), and right for
- * bounds aligned on powers of ten (`minimum` 0, 1, 10, 100…; `maximum` −1, 9, 99, 999…; checked exhaustively over
- * −1200…1200 in test/modelDependent/stories260K/json-schema-subset-xgrammar.test.ts). So before a schema is compiled
- * every bounded `integer` is rewritten: a range of at most `MAX_SPELLED` values becomes the `enum` of its values;
- * a wider one keeps an aligned core and spells out the unaligned ends, `{anyOf: [enum, core, enum]}`. A range
- * whose ends cannot be spelled within that is left to XGrammar (docs/ARCHITECTURE.md#structured-output).
+ * Integer bounds, enforced exactly. XGrammar 0.1.27's range grammar is wrong for some bounds (`minimum: 5` lets
+ * 1–4 through, `maximum: 120` lets 121–129; fixed upstream after 0.1.27, mlc-ai/xgrammar#669), and spelling a
+ * range out as an `enum` meets another of its defects (an enum holding `25` and `250` takes `251`). So before a
+ * schema is compiled, each bounded `integer` is replaced by a placeholder `const`, XGrammar writes the rest of
+ * the grammar, and each placeholder's rule is replaced by a digit grammar written here
+ * (docs/ARCHITECTURE.md#structured-output). `test/standalone/grammar.test.ts` checks the result exhaustively.
  */
-
-/** Most integers one spelled-out part may hold. */
-export const MAX_SPELLED = 1000;
 
 type Schema = Record<string, unknown>;
 
-/** `schema` with every bounded integer rewritten to a form the grammar enforces exactly. Returns a new object. */
-export function exactIntegerBounds(schema: unknown): unknown {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return schema;
-  const node = schema as Schema;
-  const out: Schema = {};
-  for (const [key, value] of Object.entries(node)) {
-    if (key === 'properties' || key === '$defs' || key === 'definitions') out[key] = mapValues(value);
-    else if (key === 'items' || key === 'additionalProperties') out[key] = exactIntegerBounds(value);
-    else if (key === 'anyOf' || key === 'prefixItems') out[key] = Array.isArray(value) ? value.map(exactIntegerBounds) : value;
-    else out[key] = value;
-  }
-  return out['type'] === 'integer' && (typeof out['minimum'] === 'number' || typeof out['maximum'] === 'number') ? integerRange(out) : out;
+/** A bounded integer's place in a schema: the `const` that stands for it, and its range. */
+export interface IntegerRange {
+  readonly placeholder: string;
+  readonly min: number;
+  readonly max: number;
 }
 
-function mapValues(value: unknown): unknown {
+/**
+ * `schema` with every bounded integer replaced by `{const: placeholder}` (placeholders are `prefix` + a number),
+ * and the ranges they stand for. Subschemas are found where the supported subset allows them.
+ */
+export function placeIntegerRanges(schema: unknown, prefix: string): { schema: unknown; ranges: IntegerRange[] } {
+  const ranges: IntegerRange[] = [];
+  const walk = (node: unknown): unknown => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
+    const out: Schema = {};
+    for (const [key, value] of Object.entries(node as Schema)) {
+      if (key === 'properties' || key === '$defs' || key === 'definitions') out[key] = mapValues(value, walk);
+      else if (key === 'items' || key === 'additionalProperties') out[key] = walk(value);
+      else if (key === 'anyOf' || key === 'prefixItems') out[key] = Array.isArray(value) ? value.map(walk) : value;
+      else out[key] = value;
+    }
+    const min = typeof out['minimum'] === 'number' ? out['minimum'] : -Infinity;
+    const max = typeof out['maximum'] === 'number' ? out['maximum'] : Infinity;
+    if (out['type'] !== 'integer' || (min === -Infinity && max === Infinity)) return out;
+    const placeholder = `${prefix}${ranges.length}`;
+    ranges.push({ placeholder, min, max });
+    return { const: placeholder };
+  };
+  return { schema: walk(schema), ranges };
+}
+
+function mapValues(value: unknown, walk: (node: unknown) => unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, exactIntegerBounds(v)]));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
 }
 
-/** The integers from `lo` to `hi`, or undefined when there are more than `MAX_SPELLED`. */
-function spelled(lo: number, hi: number): Schema | undefined {
-  if (hi - lo + 1 > MAX_SPELLED) return undefined;
-  return { enum: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) };
+/**
+ * An EBNF expression (XGrammar's syntax) matching exactly the JSON integers from `min` to `max` (either may be
+ * infinite): no leading zeros, no `-0`. Empty ranges are refused at admission (`minimum` > `maximum`).
+ */
+export function integerRangeEbnf(min: number, max: number): string {
+  const alternatives: string[] = [];
+  // Negative numbers: "-" then the magnitudes from max(1, -max) to -min.
+  if (min < 0) alternatives.push(...naturalRange(Math.max(1, -max), -min).map((a) => `"-" ${a}`));
+  if (max >= 0) alternatives.push(...naturalRange(Math.max(0, min), max));
+  return alternatives.map((a) => `(${a})`).join(' | ');
 }
 
-/** 10^⌊log10 n⌋ for n ≥ 1. */
-function powerOfTenBelow(n: number): number {
-  let p = 1;
-  while (p * 10 <= n) p *= 10;
-  return p;
-}
-
-function integerRange(node: Schema): Schema {
-  let lo = typeof node['minimum'] === 'number' ? node['minimum'] : -Infinity;
-  let hi = typeof node['maximum'] === 'number' ? node['maximum'] : Infinity;
-  const whole = Number.isFinite(lo) && Number.isFinite(hi) ? spelled(lo, hi) : undefined;
-  if (whole) return whole;
-  const parts: Schema[] = [];
-  // The low end, up to the next aligned minimum: 0 below zero, a power of ten above.
-  if (Number.isFinite(lo) && lo < 0) {
-    const part = spelled(lo, Math.min(hi, -1));
-    if (!part) return node;
-    parts.push(part);
-    lo = 0;
-  } else if (lo > 1 && powerOfTenBelow(lo) !== lo) {
-    const next = powerOfTenBelow(lo) * 10;
-    const part = spelled(lo, Math.min(hi, next - 1));
-    if (!part) return node;
-    parts.push(part);
-    lo = next;
+/** Alternatives matching the natural numbers from `lo` to `hi` (`hi` may be Infinity), written without leading zeros. */
+function naturalRange(lo: number, hi: number): string[] {
+  if (lo > hi) return [];
+  const out: string[] = [];
+  let digits = String(lo).length;
+  for (let from = lo; from <= hi; digits++) {
+    const top = 10 ** digits - 1;
+    if (hi === Infinity && from === 10 ** (digits - 1) && digits > 1) {
+      // Every number of this many digits or more.
+      out.push(`[1-9] ${'[0-9] '.repeat(digits - 1)}[0-9]*`);
+      break;
+    }
+    out.push(...sameLength(String(from), String(Math.min(hi, top))));
+    from = top + 1;
   }
-  // The high end, down to the aligned maximum below it (one less than a power of ten).
-  if (hi >= 0 && lo <= hi && Number.isFinite(hi) && powerOfTenBelow(hi + 1) !== hi + 1) {
-    const from = Math.max(lo, powerOfTenBelow(hi));
-    const part = spelled(from, hi);
-    if (!part) return node;
-    parts.push(part);
-    hi = from - 1;
-  } else if (hi < -1) {
-    return node; // a negative maximum with no minimum: not aligned, and not spelled out
+  return out;
+}
+
+/** Alternatives matching the numbers from `x` to `y`, both written with the same number of digits. */
+function sameLength(x: string, y: string): string[] {
+  if (x === y) return [`"${x}"`];
+  if (x.length === 1) return [`[${x}-${y}]`];
+  const [x0, y0] = [x[0]!, y[0]!];
+  const [xs, ys] = [x.slice(1), y.slice(1)];
+  if (x0 === y0) return sameLength(xs, ys).map((rest) => `"${x0}" ${paren(rest)}`);
+  const out: string[] = [];
+  const any = '[0-9] '.repeat(xs.length).trim();
+  // The first leading digit with the rest from xs up, unless xs is all zeros (then it joins the middle).
+  let first = Number(x0);
+  if (!/^0+$/.test(xs)) {
+    out.push(...sameLength(xs, '9'.repeat(xs.length)).map((rest) => `"${x0}" ${paren(rest)}`));
+    first++;
   }
-  const core: Schema | undefined =
-    lo <= hi ? { type: 'integer', ...(Number.isFinite(lo) ? { minimum: lo } : {}), ...(Number.isFinite(hi) ? { maximum: hi } : {}) } : undefined;
-  const branches = core ? [...parts, core] : parts;
-  return branches.length === 1 ? branches[0]! : { anyOf: branches };
+  // The last leading digit with the rest up to ys, unless ys is all nines (then it joins the middle).
+  let last = Number(y0);
+  const tail: string[] = [];
+  if (!/^9+$/.test(ys)) {
+    tail.push(...sameLength('0'.repeat(ys.length), ys).map((rest) => `"${y0}" ${paren(rest)}`));
+    last--;
+  }
+  if (first <= last) out.push(`${first === last ? `"${first}"` : `[${first}-${last}]`} ${any}`);
+  return [...out, ...tail];
+}
+
+function paren(expression: string): string {
+  return expression.includes(' ') || expression.includes('|') ? `(${expression})` : expression;
 }

@@ -1,6 +1,7 @@
 import { checkSettings, checkSpeculationBounds } from '../contract/check-settings.js';
 import type { GenerationRequest, SpeculationSettings } from '../contract/generation-request.js';
 import { invalidArgument } from '../errors/registry.js';
+import { checkJsonSchema } from '../contract/json-schema-subset.js';
 
 /** Most stop sequences per request (OpenAI's limit). */
 export const MAX_STOP_SEQUENCES = 4;
@@ -38,7 +39,10 @@ export function validateGenerationRequest(request: GenerationRequest, serverSpec
     checkSpeculationBounds({ ...serverSpeculation, ...request.speculation }, 'speculation');
   }
   if (request.escalation) checkSettings('escalation', request.escalation);
-  const json = request.responseFormat !== undefined && request.responseFormat.type !== 'text';
+  const format = request.responseFormat;
+  if (format?.type === 'json_schema') checkJsonSchema(format.schema, 'response_format.json_schema.schema');
+  request.toolCalling?.tools.forEach((tool, i) => tool.parameters && checkJsonSchema(tool.parameters, `tools[${i}].function.parameters`));
+  const json = format !== undefined && format.type !== 'text';
   if (request.toolCalling && json) throw invalidArgument('tool_choice', 'a tool call cannot also follow a JSON response_format');
   if ((json || request.toolCalling) && request.ignoreEos === true) {
     throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with a JSON response_format or a tool call: the grammar ends the text');

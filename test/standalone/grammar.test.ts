@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendSequence, PositionScores, ScoreRequest } from '../../src/backends/types.js';
 import { GrammarCompiler } from '../../src/grammar/grammar-compiler.js';
 import { grammarSpecOf } from '../../src/grammar/grammar-spec.js';
-import { exactIntegerBounds } from '../../src/grammar/integer-bounds.js';
+import { integerRangeEbnf, placeIntegerRanges } from '../../src/grammar/integer-bounds.js';
 import type { GrammarVocabulary } from '../../src/grammar/grammar-vocabulary.js';
 import { RequestGrammar } from '../../src/pipeline/request-grammar.js';
 import { allowedTokens, isAllowed, maskLogits, onlyAllowed } from '../../src/sampling/token-mask.js';
@@ -161,33 +161,51 @@ describe('integer bounds the grammar enforces exactly', () => {
     }
   }
 
-  it.each([{ minimum: 5 }, { maximum: 120 }, { minimum: -5 }, { minimum: 7, maximum: 1100 }, { minimum: -30, maximum: 250 }, { minimum: 12 }])(
-    '%o: exactly the integers in range, over -130…1150 (XGrammar 0.1.27 alone gets these wrong)',
-    async (bounds) => {
-      const schema = { type: 'object', properties: { n: { type: 'integer', ...bounds } }, required: ['n'] };
-      const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
-      const wrong: number[] = [];
-      for (let n = -130; n <= 1150; n++) {
-        const inRange = n >= (bounds.minimum ?? -Infinity) && n <= (bounds.maximum ?? Infinity);
-        if ((await accepts(spec, n)) !== inRange) wrong.push(n);
-      }
-      expect(wrong, JSON.stringify(wrong)).toEqual([]);
-    },
-  );
+  it.each([
+    { minimum: 5 },
+    { maximum: 120 },
+    { minimum: -5 },
+    { minimum: 7, maximum: 1100 },
+    { minimum: -30, maximum: 250 },
+    { minimum: 12 },
+    { maximum: -7 },
+    { minimum: -1000, maximum: -99 },
+    { minimum: 0, maximum: 0 },
+    { minimum: 100, maximum: 1009 },
+  ])('%o: exactly the integers in range, over -1150…1150 (XGrammar 0.1.27 alone, or as an enum, gets some wrong)', async (bounds) => {
+    const schema = { type: 'object', properties: { n: { type: 'integer', ...bounds } }, required: ['n'] };
+    const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
+    const wrong: number[] = [];
+    for (let n = -1150; n <= 1150; n++) {
+      const inRange = n >= (bounds.minimum ?? -Infinity) && n <= (bounds.maximum ?? Infinity);
+      if ((await accepts(spec, n)) !== inRange) wrong.push(n);
+    }
+    expect(wrong, JSON.stringify(wrong)).toEqual([]);
+  });
 
-  it('spells out a small range, keeps an aligned core for a wide one, and leaves what it cannot spell to the engine', () => {
-    expect(exactIntegerBounds({ type: 'integer', minimum: 1, maximum: 3 })).toEqual({ enum: [1, 2, 3] });
-    expect(exactIntegerBounds({ type: 'integer', minimum: 5 })).toEqual({ anyOf: [{ enum: [5, 6, 7, 8, 9] }, { type: 'integer', minimum: 10 }] });
-    expect(exactIntegerBounds({ type: 'integer', minimum: 10 })).toEqual({ type: 'integer', minimum: 10 });
-    expect(exactIntegerBounds({ type: 'integer', maximum: 99 })).toEqual({ type: 'integer', maximum: 99 });
-    const wide = { type: 'integer', minimum: 5, maximum: 5000 };
-    expect(exactIntegerBounds(wide)).toEqual(wide);
-    // Nested places a schema can be: properties, items, anyOf, $defs.
-    const nested = exactIntegerBounds({
+  it('refuses leading zeros and -0, and reaches far past the spelled-out ends', () => {
+    const expression = integerRangeEbnf(5, Infinity);
+    expect(expression).toBe('([5-9]) | ([1-9] [0-9] [0-9]*)');
+    expect(integerRangeEbnf(-30, 250)).toBe('("-" [1-9]) | ("-" [1-2] [0-9]) | ("-" "3" "0") | ([0-9]) | ([1-9] [0-9]) | ("1" [0-9] [0-9]) | ("2" ([0-4] [0-9])) | ("2" ("5" "0"))');
+  });
+
+  it('finds bounded integers wherever the subset allows a schema, and leaves unbounded ones to the engine', () => {
+    const placed = placeIntegerRanges(
+      {
+        type: 'object',
+        properties: { a: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 2 } }, b: { type: 'integer' } },
+        $defs: { d: { anyOf: [{ type: 'integer', maximum: 3 }, { type: 'null' }] } },
+      },
+      'p',
+    );
+    expect(placed.schema).toEqual({
       type: 'object',
-      properties: { a: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 2 } } },
-      $defs: { d: { anyOf: [{ type: 'integer', minimum: 3, maximum: 3 }, { type: 'null' }] } },
+      properties: { a: { type: 'array', items: { const: 'p0' } }, b: { type: 'integer' } },
+      $defs: { d: { anyOf: [{ const: 'p1' }, { type: 'null' }] } },
     });
-    expect(nested).toEqual({ type: 'object', properties: { a: { type: 'array', items: { enum: [1, 2] } } }, $defs: { d: { anyOf: [{ enum: [3] }, { type: 'null' }] } } });
+    expect(placed.ranges).toEqual([
+      { placeholder: 'p0', min: 1, max: 2 },
+      { placeholder: 'p1', min: -Infinity, max: 3 },
+    ]);
   });
 });
