@@ -11,7 +11,8 @@
  *   keywords beside `anyOf` or `$ref`; `minLength`/`maxLength` beside `pattern` or `format`, `format` beside
  *   `pattern`; a keyword on a schema whose `type` does not name its type (`{minimum: 3}` takes anything). `type`
  *   beside `enum`/`const` is ignored too (`{type: integer, const: "a"}` writes "a"): their values must be of it.
- * - Wrong, so refused: bounds on `number` (`maximum: 1.5` lets `1x5` through: invalid JSON), patterns that can match
+ * - Wrong, so written by us: bounds on `number` (`maximum: 1.5` lets `1x5` through: invalid JSON) and on `integer`
+ *   (below); bounds must be whole numbers, on a schema of the one type `integer` or `number`. Refused: patterns that can match
  *   `"`, `\` or control characters (written unescaped), `maxItems` without `items`.
  * - Fatal to the engine (a WebAssembly abort), so refused: `false` as a value's schema, `items` as an array, an
  *   unresolved or escaped `$ref`, `minItems` without `items` or beyond a closed tuple, property names with `"`, `\`
@@ -45,8 +46,8 @@ const CONSTRAINTS: ReadonlyMap<string, string | undefined> = new Map([
   ['const', undefined],
   ['anyOf', undefined],
   ['$ref', undefined],
-  ['minimum', 'integer'],
-  ['maximum', 'integer'],
+  ['minimum', undefined], // on one type, integer or number: checkNode
+  ['maximum', undefined],
   ['minLength', 'string'],
   ['maxLength', 'string'],
   ['pattern', 'string'],
@@ -168,9 +169,10 @@ function checkNode({ schema, path }: Node, root: Schema): void {
     const beside = keyword === exclusive || ANNOTATIONS.has(keyword) || ROOT_ONLY.has(keyword) || typeOfValues;
     if (!beside) refuse(keyword, `cannot be combined with '${exclusive}': the grammar enforces only the ${exclusive}`);
   }
-  if (types?.includes('number') && (has('minimum') || has('maximum'))) {
-    const bound = has('minimum') ? 'minimum' : 'maximum';
-    refuse(bound, 'is not supported on type number: the grammar engine cannot enforce bounds on non-integers (use type integer)');
+  // Bounds get a digit grammar of their own (grammar/integer-bounds.ts), written for one numeric type.
+  for (const bound of ['minimum', 'maximum'].filter(has)) {
+    const numeric = (types ?? []).filter((t) => t === 'integer' || t === 'number');
+    if (numeric.length !== 1) refuse(bound, 'applies only where type names one of "integer" or "number" (not both)');
   }
   for (const [keyword, type] of CONSTRAINTS) {
     if (has(keyword) && type !== undefined && !types?.includes(type)) {
@@ -201,7 +203,7 @@ function checkNode({ schema, path }: Node, root: Schema): void {
 
   for (const keyword of ['minimum', 'maximum']) {
     if (has(keyword) && !Number.isSafeInteger(schema[keyword])) {
-      refuse(keyword, 'must be a whole number between -(2^53-1) and 2^53-1 on type integer');
+      refuse(keyword, 'must be a whole number between -(2^53-1) and 2^53-1 (also on type number)');
     }
   }
   checkRange(schema, 'minimum', 'maximum', refuse);

@@ -2,7 +2,7 @@ import { invalidArgument } from '../errors/registry.js';
 
 /**
  * `response_format`: what the output must be. OpenAI's shapes, on chat and completions alike (and on gRPC):
- * free text, any JSON value (`json_object`), or JSON matching a schema (`json_schema`). The schema is checked at
+ * free text, any JSON object (`json_object`), or JSON matching a schema (`json_schema`). The schema is checked at
  * admission against the subset the grammar enforces (`checkJsonSchema`), and the grammar enforces it as given:
  * optional properties stay optional, also with `strict: true` (docs/ARCHITECTURE.md#structured-output).
  */

@@ -1,6 +1,6 @@
 import { SpecrouteError } from '../errors/registry.js';
 import { grammarKey, type GrammarSpec } from './grammar-spec.js';
-import { integerRangeEbnf, placeIntegerRanges } from './integer-bounds.js';
+import { integerRangeEbnf, numberRangeEbnf, placeIntegerRanges } from './integer-bounds.js';
 import { GrammarState } from './grammar-state.js';
 import type { GrammarVocabulary } from './grammar-vocabulary.js';
 import { xgrammar, type CompiledGrammar, type GrammarCompiler as XGrammarCompiler, type TokenizerInfo } from './xgrammar.js';
@@ -72,8 +72,10 @@ export class GrammarCompiler {
 
   private async compileNew(spec: GrammarSpec): Promise<CompiledGrammar> {
     try {
-      if (spec.kind === 'json') return await this.compiler.compileBuiltinJSONGrammar();
       const { anyWhitespace, indent, separators, strictMode } = JSON_LAYOUT;
+      // Any object, as OpenAI's json_object gives, compact (XGrammar's built-in JSON grammar takes any whitespace,
+      // and a small model then writes nothing else) and open to any property.
+      if (spec.kind === 'json') return await this.compiler.compileJSONSchema('{"type":"object"}', anyWhitespace, indent, separators, false);
       const { schema, ranges } = placeIntegerRanges(JSON.parse(spec.schema), PLACEHOLDER);
       if (ranges.length === 0) return await this.compiler.compileJSONSchema(spec.schema, anyWhitespace, indent, separators, strictMode);
       // XGrammar writes the grammar around each bounded integer's placeholder; the integers' rules are ours.
@@ -84,7 +86,8 @@ export class GrammarCompiler {
       for (const [i, range] of ranges.entries()) {
         const literal = `("\\"${range.placeholder}\\"")`;
         if (!ebnf.includes(literal)) throw new Error(`the grammar lost the integer at ${range.placeholder}`);
-        ebnf = ebnf.replaceAll(literal, `(${PLACEHOLDER}${i})`) + `\n${PLACEHOLDER}${i} ::= ${integerRangeEbnf(range.min, range.max)}`;
+        const rule = range.type === 'integer' ? integerRangeEbnf(range.min, range.max) : numberRangeEbnf(range.min, range.max);
+        ebnf = ebnf.replaceAll(literal, `(${PLACEHOLDER}${i})`) + `\n${PLACEHOLDER}${i} ::= ${rule}`;
       }
       return await this.compiler.compileGrammar(ebnf);
     } catch (error) {

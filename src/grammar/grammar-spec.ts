@@ -2,7 +2,7 @@ import type { GenerationRequest } from '../contract/generation-request.js';
 import { toolCallSchema } from '../contract/tool-calls.js';
 
 /**
- * What a request's output must match, in the form that crosses to the model workers (plain data): any JSON value
+ * What a request's output must match, in the form that crosses to the model workers (plain data): any JSON object
  * (`response_format: json_object`), or JSON matching a schema (its JSON text). `grammarSpecOf` derives it from the
  * request; `GrammarCompiler` turns it into XGrammar's compiled grammar for one vocabulary.
  */

@@ -9,9 +9,10 @@
 
 type Schema = Record<string, unknown>;
 
-/** A bounded integer's place in a schema: the `const` that stands for it, and its range. */
+/** A bounded integer's or number's place in a schema: the `const` that stands for it, and its range. */
 export interface IntegerRange {
   readonly placeholder: string;
+  readonly type: 'integer' | 'number';
   readonly min: number;
   readonly max: number;
 }
@@ -33,10 +34,16 @@ export function placeIntegerRanges(schema: unknown, prefix: string): { schema: u
     }
     const min = typeof out['minimum'] === 'number' ? out['minimum'] : -Infinity;
     const max = typeof out['maximum'] === 'number' ? out['maximum'] : Infinity;
-    if (out['type'] !== 'integer' || (min === -Infinity && max === Infinity)) return out;
+    const types = ([] as unknown[]).concat(out['type']);
+    const numeric = types.filter((t): t is 'integer' | 'number' => t === 'integer' || t === 'number');
+    if (numeric.length !== 1 || (min === -Infinity && max === Infinity)) return out;
     const placeholder = `${prefix}${ranges.length}`;
-    ranges.push({ placeholder, min, max });
-    return { const: placeholder };
+    ranges.push({ placeholder, type: numeric[0]!, min, max });
+    const others = types.filter((t) => t !== numeric[0]);
+    if (others.length === 0) return { const: placeholder };
+    // A type list such as ["integer", "null"]: the bounded number, or the other types with the node's other keywords.
+    const { minimum: _min, maximum: _max, ...rest } = out;
+    return { anyOf: [{ const: placeholder }, { ...rest, type: others.length === 1 ? others[0] : others }] };
   };
   return { schema: walk(schema), ranges };
 }
@@ -55,6 +62,29 @@ export function integerRangeEbnf(min: number, max: number): string {
   // Negative numbers: "-" then the magnitudes from max(1, -max) to -min.
   if (min < 0) alternatives.push(...naturalRange(Math.max(1, -max), -min).map((a) => `"-" ${a}`));
   if (max >= 0) alternatives.push(...naturalRange(Math.max(0, min), max));
+  return alternatives.map((a) => `(${a})`).join(' | ');
+}
+
+/**
+ * An EBNF expression matching JSON numbers from `min` to `max` (whole numbers, either may be infinite), written
+ * without an exponent: an integer part in range with any fraction, or the bound itself with a fraction of zeros.
+ */
+export function numberRangeEbnf(min: number, max: number): string {
+  const fraction = '("." [0-9]+)?';
+  const zeros = '("." "0"+)?';
+  const alternatives: string[] = [];
+  const below = (lo: number, hi: number): string[] => naturalRange(lo, hi).map((a) => `(${a}) ${fraction}`);
+  if (min < 0) {
+    // -m with magnitude m in [max(0, -max), -min]: whole parts below -min take any fraction, -min only zeros.
+    const lo = Math.max(0, -max);
+    alternatives.push(...below(lo, -min - 1).map((a) => `"-" ${a}`));
+    if (Number.isFinite(min) && -min >= lo) alternatives.push(`"-" "${-min}" ${zeros}`);
+  }
+  if (max >= 0) {
+    const lo = Math.max(0, min);
+    alternatives.push(...below(lo, max - 1));
+    if (Number.isFinite(max)) alternatives.push(`"${max}" ${zeros}`);
+  }
   return alternatives.map((a) => `(${a})`).join(' | ');
 }
 

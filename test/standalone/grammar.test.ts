@@ -144,7 +144,7 @@ describe('token masks', () => {
 });
 
 describe('integer bounds the grammar enforces exactly', () => {
-  const DIGITS = ['<eos>', '{', '}', '"', ':', '-', 'n', ...'0123456789'];
+  const DIGITS = ['<eos>', '{', '}', '"', ':', '-', 'n', '.', 'null', ...'0123456789'];
   let compiler: GrammarCompiler;
   beforeAll(async () => {
     compiler = await GrammarCompiler.create({ pieces: DIGITS, kind: 'raw', addSpacePrefix: false, vocabSize: DIGITS.length, stopTokens: [0] });
@@ -152,10 +152,12 @@ describe('integer bounds the grammar enforces exactly', () => {
   afterAll(() => compiler.dispose());
 
   /** Whether `{"n":VALUE}` is a complete text of the grammar. */
-  async function accepts(spec: Parameters<GrammarCompiler['start']>[0], value: number): Promise<boolean> {
+  async function accepts(spec: Parameters<GrammarCompiler['start']>[0], value: number | string): Promise<boolean> {
     const state = await compiler.start(spec);
     try {
-      return [...`{"n":${value}}`].every((c) => state.accept(DIGITS.indexOf(c))) && state.accept(0);
+      const text = `{"n":${value}}`;
+      const pieces = value === 'null' ? ['{', '"', 'n', '"', ':', 'null', '}'] : [...text];
+      return pieces.every((c) => state.accept(DIGITS.indexOf(c))) && state.accept(0);
     } finally {
       state.dispose();
     }
@@ -183,6 +185,31 @@ describe('integer bounds the grammar enforces exactly', () => {
     expect(wrong, JSON.stringify(wrong)).toEqual([]);
   });
 
+  it.each([{ minimum: -10, maximum: 20 }, { minimum: 5 }, { maximum: -3 }, { minimum: 0, maximum: 1 }, { minimum: -2, maximum: -2 }])(
+    'number %o: exactly the decimals in range (XGrammar 0.1.27 alone writes invalid JSON for some)',
+    async (bounds) => {
+      const schema = { type: 'object', properties: { n: { type: 'number', ...bounds } }, required: ['n'] };
+      const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
+      const wrong: string[] = [];
+      for (let n = -130; n <= 130; n++) {
+        for (const text of [`${n}`, `${n}.5`, `${n}.0`, `${n}.05`, `${n}.00`, n < 0 ? `-0.${-n}` : `0.${n}`]) {
+          const value = Number(text);
+          const inRange = value >= (bounds.minimum ?? -Infinity) && value <= (bounds.maximum ?? Infinity);
+          if ((await accepts(spec, text)) !== inRange) wrong.push(text);
+        }
+      }
+      expect(wrong, JSON.stringify(wrong)).toEqual([]);
+    },
+  );
+
+  it('a type list with one bounded numeric type: the bounds hold, and the other types stay', async () => {
+    const schema = { type: 'object', properties: { n: { type: ['integer', 'null'], minimum: 3, maximum: 7 } }, required: ['n'] };
+    const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
+    const taken: Array<number | string> = [];
+    for (const value of ['null', -1, 0, 2, 3, 5, 7, 8, 30, 70]) if (await accepts(spec, value)) taken.push(value);
+    expect(taken).toEqual(['null', 3, 5, 7]);
+  });
+
   it('refuses leading zeros and -0, and reaches far past the spelled-out ends', () => {
     const expression = integerRangeEbnf(5, Infinity);
     expect(expression).toBe('([5-9]) | ([1-9] [0-9] [0-9]*)');
@@ -204,8 +231,8 @@ describe('integer bounds the grammar enforces exactly', () => {
       $defs: { d: { anyOf: [{ const: 'p1' }, { type: 'null' }] } },
     });
     expect(placed.ranges).toEqual([
-      { placeholder: 'p0', min: 1, max: 2 },
-      { placeholder: 'p1', min: -Infinity, max: 3 },
+      { placeholder: 'p0', type: 'integer', min: 1, max: 2 },
+      { placeholder: 'p1', type: 'integer', min: -Infinity, max: 3 },
     ]);
   });
 });

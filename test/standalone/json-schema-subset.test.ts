@@ -126,10 +126,12 @@ describe('checkJsonSchema: keywords the grammar would ignore where they stand', 
     expectRefused(one({ type: 'array', items: {}, additionalProperties: false }), `${P}.properties.x.additionalProperties`, 'additionalProperties');
   });
 
-  it('refuses bounds on numbers, which XGrammar cannot enforce', () => {
-    expectRefused(one({ type: 'number', minimum: 0 }), `${P}.properties.x.minimum`, /minimum.*number/);
-    expectRefused(one({ type: 'number', maximum: 1.5 }), `${P}.properties.x.maximum`, /maximum.*number/);
-    expectRefused(one({ type: ['integer', 'number'], minimum: 0 }), `${P}.properties.x.minimum`, 'minimum');
+  it('takes whole bounds on one numeric type (the grammar writes their digits), and refuses others', () => {
+    expect(() => checkJsonSchema(one({ type: 'number', minimum: 0, maximum: 100 }), P)).not.toThrow();
+    expectRefused(one({ type: 'number', maximum: 1.5 }), `${P}.properties.x.maximum`, 'whole number');
+    expect(() => checkJsonSchema(one({ type: ['integer', 'null'], maximum: 3 }), P)).not.toThrow();
+    expectRefused(one({ type: ['integer', 'number'], minimum: 0 }), `${P}.properties.x.minimum`, /minimum.*not both/);
+    expectRefused(one({ minimum: 0 }), `${P}.properties.x.minimum`, /minimum.*"integer" or "number"/);
   });
 
   it('refuses integer bounds that are not whole or not safe integers', () => {

@@ -58,7 +58,7 @@ export function generateCommand(): Command {
     .option('--context-size <n>', 'context size in tokens (per model; the config\'s default)', integer(16), defaultModelLoadOptions.contextSize)
     .option('--ignore-eos', 'keep generating past the end-of-sequence token', false)
     .option('--json-schema <file>', 'constrain the output to JSON matching this JSON Schema file (response_format json_schema)', jsonFile)
-    .option('--json-object', 'constrain the output to a JSON value (response_format json_object)', false)
+    .option('--json-object', 'constrain the output to a JSON object (response_format json_object)', false)
     .option('--json', 'write the events as JSON lines (the last one holds the stats)', false)
     .addHelpText(
       'after',

@@ -193,7 +193,7 @@ export type ResponseFormat = Message<"specroute.v1.ResponseFormat"> & {
     case: "text";
   } | {
     /**
-     * Any JSON value.
+     * Any JSON object.
      *
      * @generated from field: specroute.v1.ResponseFormatJsonObject json_object = 2;
      */
@@ -233,7 +233,7 @@ export const ResponseFormatTextSchema: GenMessage<ResponseFormatText> = /*@__PUR
   messageDesc(file_specroute_v1_generate, 2);
 
 /**
- * ResponseFormatJsonObject asks for any JSON value.
+ * ResponseFormatJsonObject asks for any JSON object.
  *
  * @generated from message specroute.v1.ResponseFormatJsonObject
  */
