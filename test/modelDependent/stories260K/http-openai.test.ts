@@ -220,7 +220,7 @@ describe('the OpenAI API over HTTP, with the official openai client', () => {
     expect(plain.usage!.completion_tokens).toBe(7);
     const summary = ext<Summary>(plain);
     expect(summary.stats.mode).toBe('verifier-only');
-    expect(summary.tokens_by_source).toEqual({ draft: 0, verifier: 7, bonus: 0, frontier: 0 });
+    expect(summary.tokens_by_source).toEqual({ draft: 0, verifier: 7, bonus: 0, frontier: 0, grammar: 0 });
 
     // γ fixed at 2: every draft block proposes exactly two tokens. Fails if speculation never ran (no position at
     // all) or if the request's speculation settings were ignored (γ would adapt up to the server's 8).
