@@ -23,6 +23,9 @@ import type { RouteDecision, Tier } from './route-decision.js';
  */
 export type TokenSource = 'draft' | 'verifier' | 'bonus' | 'frontier' | 'grammar';
 
+/** Every token source, in the order reports list them. */
+export const TOKEN_SOURCES: readonly TokenSource[] = ['draft', 'verifier', 'bonus', 'frontier', 'grammar'];
+
 /** A count per token source, all zero. */
 export function emptyBySource(): Record<TokenSource, number> {
   return { draft: 0, verifier: 0, bonus: 0, frontier: 0, grammar: 0 };
