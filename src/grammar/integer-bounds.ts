@@ -65,13 +65,18 @@ export function integerRangeEbnf(min: number, max: number): string {
   return alternatives.map((a) => `(${a})`).join(' | ');
 }
 
+/** Most decimals a bounded number is written with (a double holds about 16 significant digits). */
+export const FRACTION_DIGITS = 12;
+
 /**
  * An EBNF expression matching JSON numbers from `min` to `max` (whole numbers, either may be infinite), written
- * without an exponent: an integer part in range with any fraction, or the bound itself with a fraction of zeros.
+ * without an exponent and with at most `FRACTION_DIGITS` decimals: an integer part in range with any fraction, or
+ * the bound itself with a fraction of zeros.
  */
 export function numberRangeEbnf(min: number, max: number): string {
-  const fraction = '("." [0-9]+)?';
-  const zeros = '("." "0"+)?';
+  // At most FRACTION_DIGITS decimals: a small model would otherwise write zeros to max_tokens.
+  const fraction = `("." [0-9]${' [0-9]?'.repeat(FRACTION_DIGITS - 1)})?`;
+  const zeros = `("." "0"${' "0"?'.repeat(FRACTION_DIGITS - 1)})?`;
   const alternatives: string[] = [];
   const below = (lo: number, hi: number): string[] => naturalRange(lo, hi).map((a) => `(${a}) ${fraction}`);
   if (min < 0) {

@@ -192,7 +192,7 @@ describe('integer bounds the grammar enforces exactly', () => {
       const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
       const wrong: string[] = [];
       for (let n = -130; n <= 130; n++) {
-        for (const text of [`${n}`, `${n}.5`, `${n}.0`, `${n}.05`, `${n}.00`, n < 0 ? `-0.${-n}` : `0.${n}`]) {
+        for (const text of [`${n}`, `${n}.5`, `${n}.0`, `${n}.05`, `${n}.00`, n < 0 ? `-0.${-n}` : `0.${n}`, `${n}.000000000001`]) {
           const value = Number(text);
           const inRange = value >= (bounds.minimum ?? -Infinity) && value <= (bounds.maximum ?? Infinity);
           if ((await accepts(spec, text)) !== inRange) wrong.push(text);
@@ -208,6 +208,13 @@ describe('integer bounds the grammar enforces exactly', () => {
     const taken: Array<number | string> = [];
     for (const value of ['null', -1, 0, 2, 3, 5, 7, 8, 30, 70]) if (await accepts(spec, value)) taken.push(value);
     expect(taken).toEqual(['null', 3, 5, 7]);
+  });
+
+  it('writes at most 12 decimals of a bounded number', async () => {
+    const schema = { type: 'object', properties: { n: { type: 'number', minimum: 0 } }, required: ['n'] };
+    const spec = grammarSpecOf({ responseFormat: { type: 'json_schema', name: 'n', schema } })!;
+    expect(await accepts(spec, '1.123456789012')).toBe(true);
+    expect(await accepts(spec, '1.1234567890123')).toBe(false);
   });
 
   it('refuses leading zeros and -0, and reaches far past the spelled-out ends', () => {
