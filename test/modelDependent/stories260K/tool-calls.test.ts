@@ -25,22 +25,22 @@ interface Provenance {
   source: string;
 }
 
+let server: RunningServer;
+let client: OpenAI;
+let frontier: FaultyFrontier;
+
+beforeAll(async () => {
+  frontier = await startFaultyFrontier('ok');
+  frontier.words = [' The', ' dog', ' ran', ' to', ' the', ' park', '.'];
+  server = await startTestServer({ SPECROUTE_LIMITS__MAX_CONCURRENT: '2', ...frontierSettings(frontier) });
+  client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => {
+  await server?.close();
+  await frontier?.close();
+});
+
 describe('tool calls over HTTP (official openai client)', () => {
-  let server: RunningServer;
-  let client: OpenAI;
-  let frontier: FaultyFrontier;
-
-  beforeAll(async () => {
-    frontier = await startFaultyFrontier('ok');
-    frontier.words = [' The', ' dog', ' ran', ' to', ' the', ' park', '.'];
-    server = await startTestServer({ SPECROUTE_LIMITS__MAX_CONCURRENT: '2', ...frontierSettings(frontier) });
-    client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await frontier?.close();
-  });
-
   it.each([0, 0.7, 1.2])('tool_choice required at temperature %s: one call of a listed function, its arguments valid, finish_reason tool_calls', async (temperature) => {
     for (const seed of [1, 2, 3]) {
       const r = await client.chat.completions.create({ model: MODEL, messages, tools, tool_choice: 'required', max_tokens: 96, temperature, seed });
@@ -106,21 +106,6 @@ describe('tool calls over HTTP (official openai client)', () => {
 });
 
 describe('escalation under a grammar', () => {
-  let server: RunningServer;
-  let client: OpenAI;
-  let frontier: FaultyFrontier;
-
-  beforeAll(async () => {
-    frontier = await startFaultyFrontier('ok');
-    frontier.words = [' The', ' dog', ' ran', ' to', ' the', ' park', '.'];
-    server = await startTestServer({ SPECROUTE_LIMITS__MAX_CONCURRENT: '2', ...frontierSettings(frontier) });
-    client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: 'unused', maxRetries: 0 });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await frontier?.close();
-  });
-
   async function escalated(schema: object): Promise<{ content: string; escalations: Array<{ status: string; reason?: string; spliced_tokens: number }>; sources: string[] }> {
     const r = await client.chat.completions.create({
       model: MODEL,
