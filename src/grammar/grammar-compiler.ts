@@ -33,7 +33,11 @@ export class GrammarCompiler {
     readonly vocabSize: number,
   ) {}
 
-  static async create(vocabulary: GrammarVocabulary): Promise<GrammarCompiler> {
+  /** Throws `unsupported_model` for a model whose file does not list its tokens (no `vocabulary`). */
+  static async create(vocabulary: GrammarVocabulary | undefined): Promise<GrammarCompiler> {
+    if (!vocabulary) {
+      throw new SpecrouteError('unsupported_model', 'structured output needs the model file to list its tokens (tokenizer.ggml.tokens)', { param: 'response_format' });
+    }
     const { TokenizerInfo, GrammarCompiler: Compiler } = xgrammar();
     const info = await TokenizerInfo.createTokenizerInfo(
       [...vocabulary.pieces],

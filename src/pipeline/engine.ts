@@ -257,7 +257,7 @@ export class SpeculativeEngine implements Generator {
 
   /** The main thread's grammar of a request whose output starts after `prompt` with `prefix` already written. */
   private async requestGrammar(spec: GrammarSpec, prompt: readonly number[], prefix: readonly number[]): Promise<RequestGrammar> {
-    this.grammars ??= this.grammarCompiler();
+    this.grammars ??= GrammarCompiler.create(this.tokenizer.grammarVocabulary());
     const grammar = new RequestGrammar(await (await this.grammars).start(spec), this.tokenizer, prompt);
     try {
       grammar.commit(prefix);
@@ -266,12 +266,6 @@ export class SpeculativeEngine implements Generator {
       throw new SpecrouteError('internal', 'the text sent so far does not fit the response format', { cause: error });
     }
     return grammar;
-  }
-
-  private async grammarCompiler(): Promise<GrammarCompiler> {
-    const vocabulary = this.tokenizer.grammarVocabulary();
-    if (!vocabulary) throw new SpecrouteError('unsupported_model', 'structured output needs the model file to list its tokens (tokenizer.ggml.tokens)', { param: 'response_format' });
-    return GrammarCompiler.create(vocabulary);
   }
 
   /** Opens a sequence on each worker; with a grammar, constrains each from token index `grammarStart` on. */

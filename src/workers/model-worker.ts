@@ -88,15 +88,9 @@ async function close(slot: number): Promise<void> {
 async function constrain(task: ConstrainTask): Promise<void> {
   const seq = sequence(task.slot);
   if (seq instanceof ConstrainedSequence) throw new Error(`model worker: sequence ${task.slot} is already constrained`);
-  grammars ??= grammarCompiler();
+  grammars ??= GrammarCompiler.create(backend?.grammarVocabulary());
   const state = await (await grammars).start(task.spec);
   sequences.set(task.slot, new ConstrainedSequence(seq, state, task.start));
-}
-
-async function grammarCompiler(): Promise<GrammarCompiler> {
-  const vocabulary = backend?.grammarVocabulary();
-  if (!vocabulary) throw new SpecrouteError('unsupported_model', 'structured output needs the model file to list its tokens (tokenizer.ggml.tokens)', { param: 'response_format' });
-  return GrammarCompiler.create(vocabulary);
 }
 
 function sequence(slot: number): BackendSequence {
