@@ -97,6 +97,15 @@ function divergence(engine: SpeculativeEngine, a: Run, b: Run): string | undefin
   return `token ${first}: verifier-only ${show(a)} | speculative ${show(b)}\n    verifier-only: ${a.text}\n    speculative:   ${b.text}`;
 }
 
+/** Schemas outside the supported subset, or invalid, with the path each refusal names. */
+const UNSUPPORTED: ReadonlyArray<[string, Record<string, unknown>]> = [
+  ['response_format.json_schema.schema.properties.tags.uniqueItems', { type: 'object', properties: { tags: { type: 'array', items: { type: 'string' }, uniqueItems: true } } }],
+  ['response_format.json_schema.schema.properties.a.oneOf', { type: 'object', properties: { a: { oneOf: [{ type: 'integer' }, { type: 'string' }] } } }],
+  ['response_format.json_schema.schema.properties.n.maximum', { type: 'object', properties: { n: { type: 'number', maximum: 1.5 } } }],
+  ['response_format.json_schema.schema.properties.s.minLength', { type: 'object', properties: { s: { type: 'string', minLength: -1 } } }],
+  ['response_format.json_schema.schema.type', { type: 'array', items: { type: 'string' } }],
+];
+
 describe('structured output through the engine (stories260K, F32 KV cache on both models)', () => {
   const dir = scratchDir();
   const engines: Record<'q8_0' | 'first 3 layers', SpeculativeEngine> = {} as never;
@@ -349,6 +358,12 @@ describe('response_format over HTTP (the official openai client), gRPC and the C
       ['ignore_eos', () => chat({ type: 'json_object' }, { ignore_eos: true })],
       ['ignore_eos', () => chat({ type: 'json_schema', json_schema: { name: 'a', schema } }, { ignore_eos: true })],
       ['response_format.type', () => client.completions.create({ model: MODEL, prompt: 'Hi', max_tokens: 8, response_format: { type: 'xml' } } as OpenAI.Completions.CompletionCreateParamsNonStreaming)],
+      // Keywords outside the subset, and invalid schemas, are named by their path inside the schema.
+      ...UNSUPPORTED.map(([param, bad]): [string, () => Promise<unknown>] => [param, () => chat({ type: 'json_schema', json_schema: { name: 'a', schema: bad } })]),
+      [
+        'tools[0].function.parameters.properties.a.not',
+        () => chat(null, { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { not: {} } } } } }], tool_choice: 'required' }),
+      ],
     ];
     for (const [param, call] of cases) {
       const error = await call().catch((e: unknown) => e);
@@ -385,11 +400,12 @@ describe('response_format over HTTP (the official openai client), gRPC and the C
     }
   });
 
-  it('gRPC refuses a schema that is not JSON text, or a nameless one, with INVALID_ARGUMENT and the specroute-param trailer', async () => {
+  it('gRPC refuses a schema that is not JSON text, a nameless one, or one outside the subset, with INVALID_ARGUMENT and the specroute-param trailer', async () => {
     const cases: Array<[string, { name: string; schema: string }]> = [
       ['response_format.json_schema.schema', { name: 'a', schema: '{"type": "object",' }],
       ['response_format.json_schema.schema', { name: 'a', schema: '' }],
       ['response_format.json_schema.name', { name: '', schema: '{"type":"object"}' }],
+      ...UNSUPPORTED.map(([param, bad]): [string, { name: string; schema: string }] => [param, { name: 'a', schema: JSON.stringify(bad) }]),
     ];
     for (const [param, value] of cases) {
       const { status, messages } = await grpcClient.generate({ model: MODEL, input: { case: 'prompt', value: 'Once' }, maxTokens: 8, responseFormat: { format: { case: 'jsonSchema', value } } });
