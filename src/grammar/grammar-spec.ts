@@ -8,8 +8,15 @@ import { toolCallSchema } from '../contract/tool-calls.js';
  */
 export type GrammarSpec = { readonly kind: 'json' } | { readonly kind: 'json_schema'; readonly schema: string };
 
+type Constrainable = Pick<GenerationRequest, 'responseFormat' | 'toolCalling'>;
+
+/** Whether a request's output follows a grammar: a tool call, or a JSON response format. */
+export function isConstrained(request: Constrainable): boolean {
+  return request.toolCalling !== undefined || (request.responseFormat !== undefined && request.responseFormat.type !== 'text');
+}
+
 /** The grammar a request's output must follow (its tool call, or its response format); undefined for free text. */
-export function grammarSpecOf(request: Pick<GenerationRequest, 'responseFormat' | 'toolCalling'>): GrammarSpec | undefined {
+export function grammarSpecOf(request: Constrainable): GrammarSpec | undefined {
   if (request.toolCalling) return { kind: 'json_schema', schema: JSON.stringify(toolCallSchema(request.toolCalling)) };
   const format = request.responseFormat;
   if (!format || format.type === 'text') return undefined;

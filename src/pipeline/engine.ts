@@ -19,7 +19,7 @@ import { planRequest, type EngineDefaults } from './request-plan.js';
 import { speculate } from './speculative-loop.js';
 import { StatsRecorder } from './stats.js';
 import { GrammarCompiler } from '../grammar/grammar-compiler.js';
-import { grammarSpecOf, type GrammarSpec } from '../grammar/grammar-spec.js';
+import type { GrammarSpec } from '../grammar/grammar-spec.js';
 import { RequestGrammar } from './request-grammar.js';
 import { toolCallEvents } from './tool-call-events.js';
 import { TextAssembler } from './text-assembler.js';
@@ -140,7 +140,6 @@ export class SpeculativeEngine implements Generator {
     const { prompt: withPrefix, prefix } = this.withPrefix(encoded, options.prefix);
     const plan = planRequest(request, withPrefix, this.defaults, this.tokenizer.eos, options);
     const { prompt } = plan;
-    const spec = grammarSpecOf(request);
     const signal = options.signal;
     if (prompt.length === 0) throw new SpecrouteError('invalid_argument', 'the prompt is empty', { param: encoded.param });
     const contextSize = models === 'slm' ? this.draft!.info.contextSize : this.contextSize;
@@ -156,7 +155,8 @@ export class SpeculativeEngine implements Generator {
     const slm = models === 'slm';
     const speculative = !slm && this.draft !== undefined && plan.speculation !== false;
     // A grammar starts where the output starts: before a continuation's prefix, which it must accept first.
-    const grammar = spec ? await this.requestGrammar(spec, prompt.slice(0, prompt.length - prefix.length), prefix) : undefined;
+    const spec = plan.grammar;
+    const grammar = spec ? await this.requestGrammar(spec, prompt, prefix) : undefined;
     const ctx: LoopContext = {
       prompt,
       maxTokens,
@@ -198,9 +198,7 @@ export class SpeculativeEngine implements Generator {
         const block = next.value;
         for (const [i, token] of block.entries()) {
           if (escalation?.shouldEscalate(token)) {
-            // The span follows this block's tokens before `token`; those the loop has not committed yet are pending.
-            const pending = block.slice(0, i).filter((b) => b.source !== 'grammar' && b.source !== 'frontier').map((b) => b.token);
-            const acceptedPrefix = grammar && ((span: readonly number[]) => grammar.acceptedPrefix(pending, span));
+            const acceptedPrefix = grammar && ((span: readonly number[]) => grammar.acceptedPrefix(emitted, span));
             const outcome = await escalation.escalate(prompt, emitted, ctx, acceptedPrefix || undefined);
             if (outcome.cost > 0) options.onFrontierCost?.(outcome.cost);
             throwIfAborted(signal);
@@ -255,10 +253,10 @@ export class SpeculativeEngine implements Generator {
     return { prompt: { ...encoded, tokens: [...encoded.tokens, ...tokens] }, prefix: tokens };
   }
 
-  /** The main thread's grammar of a request whose output starts after `prompt` with `prefix` already written. */
+  /** The main thread's grammar of a request whose `prompt` ends with `prefix`, the part of the output already written. */
   private async requestGrammar(spec: GrammarSpec, prompt: readonly number[], prefix: readonly number[]): Promise<RequestGrammar> {
     this.grammars ??= GrammarCompiler.create(this.tokenizer.grammarVocabulary());
-    const grammar = new RequestGrammar(await (await this.grammars).start(spec), this.tokenizer, prompt);
+    const grammar = new RequestGrammar(await (await this.grammars).start(spec), this.tokenizer, prompt, prefix.length);
     try {
       grammar.commit(prefix);
     } catch (error) {

@@ -9,10 +9,15 @@ import { promptBody, tokenizeContinuation } from './escalation-step.js';
  * forces next, and how much of a frontier span it accepts (docs/ARCHITECTURE.md#structured-output).
  */
 export class RequestGrammar {
+  /**
+   * @param prompt the prompt as the models see it, ending with `written` tokens of output that another tier already
+   *   sent (a continuation's prefix), which the caller commits first.
+   */
   constructor(
     private readonly state: GrammarState,
     private readonly tokenizer: Pick<Tokenizer, 'tokenize' | 'detokenize' | 'bos'>,
     private readonly prompt: readonly number[],
+    private readonly written = 0,
   ) {}
 
   /** Whether the grammar has accepted the end of the text (a stop token). */
@@ -80,11 +85,14 @@ export class RequestGrammar {
     }
   }
 
-  /** How many of `span`'s tokens, after `pending` (tokens not committed yet), the grammar accepts in a row. */
-  acceptedPrefix(pending: readonly number[], span: readonly number[]): number {
+  /**
+   * How many of `span`'s tokens, after `emitted` (every token generated so far), the grammar accepts in a row. The
+   * committed text is a prefix of `emitted`: the tokens past it are a block not committed yet.
+   */
+  acceptedPrefix(emitted: readonly number[], span: readonly number[]): number {
     const mark = this.state.length;
     try {
-      for (const token of pending) if (!this.state.accept(token)) return 0;
+      for (const token of emitted.slice(mark - this.written)) if (!this.state.accept(token)) return 0;
       let n = 0;
       while (n < span.length && this.state.accept(span[n]!)) n++;
       return n;

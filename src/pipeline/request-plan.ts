@@ -5,7 +5,7 @@ import type { EscalationSettings } from '../contract/generation-request.js';
 import type { SamplingParams } from '../sampling/params.js';
 import { randomSeed } from '../sampling/rng.js';
 import type { SpeculationOptions } from './adaptive-draft-length.js';
-import { grammarSpecOf } from '../grammar/grammar-spec.js';
+import { grammarSpecOf, type GrammarSpec } from '../grammar/grammar-spec.js';
 
 /** The server-wide defaults a request's absent settings take (the config's `sampling` and `speculation`). */
 export interface EngineDefaults {
@@ -29,12 +29,15 @@ export interface RequestPlan {
   readonly stop: readonly string[];
   /** Token ids that end the generation: end-of-sequence (unless `ignoreEos`) and the caller's `stopTokenIds`. */
   readonly stopTokens: readonly number[];
+  /** The grammar the output follows (`response_format`, a tool call); undefined for free text. */
+  readonly grammar: GrammarSpec | undefined;
 }
 
 const requestDefaults = settingDefaults('request');
 
 export function planRequest(request: GenerationRequest, prompt: EncodedPrompt, defaults: EngineDefaults, eos: number | null, options: GenerateOptions = {}): RequestPlan {
   const ignoreEos = request.ignoreEos ?? requestDefaults.ignoreEos;
+  const grammar = grammarSpecOf(request);
   return {
     prompt: prompt.tokens,
     maxTokens: request.maxTokens ?? requestDefaults.maxTokens,
@@ -43,7 +46,8 @@ export function planRequest(request: GenerationRequest, prompt: EncodedPrompt, d
     escalation: request.escalation ?? {},
     topLogprobs: request.topLogprobs ?? requestDefaults.topLogprobs,
     // Under a grammar the grammar ends the text; a chat template's stop sequences could cut a JSON value short.
-    stop: [...(request.stop ?? []), ...(grammarSpecOf(request) ? [] : prompt.stop)],
+    stop: [...(request.stop ?? []), ...(grammar ? [] : prompt.stop)],
     stopTokens: [...(eos !== null && !ignoreEos ? [eos] : []), ...(options.stopTokenIds ?? [])],
+    grammar,
   };
 }

@@ -8,7 +8,7 @@ import { localQueueFull, type CascadeOptions, type LocalLoad, type TierRouter } 
 import { tierNeeds, type RouteDecision, type Tier } from '../events/route-decision.js';
 import { invalidArgument } from '../errors/registry.js';
 import { validateGenerationRequest } from './validate.js';
-import { grammarSpecOf } from '../grammar/grammar-spec.js';
+import { isConstrained } from '../grammar/grammar-spec.js';
 import { tierAllowed, type KeyQuota, type KeyQuotas, type QuotaHold } from './key-quotas.js';
 
 /** The generator of each tier: `hybrid` always; `slm` with a draft; `frontier` with a frontier. */
@@ -586,7 +586,7 @@ function abortReason(error: unknown, signal: AbortSignal, deadline: AbortSignal)
  */
 function tierChoice(request: GenerationRequest, defaultRoute: RouteChoice | undefined): RouteChoice {
   const choice = request.route ?? defaultRoute ?? 'hybrid';
-  if (grammarSpecOf(request) === undefined || choice === 'slm' || choice === 'hybrid') return choice;
+  if (!isConstrained(request) || choice === 'slm' || choice === 'hybrid') return choice;
   if (request.route === 'frontier') throw invalidArgument('route', 'a JSON response_format or a tool call is enforced by the local grammar: route frontier cannot serve it');
   return 'hybrid';
 }

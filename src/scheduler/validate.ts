@@ -2,6 +2,7 @@ import { checkSettings, checkSpeculationBounds } from '../contract/check-setting
 import type { GenerationRequest, SpeculationSettings } from '../contract/generation-request.js';
 import { invalidArgument } from '../errors/registry.js';
 import { checkJsonSchema } from '../contract/json-schema-subset.js';
+import { isConstrained } from '../grammar/grammar-spec.js';
 
 /** Most stop sequences per request (OpenAI's limit). */
 export const MAX_STOP_SEQUENCES = 4;
@@ -42,9 +43,8 @@ export function validateGenerationRequest(request: GenerationRequest, serverSpec
   const format = request.responseFormat;
   if (format?.type === 'json_schema') checkJsonSchema(format.schema, 'response_format.json_schema.schema');
   request.toolCalling?.tools.forEach((tool, i) => tool.parameters && checkJsonSchema(tool.parameters, `tools[${i}].function.parameters`));
-  const json = format !== undefined && format.type !== 'text';
-  if (request.toolCalling && json) throw invalidArgument('tool_choice', 'a tool call cannot also follow a JSON response_format');
-  if ((json || request.toolCalling) && request.ignoreEos === true) {
+  if (request.toolCalling && format !== undefined && format.type !== 'text') throw invalidArgument('tool_choice', 'a tool call cannot also follow a JSON response_format');
+  if (isConstrained(request) && request.ignoreEos === true) {
     throw invalidArgument('ignore_eos', 'ignore_eos cannot be combined with a JSON response_format or a tool call: the grammar ends the text');
   }
 }

@@ -4,7 +4,7 @@ import { SpecrouteError } from '../../errors/registry.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
 import { denseScores } from '../scores.js';
 import { grammarVocabularyOf, type GgufTokenizerMetadata, type GrammarVocabulary } from '../../grammar/grammar-vocabulary.js';
-import { isAllowed, type TokenMask } from '../../sampling/token-mask.js';
+import { allowedTokens, isAllowed, type TokenMask } from '../../sampling/token-mask.js';
 import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
 import { RoutingContext, routingPooling, type RoutingPooling } from './routing-context.js';
 import { quietVocabOnlyNoise } from './vocab-only-noise.js';
@@ -214,13 +214,10 @@ function maskedGreedyScores(probabilities: Map<Token, number>, mask: TokenMask, 
     if (allowed.length < top) allowed.push({ token, p });
   }
   const best = allowed[0];
-  if (!best || mass <= 0) return { kind: 'greedy', token: firstAllowed(mask), top: [{ token: firstAllowed(mask), logprob: 0 }] };
-  return { kind: 'greedy', token: best.token, top: allowed.map(({ token, p }) => ({ token, logprob: Math.log(p / mass) })) };
-}
-
-function firstAllowed(mask: TokenMask): number {
-  for (let token = 0; token < mask.length * 32; token++) if (isAllowed(mask, token)) return token;
-  throw new Error('evaluate: the grammar allows no token');
+  if (best && mass > 0) return { kind: 'greedy', token: best.token, top: allowed.map(({ token, p }) => ({ token, logprob: Math.log(p / mass) })) };
+  const [first] = allowedTokens(mask, mask.length * 32);
+  if (first === undefined) throw new Error('evaluate: the grammar allows no token');
+  return { kind: 'greedy', token: first, top: [{ token: first, logprob: 0 }] };
 }
 
 /** The model's vocabulary for the grammar engine, from its GGUF tokenizer metadata. */
