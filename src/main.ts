@@ -140,6 +140,7 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       keys: new ApiKeyRing(config.auth.apiKeys, config.authKeys),
       maxBodyBytes: config.server.maxBodyBytes,
       heartbeatSeconds: config.server.heartbeatSeconds,
+      ui: config.server.ui,
       ready: () => ready,
     };
 

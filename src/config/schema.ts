@@ -114,6 +114,8 @@ export const configSchema = z
         heartbeatSeconds: z.number().positive().default(15),
         /** On shutdown, how long streams in flight may take to finish, in ms. Defaults to `10000`. */
         shutdownGraceMs: z.number().int().min(0).default(10_000),
+        /** Serve the web playground at `/` and the live dashboard at `/dashboard` (no API key needed to load them). Defaults to `true`. */
+        ui: z.boolean().default(true),
       })
       .strict()
       .default({}),

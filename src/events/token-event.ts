@@ -42,6 +42,12 @@ export interface TokenEventToken {
   /** Most likely alternatives at this position under the verifier, when asked for. */
   readonly topLogprobs?: readonly TokenAlternative[];
   /**
+   * Its place in the speculative step that wrote it: 0 for the first drafted token, k - 1 for the k-th; the
+   * verifier's correction or bonus after k accepted draft tokens is at k. Absent where no draft stood for the
+   * token (the first token, plain steps, verifier-only decoding, frontier and grammar tokens).
+   */
+  readonly draftPosition?: number;
+  /**
    * Set on every token of a tool-call request: `text` is then a fragment of that call's `arguments` (possibly
    * empty, for the tokens that wrote the function's name), and the call's first event carries its `id` and `name`.
    */

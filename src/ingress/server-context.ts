@@ -33,6 +33,8 @@ export interface ServerContext {
   readonly maxBodyBytes: number;
   /** Seconds between SSE heartbeat comments on idle streams. */
   readonly heartbeatSeconds: number;
+  /** Serve the playground (`/`) and the dashboard (`/dashboard`): `server.ui`. */
+  readonly ui: boolean;
   /** True once models are loaded and until shutdown begins. */
   ready(): boolean;
 }

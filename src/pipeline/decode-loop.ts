@@ -12,6 +12,12 @@ export interface EmittedToken {
   readonly source: TokenSource;
   /** The verifier's scores at the position this token fills; null for a token the grammar forced (no model was asked). */
   readonly scores: PositionScores | null;
+  /**
+   * Its place in the speculative step that wrote it: the k-th drafted token at k - 1 (0 for the first), and the
+   * verifier's correction or bonus after k accepted tokens at k. Absent for a token no draft stood for (the first
+   * token, a plain step, frontier and grammar tokens).
+   */
+  readonly position?: number;
 }
 
 /**

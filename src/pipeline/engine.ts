@@ -304,7 +304,8 @@ export class SpeculativeEngine implements Generator {
     // A token the grammar forced is certain under the constrained distribution, and had no alternative.
     const alternatives = scores === null ? [] : topLogprobs(scores, topN);
     const top = topN > 0 ? { topLogprobs: alternatives.map((alt) => ({ ...alt, text: this.tokenizer.detokenize([alt.token], context) })) } : {};
-    return { kind: 'token', tokenIds: [emitted.token], source: emitted.source, logprob: scores === null ? 0 : logprobOf(scores, emitted.token), ...top };
+    const position = emitted.position === undefined ? {} : { draftPosition: emitted.position };
+    return { kind: 'token', tokenIds: [emitted.token], source: emitted.source, logprob: scores === null ? 0 : logprobOf(scores, emitted.token), ...top, ...position };
   }
 
   async dispose(): Promise<void> {

@@ -125,8 +125,11 @@ export async function* speculate(
     // Under a grammar the block ends where forced text begins: the next pass starts with the forced tokens.
     const written = [...proposal.tokens.slice(0, verdict.accepted), verdict.next];
     const free = grammar ? await grammar.freePrefix(committed.slice(prompt.length), written) : written.length;
-    block.push(...proposal.tokens.slice(0, Math.min(verdict.accepted, free)).map((token, i): EmittedToken => ({ token, source: 'draft', scores: scores[i]! })));
-    if (free > verdict.accepted) block.push({ token: verdict.next, source: proposal.tokens.length > 0 ? verdict.nextSource : plainSource, scores: scores[verdict.accepted]! });
+    block.push(...proposal.tokens.slice(0, Math.min(verdict.accepted, free)).map((token, i): EmittedToken => ({ token, source: 'draft', scores: scores[i]!, position: i })));
+    if (free > verdict.accepted) {
+      const next = { token: verdict.next, scores: scores[verdict.accepted]! };
+      block.push(proposal.tokens.length > 0 ? { ...next, source: verdict.nextSource, position: verdict.accepted } : { ...next, source: plainSource });
+    }
     // The verifier now holds committed + the whole draft; the draft holds committed + all but its last token
     // (or just committed when it proposed nothing or was not asked).
     const drafted = budget > 0 ? Math.max(0, proposal.tokens.length - 1) : 0;

@@ -4,8 +4,9 @@
  *
  * The `specroute` extension field (snake_case, like the rest of the OpenAI wire format; the official SDKs keep
  * unknown fields on the objects they return):
- * - every token chunk: `specroute: {source, logprob, token_ids}`: where the token came from (`draft`,
- *   `verifier`, `bonus`, `frontier`), its log-probability under the verifier, and its ids;
+ * - every token chunk: `specroute: {source, logprob, token_ids, draft_position?}`: where the token came from
+ *   (`draft`, `verifier`, `bonus`, `frontier`, `grammar`), its log-probability under the verifier, its ids, and
+ *   its place in the speculative step that wrote it (0 for the first drafted token);
  * - the last chunk before `data: [DONE]` (the usage chunk with `stream_options.include_usage`, otherwise the
  *   chunk carrying `finish_reason`) and every non-streaming response:
  *   `specroute: {stats, tokens_by_source, route}`: the request's speculation stats (`stats`, SpeculationStats in
@@ -82,6 +83,8 @@ export interface WireTokenProvenance {
   source: TokenSource;
   logprob: number;
   token_ids: number[];
+  /** The token's place in its speculative step (TokenEventToken.draftPosition); absent where no draft stood for it. */
+  draft_position?: number;
 }
 
 export interface WireEscalation {
@@ -249,7 +252,9 @@ export function escalationToWire(event: TokenEventEscalation): WireEscalation {
 }
 
 export function provenance(event: TokenEventToken): WireTokenProvenance {
-  return { source: event.source, logprob: event.logprob, token_ids: [...event.tokenIds] };
+  const provenance: WireTokenProvenance = { source: event.source, logprob: event.logprob, token_ids: [...event.tokenIds] };
+  if (event.draftPosition !== undefined) provenance.draft_position = event.draftPosition;
+  return provenance;
 }
 
 

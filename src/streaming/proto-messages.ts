@@ -79,6 +79,7 @@ export function toTokenChunk(event: TokenEventToken): TokenChunk {
     source: sources[event.source],
     logprob: event.logprob,
     topLogprobs: (event.topLogprobs ?? []).map((t) => ({ tokenId: t.token, logprob: t.logprob, text: wellFormed(t.text) })),
+    ...(event.draftPosition === undefined ? {} : { draftPosition: event.draftPosition }),
   });
 }
 

@@ -227,7 +227,7 @@ describe('config errors name the key, in every section of the schema', () => {
 
   it('a config that sets every key to another value than its default loads with each value in place', () => {
     const full = {
-      server: { host: '0.0.0.0', port: 9090, grpcPort: 50052, maxBodyBytes: 2048, heartbeatSeconds: 2.5, shutdownGraceMs: 500 },
+      server: { host: '0.0.0.0', port: 9090, grpcPort: 50052, maxBodyBytes: 2048, heartbeatSeconds: 2.5, shutdownGraceMs: 500, ui: false },
       modelsDir: '/models',
       cacheDir: '/cache',
       model: {
@@ -409,7 +409,7 @@ describe('the loader in detail', () => {
   it('a minimal config takes the documented defaults', () => {
     const path = file(minimal);
     const c = loadConfig(path, {}, {});
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 8080, grpcPort: 50051, maxBodyBytes: 1_048_576, heartbeatSeconds: 15, shutdownGraceMs: 10_000 });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 8080, grpcPort: 50051, maxBodyBytes: 1_048_576, heartbeatSeconds: 15, shutdownGraceMs: 10_000, ui: true });
     expect(c.modelsDir).toBe(resolve(path, '..', '../shared/models'));
     expect(c.cacheDir).toBe(resolve(tmpdir(), 'specroute-cache'));
     expect(c.model.verifier).toEqual({ path: 'v.gguf', threads: 1, contextSize: 512, batchSize: 512, gpuLayers: 0, executionProviders: ['cpu'], kvCacheType: 'F16' });

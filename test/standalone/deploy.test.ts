@@ -247,7 +247,7 @@ describe('Kubernetes manifests', () => {
 
     // The server's own HTTP app, with an API key set (probes and scrapes carry none).
     let ready = false;
-    const ctx = { metrics: new Metrics(), keys: new ApiKeyRing(['sk-deploy-test-0123456789']), maxBodyBytes: 1 << 20, heartbeatSeconds: 15, models: [], ready: () => ready };
+    const ctx = { metrics: new Metrics(), keys: new ApiKeyRing(['sk-deploy-test-0123456789']), maxBodyBytes: 1 << 20, heartbeatSeconds: 15, ui: false, models: [], ready: () => ready };
     const app = await buildHttpApp(ctx as unknown as ServerContext, { logger: false });
     try {
       const get = async (url: string): Promise<number> => (await app.inject({ method: 'GET', url })).statusCode;

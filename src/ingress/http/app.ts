@@ -7,6 +7,7 @@ import { chatCompletionsRoute } from './routes/chat-completions.js';
 import { completionsRoute } from './routes/completions.js';
 import { modelsRoute } from './routes/models.js';
 import { operationsRoute } from './routes/operations.js';
+import { uiRoute } from './routes/ui.js';
 
 export interface HttpAppOptions {
   /**
@@ -23,6 +24,7 @@ export interface HttpAppOptions {
  * - `/v1/chat/completions`, `/v1/completions` (SSE when `stream: true`), `/v1/models`: behind the API keys when
  *   any are configured;
  * - `/health`, `/ready`, `/metrics`: always open.
+ * - `/` (the playground), `/dashboard` and their files under `/ui/`: open, unless `server.ui` is false.
  *
  * No request timeout is set (fastify's `requestTimeout: 0`, the default): streams last as long as their
  * generation, bounded by the scheduler's deadline, and idle streams get heartbeat comments instead.
@@ -40,6 +42,7 @@ export async function buildHttpApp(ctx: ServerContext, options: HttpAppOptions =
   await app.register(openAIErrors, { metrics: ctx.metrics });
   await app.register(jsonBody, { bodyLimit: ctx.maxBodyBytes });
   await app.register(operationsRoute, { ctx });
+  if (ctx.ui) await app.register(uiRoute);
   await app.register(
     async (v1) => {
       await v1.register(apiKeyAuth, { keys: ctx.keys });

@@ -1,0 +1,3 @@
+import { markCurrentPage } from '../shared/page-header.js';
+
+markCurrentPage('playground');
