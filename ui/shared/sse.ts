@@ -27,11 +27,17 @@ export async function apiError(response: Response): Promise<ApiError> {
 /**
  * POSTs `body` and yields the JSON of each server-sent event until `data: [DONE]` (the server's own SSE parser,
  * src/escalation/sse-parser.ts, reads the stream). A non-2xx reply throws an ApiError; aborting `signal` ends the
- * fetch, which the server sees as the client going away and cancels the generation.
+ * fetch, which the server sees as the client going away and cancels the generation. `onResponse` sees the
+ * response (its headers) before the first event.
  */
-export async function* streamJson(url: string, body: unknown, headers: Record<string, string>, signal: AbortSignal): AsyncGenerator<unknown> {
-  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal });
+export async function* streamJson(
+  url: string,
+  body: unknown,
+  options: { headers: Record<string, string>; signal: AbortSignal; onResponse?: (response: Response) => void },
+): AsyncGenerator<unknown> {
+  const response = await fetch(url, { method: 'POST', headers: options.headers, body: JSON.stringify(body), signal: options.signal });
   if (!response.ok || !response.body) throw await apiError(response);
+  options.onResponse?.(response);
   const parser = new SseParser();
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   try {

@@ -42,7 +42,7 @@ export async function buildHttpApp(ctx: ServerContext, options: HttpAppOptions =
   await app.register(openAIErrors, { metrics: ctx.metrics });
   await app.register(jsonBody, { bodyLimit: ctx.maxBodyBytes });
   await app.register(operationsRoute, { ctx });
-  if (ctx.ui) await app.register(uiRoute);
+  if (ctx.ui) await app.register(uiRoute, { ctx });
   await app.register(
     async (v1) => {
       await v1.register(apiKeyAuth, { keys: ctx.keys });

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load-config.js';
 import { startServer, type RunningServer } from '../../../src/main.js';
 import { ensureDerivedDraft } from '../../../src/models/derived-draft.js';
-import type { WireRoute, WireUsage } from '../../../src/streaming/openai-chunks.js';
+import type { WireRoute, WireUsage } from '../../../src/streaming/openai-wire.js';
 import { startFaultyFrontier, type FaultyFrontier } from '../../helpers/faulty-frontier.js';
 import { GenerationClient, summarize } from '../../helpers/grpc.js';
 import { MODELS_DIR, scratchDir, STORIES } from '../../helpers/models.js';

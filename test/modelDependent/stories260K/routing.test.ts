@@ -12,7 +12,7 @@ import { GenerationClient, summarize } from '../../helpers/grpc.js';
 import { cli, MODELS_DIR, scratchDir, STORIES } from '../../helpers/models.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
 import { mulberry32 } from '../../../bench/lib/mulberry32.js';
-import type { WireRoute } from '../../../src/streaming/openai-chunks.js';
+import type { WireRoute } from '../../../src/streaming/openai-wire.js';
 
 const MODEL = 'stories260K';
 const SUITE = join(import.meta.dirname, '../../../bench/prompts/routing-agreement.jsonl');

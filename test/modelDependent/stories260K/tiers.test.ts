@@ -12,7 +12,7 @@ import { SpeculativeEngine } from '../../../src/pipeline/engine.js';
 import { GenerationClient, summarize } from '../../helpers/grpc.js';
 import { modelOptions, MODELS_DIR, scratchDir, STORIES } from '../../helpers/models.js';
 import { metricValue, scrape } from '../../helpers/prometheus.js';
-import type { WireRoute } from '../../../src/streaming/openai-chunks.js';
+import type { WireRoute } from '../../../src/streaming/openai-wire.js';
 
 const MODEL = 'stories260K';
 const PROMPTS = ['Once upon a time', 'Tom and Lily went to the park. They', 'The little dog was sad because'];

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { ServerContext } from '../../server-context.js';
 import { SpecrouteError } from '../../../errors/registry.js';
 import { packageRoot } from '../../../package-root.js';
 
@@ -17,11 +18,12 @@ const CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data:; style
 /**
  * The browser UI, open without an API key (the page asks for one and sends it with its API calls):
  * - `GET /`: the playground, `GET /dashboard`: the live dashboard;
- * - `GET /ui/*`: their bundles, stylesheets and icon; `GET /favicon.ico`: the icon.
+ * - `GET /ui/*`: their bundles, stylesheets and icon; `GET /favicon.ico`: the icon;
+ * - `GET /ui/server.json`: `{auth}`, whether the API asks for a key.
  *
  * Served from dist/ui, which the build writes; without it the pages are a 404 saying so. Off with `server.ui: false`.
  */
-export const uiRoute: FastifyPluginAsync = async (app) => {
+export const uiRoute: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
   await app.register(fastifyStatic, { root: UI_DIR, prefix: '/ui/', index: false, wildcard: true });
   const page = (file: string) => async (_request: unknown, reply: FastifyReply) => {
     if (!existsSync(join(UI_DIR, file))) throw new SpecrouteError('not_found', `the web UI is not built (${join(UI_DIR, file)} is missing): run \`npm run build\``);
@@ -29,5 +31,7 @@ export const uiRoute: FastifyPluginAsync = async (app) => {
   };
   app.get('/', page('index.html'));
   app.get('/dashboard', page('dashboard.html'));
+  // Whether the API wants a key, so the page asks for one before its first call instead of after a 401.
+  app.get('/ui/server.json', async () => ({ auth: ctx.keys.enabled }));
   app.get('/favicon.ico', async (_request, reply) => reply.type('image/svg+xml').sendFile('favicon.svg'));
 };
