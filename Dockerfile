@@ -6,6 +6,9 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json tsconfig.bench.json ./
 COPY src ./src
+# The web UI (playground, dashboard): bundled into dist/ui by the build's esbuild step.
+COPY ui ./ui
+COPY scripts/build-ui.mjs ./scripts/
 COPY bench ./bench
 COPY proto ./proto
 # npm ci's install script builds the native kernels here, or (no compiler in this slim image) says so in one line
@@ -24,9 +27,10 @@ ENV NODE_ENV=production \
     SPECROUTE_MODELS_DIR=/models
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-# The server only: dist/src, as the npm package ships it. The bench harness (dist/bench, with bench/prompts) stays
+# The server only: dist/src and its web UI (dist/ui), as the npm package ships them. The bench harness (dist/bench, with bench/prompts) stays
 # in the build stage; `specroute bench` in this image says it is not built.
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/ui ./dist/ui
 COPY --from=build /app/proto ./proto
 COPY package.json specroute.yaml ./
 RUN mkdir -p /models /tmp/specroute-cache && chown node:node /tmp/specroute-cache

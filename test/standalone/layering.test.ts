@@ -160,6 +160,38 @@ describe('layering', () => {
   });
 });
 
+/**
+ * The browser UI (ui/, bundled by esbuild) may import from src/ only what runs in a browser: following its imports
+ * through src/, no module may need a Node built-in or a package (uPlot and stylesheets are the UI's own imports).
+ */
+describe('the web UI layer (ui/)', () => {
+  const ui = join(root, 'ui');
+  const uiFiles = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? uiFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
+
+  it('reaches only the browser-safe part of src/', () => {
+    const seen = new Set<string>();
+    const bad: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const inUi = file.startsWith(ui + sep);
+      for (const specifier of importSpecifiers(readFileSync(file, 'utf8'))) {
+        if (specifier.startsWith('.')) {
+          const target = resolve(dirname(file), specifier);
+          if (target.endsWith('.css')) continue;
+          const ts = target.replace(/\.js$/, '.ts');
+          if (!ts.startsWith(ui + sep) && !ts.startsWith(src + sep)) bad.push(`${posix(relative(root, file))} → ${specifier} (outside ui/ and src/)`);
+          else visit(ts);
+        } else if (!(inUi && (specifier === 'uplot' || specifier.endsWith('.css')))) bad.push(`${posix(relative(root, file))} → ${specifier}`);
+      }
+    };
+    for (const file of uiFiles(ui)) visit(file);
+    expect([...seen].filter((f) => f.startsWith(src + sep)).length).toBeGreaterThan(2);
+    expect(bad).toEqual([]);
+  });
+});
+
 /** A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens. */
 function anchorOf(heading: string): string {
   return heading
@@ -178,10 +210,10 @@ function textFiles(dir: string): string[] {
 }
 
 describe('docs/ARCHITECTURE.md citations', () => {
-  it('every docs/ARCHITECTURE.md#… in src, bench, test and README.md names a heading', () => {
+  it('every docs/ARCHITECTURE.md#… in src, bench, test, ui and README.md names a heading', () => {
     const doc = readFileSync(join(root, 'docs/ARCHITECTURE.md'), 'utf8');
     const anchors = new Set([...doc.matchAll(/^#{1,6}\s+(.+)$/gm)].map((m) => anchorOf(m[1]!)));
-    const files = [...['src', 'bench', 'test'].flatMap((d) => textFiles(join(root, d))), join(root, 'README.md'), join(root, 'docs/ARCHITECTURE.md')];
+    const files = [...['src', 'bench', 'test', 'ui'].flatMap((d) => textFiles(join(root, d))), join(root, 'README.md'), join(root, 'docs/ARCHITECTURE.md')];
     const cited = files.flatMap((file) =>
       [...readFileSync(file, 'utf8').matchAll(/(?:docs\/ARCHITECTURE\.md)?#([a-z0-9_-]+)/g)]
         .filter((m) => m[0].startsWith('docs/') || file.endsWith('ARCHITECTURE.md'))

@@ -43,14 +43,17 @@ const stats: SpeculationStats = {
 };
 const done: TokenEventDone = { kind: 'done', finishReason: 'length', usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 }, stats };
 const escalation: TokenEventEscalation = { kind: 'escalation', status: 'spliced', latencyMs: 12, attempts: 1, frontierTokens: 1, splicedTokens: 1 };
-const events: TokenEvent[] = [token(1, 'verifier', 'Once', [1, 5]), token(2, 'draft', ' upon', [2]), token(3, 'draft', ' a'), escalation, token(4, 'frontier', ' time'), done];
+const events: TokenEvent[] = [token(1, 'verifier', 'Once', [1, 5]), { ...token(2, 'draft', ' upon', [2]), draftPosition: 0 }, { ...token(3, 'draft', ' a'), draftPosition: 1 }, escalation, token(4, 'frontier', ' time'), done];
 
 describe('TokenEvent → OpenAI chat chunks', () => {
   it('opens with the role, tags each token with its provenance, and closes with the summary', () => {
     const format = chatChunkFormat(meta, options());
     const chunks = [...format.opening(), ...events.map((e) => (e.kind === 'token' ? [format.token(e)] : e.kind === 'escalation' ? [format.escalation(e)] : format.closing(e))).flat()];
     expect(chunks[0]).toEqual({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1700000000, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] });
-    expect(chunks[2]).toMatchObject({ choices: [{ delta: { content: ' upon' } }], specroute: { source: 'draft', logprob: -0.5, token_ids: [2] } });
+    expect(chunks[2]).toMatchObject({ choices: [{ delta: { content: ' upon' } }], specroute: { source: 'draft', logprob: -0.5, token_ids: [2], draft_position: 0 } });
+    expect(chunks[3]!.specroute).toEqual({ source: 'draft', logprob: -0.5, token_ids: [3], draft_position: 1 });
+    // No draft stood for the first token or the frontier's: no draft_position at all.
+    expect(chunks[1]!.specroute).toEqual({ source: 'verifier', logprob: -0.5, token_ids: [1] });
     expect(chunks[4]).toMatchObject({ choices: [{ delta: {} }], specroute: { escalation: { status: 'spliced', latency_ms: 12, attempts: 1, frontier_tokens: 1, spliced_tokens: 1 } } });
     expect(chunks[5]).toMatchObject({ specroute: { source: 'frontier' } });
     const last = chunks.at(-1)!;

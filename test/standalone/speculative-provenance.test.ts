@@ -89,16 +89,21 @@ describe('speculative loop: token provenance', () => {
 
     // The first block is the prompt pass's token; every later block is one verifier pass.
     expect(blocks[0]!.map((b) => b.source)).toEqual(['verifier']);
+    expect(blocks[0]![0]!.position).toBeUndefined();
     expect(blocks.length - 1).toBe(passes.length);
     let plainSteps = 0;
     let fullyAccepted = 0;
     for (const [i, pass] of passes.entries()) {
       const sources = blocks[i + 1]!.map((b) => b.source);
+      const positions = blocks[i + 1]!.map((b) => b.position);
       if (pass.drafted === 0) {
         plainSteps++;
         expect(sources, `pass ${i}: a plain step`).toEqual(['verifier']);
+        expect(positions, `pass ${i}: no draft stood for a plain step's token`).toEqual([undefined]);
         continue;
       }
+      // The k-th accepted draft token sits at draft position k - 1; the correction or bonus after them at k.
+      expect(positions, `pass ${i}`).toEqual(sources.map((_, k) => k));
       const accepted = sources.filter((s) => s === 'draft').length;
       expect(sources.slice(0, -1)).toEqual(Array(accepted).fill('draft'));
       if (accepted === pass.drafted) fullyAccepted++;

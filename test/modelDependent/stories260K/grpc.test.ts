@@ -75,6 +75,11 @@ describe('gRPC GenerationService on stories260K (3-layer draft)', () => {
         expect(m.event.value.logprob).toBeLessThanOrEqual(0);
       }
     }
+    // Every accepted draft token and bonus carries its draft position; the first token (the prompt pass's) none.
+    const chunks = messages.flatMap((m) => (m.event.case === 'chunk' ? [m.event.value] : []));
+    expect(chunks[0]!.draftPosition).toBeUndefined();
+    for (const chunk of chunks) if (chunk.source === TokenSource.DRAFT || chunk.source === TokenSource.BONUS) expect(chunk.draftPosition).toBeTypeOf('number');
+    expect(chunks.filter((c) => c.source === TokenSource.BONUS).every((c) => c.draftPosition! > 0)).toBe(true);
     const final = run.final!;
     expect(final.id).toBe(headers?.get(REQUEST_ID_HEADER)[0]);
     expect(final.model).toBe('stories260K');

@@ -16,6 +16,7 @@ interface TokenProvenance {
   source: string;
   logprob: number;
   token_ids: number[];
+  draft_position?: number;
 }
 interface Summary {
   stats: { mode: string; drafted: number; accepted: number; acceptance_rate: number; by_position: unknown[]; verifier_passes: number; generated_tokens: number };
@@ -94,6 +95,21 @@ describe('the OpenAI API over HTTP, with the official openai client', () => {
     }
     const sources = new Set(tokenChunks.map((c) => ext<TokenProvenance>(c).source));
     expect(sources.has('draft')).toBe(true);
+    // Draft positions: accepted draft tokens count up from 0 within their step, and the correction or bonus that
+    // ends the step sits after them; the first token and plain steps have none.
+    let expected = 0;
+    for (const [i, chunk] of tokenChunks.entries()) {
+      const { source, draft_position: position } = ext<TokenProvenance>(chunk);
+      if (source === 'draft') expect(position, `token ${i}`).toBe(expected++);
+      else if (source === 'bonus' || (source === 'verifier' && position !== undefined)) {
+        expect(position, `token ${i}`).toBe(expected);
+        expected = 0;
+      } else {
+        expect(position, `token ${i}`).toBeUndefined();
+        expect(expected, `token ${i}: a step's last token`).toBe(0);
+      }
+    }
+    expect(tokenChunks.map((c) => ext<TokenProvenance>(c).draft_position).filter((p) => p !== undefined).length).toBeGreaterThan(0);
     expect(sources.has('verifier')).toBe(true);
 
     const finish = chunks.at(-2)!;
