@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The DOM types: callbacks passed to page.evaluate run in the browser.)
 /**
  * The playground at `/`, driven in Debian's headless Chromium (playwright-core): it loads cleanly, streams tokens
  * whose `data-source` matches the SSE stream of the same seeded request, stops mid-stream (the server frees the
