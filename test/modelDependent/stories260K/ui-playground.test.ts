@@ -186,6 +186,29 @@ describe.skipIf(!hasChromium && !chromiumRequired)('the playground at / in headl
     await page.context().close();
   });
 
+  it('sends the speculation switch and γ bounds: off decodes with the verifier alone, γ ≤ 2 drafts at most 2', async () => {
+    const { page, problems } = await openPlayground(browser, server.httpUrl);
+    await waitReady(page);
+    await page.locator('textarea[name=prompt]').fill(PROMPT);
+    await setSetting(page, 'max_tokens', '40');
+    await setSetting(page, 'speculation.enabled', false);
+    await sendAndWait(page);
+    expect(new Set((await replyTokens(page)).map((t) => t.source))).toEqual(new Set(['verifier']));
+    expect(await page.locator('[data-figure=mode]').innerText()).toBe('verifier-only');
+
+    await setSetting(page, 'speculation.enabled', true);
+    await setSetting(page, 'speculation.max', '2');
+    await setSetting(page, 'speculation.initial', '2');
+    await sendAndWait(page);
+    const positions = await page.locator('#reply [data-position]').evaluateAll((els) => els.map((el) => Number((el as HTMLElement).dataset.position)));
+    expect(positions.length).toBeGreaterThan(0);
+    expect(Math.max(...positions)).toBeLessThanOrEqual(2);
+    expect(await page.locator('[data-figure=mode]').innerText()).toBe('speculative');
+    expect(Number(await page.locator('#acceptance-chart').getAttribute('data-points'))).toBeLessThanOrEqual(2);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('Stop cancels the stream mid-way and the server frees its sequences', async () => {
     const { page, problems } = await openPlayground(browser, server.httpUrl);
     await waitReady(page);
