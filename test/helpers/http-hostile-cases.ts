@@ -295,6 +295,9 @@ function transport(): HostileCase[] {
     { name: 'PUT completions', method: 'PUT', path: COMPLETIONS, body: completion(), status: 404, param: null, message: /no route/ },
     { name: 'unknown model by id', method: 'GET', path: '/v1/models/gpt-4', status: 404, param: 'model', message: /gpt-4/ },
     { name: 'path traversal', method: 'GET', path: '/v1/../../etc/passwd', status: 404, param: null, message: /no route/ },
+    { name: 'path traversal out of the web UI', method: 'GET', path: '/ui/../../package.json', status: 404, param: null, message: /no route/ },
+    { name: 'encoded path traversal out of the web UI', method: 'GET', path: '/ui/%2e%2e/%2e%2e/package.json', status: 404, param: null, message: /no route/ },
+    { name: 'a web UI file that does not exist', method: 'GET', path: '/ui/nope.js', status: 404, param: null, message: /no route/ },
   ];
 }
 

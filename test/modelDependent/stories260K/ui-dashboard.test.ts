@@ -54,19 +54,35 @@ async function scrapesLater(page: Page, scrapes: number): Promise<void> {
 }
 
 describe.skipIf(!hasChromium && !chromiumRequired)('the dashboard at /dashboard, in Chromium', () => {
+  let frontier: RunningServer;
   let server: RunningServer;
   let browser: Browser;
   let client: OpenAI;
 
   beforeAll(async () => {
     if (!hasChromium) throw new Error(`the web UI tests need Chromium: ${INSTALL_CHROMIUM}`);
-    // With API keys on: the page and /metrics are open without one.
-    [server, browser] = await Promise.all([startTestServer({ SPECROUTE_API_KEYS: KEY }), launchChromium()]);
+    // The frontier: a second specroute on 127.0.0.1.
+    frontier = await startTestServer({ SPECROUTE_SERVER__GRPC_PORT: '-1', SPECROUTE_SERVER__UI: 'false' });
+    // With API keys on: the page and /metrics are open without one. Escalation only where a request asks for it.
+    [server, browser] = await Promise.all([
+      startTestServer({
+        SPECROUTE_API_KEYS: KEY,
+        SPECROUTE_ESCALATION__FRONTIER__BASE_URL: `${frontier.httpUrl}/v1`,
+        SPECROUTE_ESCALATION__FRONTIER__MODEL: MODEL,
+        SPECROUTE_ESCALATION__FRONTIER__FIRST_BYTE_TIMEOUT_MS: '30000',
+        SPECROUTE_ESCALATION__FRONTIER__TOTAL_TIMEOUT_MS: '60000',
+        SPECROUTE_ESCALATION__POLICY__MIN_CONFIDENCE: '0',
+        SPECROUTE_ESCALATION__BUDGET__INPUT_PRICE_PER_MILLION: '3',
+        SPECROUTE_ESCALATION__BUDGET__OUTPUT_PRICE_PER_MILLION: '15',
+      }),
+      launchChromium(),
+    ]);
     client = new OpenAI({ baseURL: `${server.httpUrl}/v1`, apiKey: KEY, maxRetries: 0 });
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
+    await frontier?.close();
   });
 
   it('loads with no console error and its icon served, every figure and chart in place', async () => {
@@ -97,11 +113,14 @@ describe.skipIf(!hasChromium && !chromiumRequired)('the dashboard at /dashboard,
     await scrapesLater(page, 2);
     const before = await shown(page);
 
-    // The load: rounds of 6 concurrent streamed completions, until the page has shown what it did.
+    // The load: rounds of 6 concurrent streamed completions, until the page has shown what it did; two of each
+    // round escalate whenever the verifier's top probability is under 0.9.
     let loading = true;
     let streamed = 0;
-    const completion = async (): Promise<void> => {
-      const stream = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 150, stream: true, ...({ ignore_eos: true } as object) });
+    const escalation = { window: 1, min_confidence: 0.9, span_tokens: 4, cooldown_tokens: 12 };
+    const completion = async (_: unknown, i: number): Promise<void> => {
+      const extra = { ignore_eos: true, ...(i < 2 ? { specroute: { escalation } } : {}) };
+      const stream = await client.completions.create({ model: MODEL, prompt: 'Once upon a time', max_tokens: 150, stream: true, ...(extra as object) });
       for await (const chunk of stream) streamed += chunk.choices[0]?.text ? 1 : 0;
     };
     const load = (async () => {
@@ -113,7 +132,8 @@ describe.skipIf(!hasChromium && !chromiumRequired)('the dashboard at /dashboard,
         ({ generated, requests }) => {
           const value = (name: string): number => Number(document.querySelector<HTMLElement>(`[data-figure="${name}"]`)?.dataset.value || NaN);
           const acceptance = value('acceptance-rate');
-          return value('generated-tokens') > generated && value('tokens-per-second') > 0 && acceptance > 0 && acceptance <= 1 && value('ttft-p50') > 0 && value('itl-p50') > 0 && value('requests') >= requests + 6;
+          const frontier = value('escalations') > 0 && value('frontier-tokens') > 0 && value('frontier-cost') > 0;
+          return value('generated-tokens') > generated && value('tokens-per-second') > 0 && acceptance > 0 && acceptance <= 1 && value('ttft-p50') > 0 && value('itl-p50') > 0 && value('requests') >= requests + 6 && frontier;
         },
         { generated: Number(before.figures['generated-tokens']), requests: Number(before.figures.requests) },
         { timeout: 20_000 },
@@ -125,6 +145,7 @@ describe.skipIf(!hasChromium && !chromiumRequired)('the dashboard at /dashboard,
       expect(await page.locator('[data-figure="ttft-p50"]').textContent()).toMatch(/^[\d,.]+$/);
       expect(await page.locator('[data-figure="acceptance-rate"]').textContent()).toMatch(/^\d{1,3}\.\d%$/);
       expect(await page.locator('[data-table="route-decisions"] tbody th[scope="row"]').count()).toBeGreaterThan(0);
+      expect(await page.locator('[data-table="escalations"] tbody th[scope="row"]').count()).toBeGreaterThan(0);
       // A few seconds more of the load on the charts, for the README's picture.
       await scrapesLater(page, 3000 / INTERVAL);
       console.log(`dashboard screenshot: ${await screenshot(page, 'dashboard')}`);
