@@ -1,4 +1,4 @@
-import type { TokenSource } from '../../src/events/token-event.js';
+import { TOKEN_SOURCES, type TokenSource } from '../../src/events/token-event.js';
 import type { MetricsWindow } from './metrics-window.js';
 
 /** The metrics the dashboard reads (src/observability/metrics.ts). */
@@ -19,11 +19,6 @@ export const METRICS = {
   frontierCost: 'specroute_frontier_cost_total',
   routeDecisions: 'specroute_route_decisions_total',
 } as const;
-
-// A record, so that the compiler sees every source listed.
-const SOURCES: Readonly<Record<TokenSource, true>> = { draft: true, verifier: true, bonus: true, frontier: true, grammar: true };
-/** Every source a token can come from (src/events/token-event.ts), in the dashboard's order. */
-export const TOKEN_SOURCES = Object.keys(SOURCES) as readonly TokenSource[];
 
 /** How often the verifier accepted the draft's token at one position of the draft block, since the server started. */
 export interface PositionAcceptance {

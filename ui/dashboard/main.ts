@@ -2,12 +2,12 @@
 // their figures as numbers, tables and uPlot charts.
 import 'uplot/dist/uPlot.min.css';
 import './dashboard.css';
-import type { TokenSource } from '../../src/events/token-event.js';
+import { TOKEN_SOURCES, type TokenSource } from '../../src/events/token-event.js';
 import { markCurrentPage } from '../shared/page-header.js';
 import { BarChart, TimeChart, type Line } from './charts.js';
 import { fillCountTable } from './count-table.js';
 import { FIGURE_NAMES, figureTexts } from './figure-texts.js';
-import { TOKEN_SOURCES, readFigures, type Figures } from './figures.js';
+import { readFigures, type Figures } from './figures.js';
 import { formatCount, formatMilliseconds, formatMillisecondsTick, formatPercent, formatPercentTick, formatRate, formatTick } from './format.js';
 import { MetricsWindow, readScrape } from './metrics-window.js';
 import { pollInterval } from './poll-interval.js';
