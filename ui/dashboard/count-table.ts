@@ -1,5 +1,5 @@
 import type { LabelledCount } from './figures.js';
-import { formatCount } from './format.js';
+import { formatCount } from '../shared/format.js';
 
 const shownRows = new WeakMap<HTMLTableSectionElement, string>();
 

@@ -1,5 +1,5 @@
 import type { Figures } from './figures.js';
-import { formatCost, formatCount, formatMilliseconds, formatPercent, formatRate } from './format.js';
+import { formatCost, formatCount, formatMilliseconds, formatPercent, formatRate } from '../shared/format.js';
 
 /** The dashboard's figures, each shown by the element with `data-figure="<name>"` in dashboard.html. */
 export const FIGURE_NAMES = [

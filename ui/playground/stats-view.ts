@@ -1,22 +1,27 @@
 import 'uplot/dist/uPlot.min.css';
-import uPlot from 'uplot';
+import { BarChart } from '../shared/charts.js';
+import { formatPercent, formatPercentTick } from '../shared/format.js';
 import { TOKEN_SOURCES, type TokenSource } from '../../src/events/token-event.js';
 import type { WireRoute, WireSummary, WireUsage } from '../../src/streaming/openai-wire.js';
 
 /**
  * The request's closing figures: the route, tokens/s, acceptance, tokens by source and the time split as labelled
- * bars (each count also written out, so colour is never the only cue), and acceptance by draft position as a
- * uPlot bar chart.
+ * bars (each count also written out, so colour is never the only cue), and acceptance by draft position as the
+ * dashboard's uPlot bar chart.
  */
 export class StatsView {
-  private chart: uPlot | null = null;
+  /** Acceptance by draft position: the dashboard's bar chart. */
+  private readonly acceptance: BarChart;
+  /** Said in place of bars when nothing was drafted. */
+  private readonly noDrafts: HTMLElement;
 
-  constructor(private readonly root: HTMLElement) {}
+  constructor(private readonly root: HTMLElement) {
+    this.acceptance = new BarChart(root.querySelector<HTMLElement>('#acceptance-chart')!, { label: 'accepted', color: '--draft', dash: [] }, 'draft position', formatPercent, formatPercentTick, [0, 1]);
+    this.noDrafts = root.querySelector<HTMLElement>('#no-drafts')!;
+  }
 
   reset(): void {
     this.root.hidden = true;
-    this.chart?.destroy();
-    this.chart = null;
   }
 
   show(summary: WireSummary, usage: WireUsage | null): void {
@@ -56,32 +61,14 @@ export class StatsView {
   }
 
   private acceptanceChart(rates: number[]): void {
-    const host = this.root.querySelector<HTMLElement>('#acceptance-chart')!;
-    this.chart?.destroy();
-    this.chart = null;
-    host.replaceChildren();
-    host.dataset.points = String(rates.length);
-    if (rates.length === 0) {
-      host.textContent = 'Nothing was drafted.';
-      return;
-    }
-    const positions = rates.map((_, i) => i);
-    const width = Math.max(240, Math.min(host.clientWidth || 480, 640));
-    this.chart = new uPlot(
-      {
-        width,
-        height: 180,
-        legend: { show: false },
-        cursor: { show: false },
-        scales: { x: { time: false, range: [-0.5, rates.length - 0.5] }, y: { range: [0, 1] } },
-        axes: [{ label: 'draft position', splits: () => positions }, { label: 'accepted share' }],
-        series: [{}, { label: 'acceptance', fill: 'rgba(0, 158, 115, 0.55)', stroke: '#009e73', paths: uPlot.paths.bars!({ size: [0.7, 48] }), points: { show: false } }],
-      },
-      [positions, rates],
-      host,
+    this.acceptance.set(
+      rates.map((_, i) => i),
+      rates,
     );
+    this.noDrafts.hidden = rates.length > 0;
+    const host = this.root.querySelector<HTMLElement>('#acceptance-chart')!;
     host.setAttribute('role', 'img');
-    host.setAttribute('aria-label', `acceptance by draft position: ${rates.map((r, i) => `${i}: ${(r * 100).toFixed(0)}%`).join(', ')}`);
+    host.setAttribute('aria-label', `acceptance by draft position: ${rates.map((r, i) => `${i}: ${(r * 100).toFixed(0)}%`).join(', ') || 'nothing was drafted'}`);
   }
 }
 

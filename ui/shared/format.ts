@@ -1,4 +1,4 @@
-/** How the dashboard writes its numbers; null (nothing to tell yet) is an en dash. */
+/** How the web UI writes its numbers (the dashboard, the playground's stats); null (nothing to tell yet) is an en dash. */
 
 const NONE = '–';
 const integers = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
