@@ -25,17 +25,7 @@
  *    verifyMs: {2: 1.8, 4: 2.5}})` = 30 · 1 / 25.4 ≈ 1.18×.
  */
 
-/**
- * Expected tokens emitted per verifier pass when each drafted token is accepted independently with probability
- * `alpha` and `gamma` tokens are drafted: E = (1 − α^(γ+1)) / (1 − α), with the limit γ + 1 at α = 1.
- * (The accepted prefix plus the one correction or bonus token.)
- */
-export function expectedTokensPerPass(alpha: number, gamma: number): number {
-  if (alpha < 0 || alpha > 1) throw new RangeError(`alpha must be in [0, 1], got ${alpha}`);
-  if (gamma < 0) throw new RangeError(`gamma must be non-negative, got ${gamma}`);
-  if (alpha === 1) return gamma + 1;
-  return (1 - alpha ** (gamma + 1)) / (1 - alpha);
-}
+export { expectedTokensPerPass } from '../../src/pipeline/step-costs.js';
 
 /** Inputs of `textbookIdealSpeedup`. */
 export interface TextbookInputs {

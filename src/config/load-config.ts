@@ -43,6 +43,11 @@ export interface ConfigOverrides {
   threads?: number;
   /** `model.draft.threads`; an error when there is no draft to apply it to. */
   draftThreads?: number;
+  /**
+   * A config fragment written by `specroute profile --write` (`serve --profile`): merged over the file, key by key
+   * (a mapping merges, anything else replaces), before the flags above and the environment.
+   */
+  profile?: string;
 }
 
 /**
@@ -97,20 +102,8 @@ const ENV_SHORTCUTS: Record<string, readonly string[]> = {
 export function loadConfig(file: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
   let raw: Record<string, unknown> = {};
   const source = file ?? '(defaults)';
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      throw new SpecrouteError('invalid_argument', `cannot read the config file ${file}: ${(error as Error).message}`, { param: 'config' });
-    }
-    try {
-      raw = (parseYaml(text) as Record<string, unknown> | null) ?? {};
-    } catch (error) {
-      throw new SpecrouteError('invalid_argument', `${file} is not valid YAML: ${(error as Error).message}`, { param: 'config' });
-    }
-    if (typeof raw !== 'object' || Array.isArray(raw)) throw new SpecrouteError('invalid_argument', `${file} must hold a mapping`, { param: 'config' });
-  }
+  if (file) raw = readYamlMapping(file, 'config');
+  if (overrides.profile !== undefined) raw = mergeMappings(raw, readYamlMapping(overrides.profile, 'profile'));
   if (overrides.port !== undefined) setPath(raw, ['server', 'port'], overrides.port);
   if (overrides.grpcPort !== undefined) setPath(raw, ['server', 'grpcPort'], overrides.grpcPort);
   if (overrides.host !== undefined) setPath(raw, ['server', 'host'], overrides.host);
@@ -303,4 +296,33 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
     node = node[key] as Record<string, unknown>;
   }
   node[path.at(-1)!] = value;
+}
+
+/** A YAML file holding a mapping; `param` names the flag that gave it in errors. */
+function readYamlMapping(file: string, param: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SpecrouteError('invalid_argument', `cannot read the ${param} file ${file}: ${(error as Error).message}`, { param });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (error) {
+    throw new SpecrouteError('invalid_argument', `${file} is not valid YAML: ${(error as Error).message}`, { param });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new SpecrouteError('invalid_argument', `${file} must hold a mapping`, { param });
+  return raw as Record<string, unknown>;
+}
+
+/** `over` merged into `base`: mappings merge key by key, anything else in `over` replaces. */
+function mergeMappings(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] = isMapping(current) && isMapping(value) ? mergeMappings(current, value) : value;
+  }
+  return out;
 }

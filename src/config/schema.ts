@@ -98,6 +98,28 @@ const draftSchema = z
   .strict()
   .refine((d) => (d.path === undefined) !== (d.derive === undefined), { message: 'give exactly one of path and derive' });
 
+/** A pass's measured time: `tokens` evaluated in it (for the draft: sequences, one token each), `ms` it took. */
+const passTimePointSchema = z.object({ tokens: z.number().int().min(1), ms: z.number().positive() }).strict();
+
+/**
+ * The step costs `specroute profile` measured (src/pipeline/step-costs.ts): `alpha`, the pair's acceptance rate;
+ * `verify`, a verifier pass by its tokens; `draft`, a draft pass by its sequences (absent without a draft);
+ * `gammaByBatchSize`, the recommended draft length for 1, 2, … sequences in a step (the last entry holds beyond).
+ */
+export const stepProfileSchema = z
+  .object({
+    alpha: z.number().min(0).max(1),
+    verify: z.array(passTimePointSchema).min(1),
+    draft: z.array(passTimePointSchema).min(1).optional(),
+    gammaByBatchSize: z.array(z.number().int().min(0).max(64)).min(1),
+    /** Where and when it was measured (informative). */
+    machine: z.string().optional(),
+    measuredAt: z.string().optional(),
+  })
+  .strict();
+
+export type StepProfile = z.infer<typeof stepProfileSchema>;
+
 export const configSchema = z
   .object({
     server: z
@@ -142,6 +164,31 @@ export const configSchema = z
       .object(groupSchema('speculation'))
       .strict()
       .refine(speculationBoundsHold, { message: 'min must not exceed max', path: ['min'] })
+      .default({}),
+    /** How requests share the models' passes (docs/ARCHITECTURE.md#lock-step-steps). */
+    batching: z
+      .object({
+        /**
+         * Lock-step steps: every request drafts in the same batched draft passes and is verified in one verifier pass
+         * per step. `false` lets each request run its own draft→verify cycle (the requests' passes then batch only
+         * when they happen to coincide). Defaults to `true`.
+         */
+        lockStep: z.boolean().default(true),
+        /** Most prompt tokens of one request evaluated in one pass, so that a long prompt never freezes a step. Defaults to `128`. */
+        prefillChunk: z.number().int().min(1).max(65_536).default(128),
+        /**
+         * How long a pass waits for requests still busy on the main thread (a slow client, text assembly) before it
+         * starts without them, in ms. Defaults to `2`.
+         */
+        gatherMs: z.number().min(0).max(1000).default(2),
+        /**
+         * Speculation that adapts to load: the measured step costs of this machine and model pair, as
+         * `specroute profile --write` writes them. Without one, the costs are learned from the first passes.
+         * Defaults to none.
+         */
+        profile: stepProfileSchema.nullable().default(null),
+      })
+      .strict()
       .default({}),
     limits: z
       .object({

@@ -1,0 +1,121 @@
+/**
+ * What a lock-step step costs, and the draft length γ that makes the most of it
+ * (docs/ARCHITECTURE.md#speculation-that-adapts-to-load). Pure arithmetic: the times come from `specroute profile`
+ * and from the passes the batchers measure while serving.
+ *
+ * A step of B sequences drafting γ tokens each costs γ draft passes (one position of all B drafts each) and one
+ * verifier pass over B·(γ + 1) tokens, and emits B·E(α, γ) tokens on average. The best γ for B maximises
+ *
+ *   rate(B, γ) = B · E(α, γ) / (γ · T_draft(B) + T_verify(B · (γ + 1)))
+ *
+ * the hardware-aware ideal of docs/ARCHITECTURE.md#expected-tokens-and-the-ideals applied to a whole batch. Where a
+ * verifier pass costs about the same for 1 or 64 tokens (a GPU, or a tiny model) γ stays high at every B; where it
+ * grows with its tokens (this CPU and a 59M verifier) γ falls to 0 as B grows: speculation would cost throughput.
+ */
+
+/** One measured pass: how many tokens it evaluated, and how long it took. */
+export interface PassTimePoint {
+  readonly tokens: number;
+  readonly ms: number;
+}
+
+/**
+ * Milliseconds of one pass by the tokens in it: piecewise-linear between measured points, flat below the first,
+ * extended with the slope of the last two beyond the last. `observe` refines it online from measured passes.
+ */
+export class PassTimeCurve {
+  private readonly points: Array<{ tokens: number; ms: number }>;
+
+  /** `points` need at least one entry; tokens ≥ 1 and ms > 0 each. */
+  constructor(points: readonly PassTimePoint[]) {
+    if (points.length === 0) throw new RangeError('a pass-time curve needs at least one point');
+    for (const p of points) {
+      if (!(p.tokens >= 1) || !(p.ms > 0) || !Number.isFinite(p.ms)) throw new RangeError(`bad pass-time point ${JSON.stringify(p)}`);
+    }
+    const byTokens = new Map<number, number>();
+    for (const p of points) byTokens.set(p.tokens, p.ms);
+    this.points = [...byTokens].map(([tokens, ms]) => ({ tokens, ms })).sort((a, b) => a.tokens - b.tokens);
+  }
+
+  /** The curve's points, fewest tokens first. */
+  get measured(): readonly PassTimePoint[] {
+    return this.points.map((p) => ({ ...p }));
+  }
+
+  /** Estimated milliseconds of a pass over `tokens` tokens. */
+  at(tokens: number): number {
+    const pts = this.points;
+    const first = pts[0]!;
+    if (tokens <= first.tokens || pts.length === 1) return tokens <= first.tokens ? first.ms : first.ms * (tokens / first.tokens);
+    for (let i = 1; i < pts.length; i++) {
+      const hi = pts[i]!;
+      if (tokens <= hi.tokens) {
+        const lo = pts[i - 1]!;
+        return lo.ms + ((hi.ms - lo.ms) * (tokens - lo.tokens)) / (hi.tokens - lo.tokens);
+      }
+    }
+    const last = pts[pts.length - 1]!;
+    const before = pts[pts.length - 2]!;
+    const slope = Math.max(0, (last.ms - before.ms) / (last.tokens - before.tokens));
+    return last.ms + slope * (tokens - last.tokens);
+  }
+
+  /**
+   * Folds a measured pass into the curve: the point with the same token count moves toward it by `weight` (an
+   * exponential moving average); a token count between points becomes a point of its own, starting from the
+   * measurement. Passes of one token count keep their own point, so the curve follows the machine as load and
+   * thermal state change.
+   */
+  observe(tokens: number, ms: number, weight = 0.1): void {
+    if (!(tokens >= 1) || !(ms > 0) || !Number.isFinite(ms)) return;
+    const at = this.points.findIndex((p) => p.tokens >= tokens);
+    const point = at >= 0 ? this.points[at] : undefined;
+    if (point && point.tokens === tokens) point.ms += weight * (ms - point.ms);
+    else this.points.splice(at < 0 ? this.points.length : at, 0, { tokens, ms });
+  }
+}
+
+/** The costs of a step for one served pair. */
+export interface StepCosts {
+  /** A verifier pass by the tokens in it (all sequences' together). */
+  readonly verify: PassTimeCurve;
+  /** One draft pass (one token for each drafting sequence) by the number of sequences in it. */
+  readonly draft: PassTimeCurve;
+}
+
+/**
+ * Expected tokens emitted per verifier pass when each drafted token is accepted independently with probability
+ * `alpha` and `gamma` tokens are drafted: E = (1 − α^(γ+1)) / (1 − α), with the limit γ + 1 at α = 1.
+ * (The accepted prefix plus the one correction or bonus token.)
+ */
+export function expectedTokensPerPass(alpha: number, gamma: number): number {
+  if (alpha < 0 || alpha > 1) throw new RangeError(`alpha must be in [0, 1], got ${alpha}`);
+  if (gamma < 0) throw new RangeError(`gamma must be non-negative, got ${gamma}`);
+  if (alpha === 1) return gamma + 1;
+  return (1 - alpha ** (gamma + 1)) / (1 - alpha);
+}
+
+/** Tokens per millisecond of a step of `batch` sequences drafting `gamma` tokens each (see the file's comment). */
+export function stepRate(batch: number, gamma: number, alpha: number, costs: StepCosts): number {
+  const ms = gamma * costs.draft.at(batch) + costs.verify.at(batch * (gamma + 1));
+  return (batch * expectedTokensPerPass(alpha, gamma)) / ms;
+}
+
+/** The γ in `0..maxGamma` with the highest `stepRate` for `batch` sequences; the smaller γ on a tie. */
+export function bestGamma(batch: number, alpha: number, costs: StepCosts, maxGamma: number): number {
+  let best = 0;
+  let bestRate = stepRate(batch, 0, alpha, costs);
+  for (let gamma = 1; gamma <= maxGamma; gamma++) {
+    const rate = stepRate(batch, gamma, alpha, costs);
+    if (rate > bestRate * (1 + 1e-9)) {
+      best = gamma;
+      bestRate = rate;
+    }
+  }
+  return best;
+}
+
+/** `bestGamma` for every batch size from 1 to `maxBatch`: entry i is the γ for i + 1 sequences. */
+export function gammaByBatchSize(maxBatch: number, alpha: number, costs: StepCosts, maxGamma: number): number[] {
+  return Array.from({ length: maxBatch }, (_, i) => bestGamma(i + 1, alpha, costs, maxGamma));
+}
