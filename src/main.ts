@@ -80,6 +80,7 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       : {}),
     speculation: config.speculation,
     sampling: config.sampling,
+    batching: config.batching,
     ...(escalator ? { escalator } : {}),
   });
   // Other replicas spend too: refresh the hour's spending the controller reads, once a second.

@@ -10,6 +10,8 @@ import { defaultFrontier } from '../escalation/frontier-client.js';
 import { defaultEscalationPolicy } from '../escalation/policy.js';
 import { defaultLatencySlo } from '../routing/latency-slo.js';
 import { defaultShareController } from '../routing/share-controller.js';
+import type { StepProfile } from '../pipeline/step-costs.js';
+import { defaultBatching } from '../pipeline/lock-step.js';
 
 type Settings = typeof requestSettings;
 type SchemaOf<S> = S extends { kind: 'boolean' } ? z.ZodDefault<z.ZodBoolean> : S extends { kind: 'enum'; values: readonly (infer V extends string)[] } ? z.ZodDefault<z.ZodType<V>> : S extends { default: number } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
@@ -106,7 +108,7 @@ const passTimePointSchema = z.object({ tokens: z.number().int().min(1), ms: z.nu
  * `verify`, a verifier pass by its tokens; `draft`, a draft pass by its sequences (absent without a draft);
  * `gammaByBatchSize`, the recommended draft length for 1, 2, … sequences in a step (the last entry holds beyond).
  */
-export const stepProfileSchema = z
+export const stepProfileSchema: z.ZodType<StepProfile, z.ZodTypeDef, unknown> = z
   .object({
     alpha: z.number().min(0).max(1),
     verify: z.array(passTimePointSchema).min(1),
@@ -118,7 +120,6 @@ export const stepProfileSchema = z
   })
   .strict();
 
-export type StepProfile = z.infer<typeof stepProfileSchema>;
 
 export const configSchema = z
   .object({
@@ -173,14 +174,14 @@ export const configSchema = z
          * per step. `false` lets each request run its own draft→verify cycle (the requests' passes then batch only
          * when they happen to coincide). Defaults to `true`.
          */
-        lockStep: z.boolean().default(true),
+        lockStep: z.boolean().default(defaultBatching.lockStep),
         /** Most prompt tokens of one request evaluated in one pass, so that a long prompt never freezes a step. Defaults to `128`. */
-        prefillChunk: z.number().int().min(1).max(65_536).default(128),
+        prefillChunk: z.number().int().min(1).max(65_536).default(defaultBatching.prefillChunk),
         /**
          * How long a pass waits for requests still busy on the main thread (a slow client, text assembly) before it
          * starts without them, in ms. Defaults to `2`.
          */
-        gatherMs: z.number().min(0).max(1000).default(2),
+        gatherMs: z.number().min(0).max(1000).default(defaultBatching.gatherMs),
         /**
          * Speculation that adapts to load: the measured step costs of this machine and model pair, as
          * `specroute profile --write` writes them. Without one, the costs are learned from the first passes.

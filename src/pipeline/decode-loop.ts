@@ -1,4 +1,5 @@
-import type { PositionScores } from '../backends/types.js';
+import type { PositionScores, ScoreRequest } from '../backends/types.js';
+import type { DraftResult, DraftTask } from '../workers/protocol.js';
 import { SpecrouteError } from '../errors/registry.js';
 import type { TokenSource } from '../events/token-event.js';
 import type { SamplingParams } from '../sampling/params.js';
@@ -44,13 +45,38 @@ export interface LoopContext {
   readonly signal: AbortSignal | undefined;
   /** The request's grammar (`response_format`), whose forced tokens the loop emits; absent for free text. */
   readonly grammar?: RequestGrammar;
+  /** The lock-step step the loop runs in; absent when requests step on their own. */
+  step?: LoopStep;
+}
+
+/**
+ * What the speculative loop asks of a model's sequence: a `WorkerSequence` itself, or the same sequence stepping in
+ * lock-step with the other requests (`StepMember.sequence`).
+ */
+export interface LoopSequence {
+  /** `WorkerSequence.evaluate`. */
+  evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]>;
+  /** `WorkerSequence.draft`. */
+  draft(task: Omit<DraftTask, 'op' | 'slot'>): Promise<DraftResult>;
+}
+
+/** What a loop stepping in lock-step learns from its step, and tells it. */
+export interface LoopStep {
+  /** The largest γ this step may draft (by load); `Infinity` when none is set. */
+  gammaCeiling(): number;
+  /** A speculative block: `drafted` proposed, `accepted` kept. */
+  block(drafted: number, accepted: number): void;
 }
 
 /** Throws the abort reason as a registry error. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (!signal?.aborted) return;
-  const reason: unknown = signal.reason;
-  throw reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the request was cancelled', { cause: reason });
+  if (signal?.aborted) throw abortReason(signal);
+}
+
+/** An aborted signal's reason as a registry error (`cancelled` unless the reason is one). */
+export function abortReason(signal: AbortSignal | undefined): SpecrouteError {
+  const reason: unknown = signal?.reason;
+  return reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the request was cancelled', { cause: reason });
 }
 
 /** Score request shared by the loops: the sampling shape, and enough top tokens for logprobs and entropy. */

@@ -12,7 +12,9 @@ import { defaultSamplingParams, type SamplingParams } from '../sampling/params.j
 import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
 import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-length.js';
-import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
+import { abortReason, throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
+import { defaultBatching, LockStep, type BatchingOptions } from './lock-step.js';
+import { LoadGamma } from './load-gamma.js';
 import { EscalationStep, promptBody, tokenizeContinuation } from './escalation-step.js';
 import { decodePlain } from './plain-loop.js';
 import { planRequest, type EngineDefaults } from './request-plan.js';
@@ -38,6 +40,11 @@ export interface EngineOptions {
   sampling?: Partial<Omit<SamplingParams, 'seed'>>;
   /** The frontier behind its guards. Without one, requests never escalate. */
   escalator?: Escalator;
+  /**
+   * How requests share the models' passes: lock-step steps, prefill chunks, and the step costs that make
+   * speculation adapt to load. Defaults to `defaultBatching` (lock-step, no profile).
+   */
+  batching?: Partial<BatchingOptions>;
   /**
    * The acceptance rule of the speculative loop. A seam for tests only: they run the whole engine with a
    * deliberately broken rule to show that their statistical checks would catch one
@@ -65,6 +72,8 @@ export class SpeculativeEngine implements Generator {
     readonly defaults: EngineDefaults,
     readonly escalator: Escalator | undefined,
     private readonly acceptance: AcceptanceRule,
+    /** The lock-step steps of this pair; undefined when requests step on their own (`batching.lockStep: false`). */
+    readonly lockStep: LockStep | undefined,
   ) {}
 
   static async load(options: EngineOptions): Promise<SpeculativeEngine> {
@@ -81,7 +90,13 @@ export class SpeculativeEngine implements Generator {
         options.draft ? ModelWorker.start(options.draft, 'draft').then((w) => (started.push(w), w)) : undefined,
       ]);
       if (draft) checkCompatible(verifier.info, draft.info);
-      return new SpeculativeEngine(tokenizer, verifier, draft, defaults, options.escalator, options.acceptance ?? acceptDraft);
+      const batching = { ...defaultBatching, ...options.batching };
+      const loadGamma =
+        batching.profile && draft
+          ? new LoadGamma({ profile: batching.profile, maxBatch: Math.max(options.verifier.sequences, batching.profile.gammaByBatchSize.length), maxGamma: defaults.speculation.max })
+          : undefined;
+      const lockStep = batching.lockStep ? new LockStep({ gatherMs: batching.gatherMs, prefillChunk: batching.prefillChunk, ...(loadGamma ? { loadGamma } : {}) }) : undefined;
+      return new SpeculativeEngine(tokenizer, verifier, draft, defaults, options.escalator, options.acceptance ?? acceptDraft, lockStep);
     } catch (error) {
       await Promise.allSettled(started.map((s) => s.dispose()));
       throw error;
@@ -182,11 +197,18 @@ export class SpeculativeEngine implements Generator {
       grammar?.dispose();
       throw error;
     }
-    const onAbort = (): void => sequences.forEach((s) => s.cancel());
+    // In lock-step, the loop drives its sequences through its member of the pair's steps.
+    const member = this.lockStep?.join();
+    if (member) ctx.step = member;
+    const onAbort = (): void => {
+      sequences.forEach((s) => s.cancel());
+      member?.leave(abortReason(signal));
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     const plainSource = slm ? 'draft' : 'verifier';
-    // Constrained decoding runs in the step loop, even by one model, to meet the grammar's forced tokens.
-    const loop = speculative || grammar ? speculate(sequences[0]!, sequences[1] ?? null, ctx, this.acceptance, plainSource) : decodePlain(sequences[0]!, ctx, plainSource);
+    const [first, second] = member ? sequences.map((s) => member.sequence(s)) : sequences;
+    // Constrained decoding and lock-step run in the step loop, even by one model; else one model decodes in its worker.
+    const loop = speculative || grammar || member ? speculate(first!, second ?? null, ctx, this.acceptance, plainSource) : decodePlain(sequences[0]!, ctx, plainSource);
     try {
       throwIfAborted(signal);
       let command: LoopCommand | undefined;
@@ -199,10 +221,13 @@ export class SpeculativeEngine implements Generator {
         for (const [i, token] of block.entries()) {
           if (escalation?.shouldEscalate(token)) {
             const acceptedPrefix = grammar && ((span: readonly number[]) => grammar.acceptedPrefix(emitted, span));
-            const outcome = await escalation.escalate(prompt, emitted, ctx, acceptedPrefix || undefined);
+            const escalating = escalation.escalate(prompt, emitted, ctx, acceptedPrefix || undefined);
+            const outcome = await (member ? member.away(escalating) : escalating);
             if (outcome.cost > 0) options.onFrontierCost?.(outcome.cost);
             throwIfAborted(signal);
+            member?.pause(); // the steps go on while the client reads
             yield outcome.event;
+            member?.resume();
             if (outcome.splice.length > 0) {
               command = { cut: i, splice: outcome.splice };
               break;
@@ -216,7 +241,9 @@ export class SpeculativeEngine implements Generator {
           if (!isEos) {
             for (const event of assembler.push(this.toEvent(token, previous, plan.topLogprobs))) {
               completionTokens += event.tokenIds.length;
+              member?.pause();
               yield event;
+              member?.resume();
               throwIfAborted(signal); // the consumer may abort while it holds this event
             }
           }
@@ -239,6 +266,7 @@ export class SpeculativeEngine implements Generator {
       };
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      member?.leave();
       sequences.forEach((s) => s.cancel()); // stop any worker loop still running for this request
       await loop.return().catch(() => undefined); // let the loop's own cleanup run (a plain decode awaits its worker task)
       await Promise.allSettled(sequences.map((s) => s.close()));

@@ -1,10 +1,9 @@
 import { distOf } from '../backends/scores.js';
 import { Rng } from '../sampling/rng.js';
 import { sampleFrom } from '../native/kernels.js';
-import type { WorkerSequence } from '../workers/model-worker-client.js';
 import type { AcceptanceRule } from './acceptance.js';
 import { AdaptiveDraftLength } from './adaptive-draft-length.js';
-import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type LoopContext } from './decode-loop.js';
+import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type LoopContext, type LoopSequence } from './decode-loop.js';
 
 /**
  * The speculative loop. Each block: the draft proposes up to γ tokens (one worker task), the verifier scores the
@@ -29,8 +28,8 @@ import { scoreRequest, throwIfAborted, type DecodeLoop, type EmittedToken, type 
  * gave the engine another (`EngineOptions.acceptance`, which holds the default).
  */
 export async function* speculate(
-  verifier: WorkerSequence,
-  draft: WorkerSequence | null,
+  verifier: LoopSequence,
+  draft: LoopSequence | null,
   ctx: LoopContext,
   accept: AcceptanceRule,
   plainSource: 'verifier' | 'draft' = 'verifier',
@@ -97,7 +96,7 @@ export async function* speculate(
       return;
     }
 
-    const budget = draft ? Math.min(gamma.current, ctx.maxTokens - generated() - 1) : 0;
+    const budget = draft ? Math.min(gamma.current, ctx.step?.gammaCeiling() ?? Infinity, ctx.maxTokens - generated() - 1) : 0;
     let t = performance.now();
     const proposal =
       draft && budget > 0
@@ -120,6 +119,7 @@ export async function* speculate(
 
     const verdict = accept(proposal.tokens, proposal.q, scores.map(distOf), rng);
     stats.block(proposal.tokens.length, verdict.accepted);
+    ctx.step?.block(proposal.tokens.length, verdict.accepted);
     gamma.update(proposal.tokens.length, verdict.accepted);
 
     // Under a grammar the block ends where forced text begins: the next pass starts with the forced tokens.

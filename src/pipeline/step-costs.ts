@@ -75,6 +75,22 @@ export class PassTimeCurve {
   }
 }
 
+/**
+ * The step costs `specroute profile` measures (`batching.profile` in the config): `alpha`, the pair's acceptance
+ * rate; `verify`, a verifier pass by its tokens; `draft`, a draft pass by its sequences (one token each; absent
+ * without a draft); `gammaByBatchSize`, the recommended γ for 1, 2, … sequences in a step (the last entry holds
+ * beyond its end).
+ */
+export interface StepProfile {
+  readonly alpha: number;
+  readonly verify: readonly PassTimePoint[];
+  readonly draft?: readonly PassTimePoint[] | undefined;
+  readonly gammaByBatchSize: readonly number[];
+  /** Where and when it was measured (informative). */
+  readonly machine?: string | undefined;
+  readonly measuredAt?: string | undefined;
+}
+
 /** The costs of a step for one served pair. */
 export interface StepCosts {
   /** A verifier pass by the tokens in it (all sequences' together). */

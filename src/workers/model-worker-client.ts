@@ -8,7 +8,7 @@ import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '
 import type { PromptSignals } from '../contract/router-features.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { decodeWorkerError } from './worker-errors.js';
-import type { DecodeBatch, DecodeTask, DraftResult, DraftTask, WorkerResults, WorkerTask } from './protocol.js';
+import type { DecodeBatch, DecodeTask, DraftResult, DraftTask, StepOutcome, StepTask, WorkerResults, WorkerTask } from './protocol.js';
 
 /** The compiled worker entry. Under vitest (sources run as .ts) the build in dist/ is used. */
 function workerFilename(): string {
@@ -108,6 +108,16 @@ export class ModelWorker {
     });
   }
 
+  /**
+   * One lock-step pass (StepTask): every item at once, so their evaluations share batches. Each item settles on
+   * its own; a failed item's error comes back as a registry error, as a failed call's would.
+   */
+  async step(task: Omit<StepTask, 'op'>): Promise<WorkerResults['step']> {
+    const result = await this.call<'step'>({ op: 'step', ...task });
+    const decode = <T>(outcome: StepOutcome<T>): StepOutcome<T> => (outcome.ok ? outcome : { ok: false, error: rethrow(outcome.error, this.role) });
+    return { evaluate: result.evaluate.map(decode), draft: result.draft.map(decode) };
+  }
+
   /** What the worker itself counts: its open sequences and how many sequences shared each batch. */
   stats(): Promise<WorkerResults['stats']> {
     return this.call<'stats'>({ op: 'stats' });
@@ -146,7 +156,8 @@ export class WorkerSequence {
   length = 0;
 
   constructor(
-    private readonly worker: ModelWorker,
+    /** The model worker holding this sequence. */
+    readonly worker: ModelWorker,
     readonly slot: number,
     private readonly onClose: () => void,
   ) {}

@@ -13,7 +13,7 @@ import { distOf } from '../backends/scores.js';
 import { GrammarCompiler } from '../grammar/grammar-compiler.js';
 import { ConstrainedSequence } from './constrained-sequence.js';
 import { encodeWorkerError } from './worker-errors.js';
-import type { ConstrainTask, DecodeTask, DraftResult, DraftTask, LoadTask, SignalsTask, WorkerResults, WorkerTask } from './protocol.js';
+import type { ConstrainTask, DecodeTask, DraftResult, DraftTask, LoadTask, SignalsTask, StepOutcome, StepTask, WorkerResults, WorkerTask } from './protocol.js';
 
 let backend: ModelBackend | undefined;
 /** This thread's grammar compiler, made on the first constrained sequence. */
@@ -49,7 +49,23 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
       return { openSequences: sequences.size, batchSizes: { ...(backend?.batchSizes ?? {}) } };
     case 'signals':
       return signals(task);
+    case 'step':
+      return step(task);
   }
+}
+
+/** Runs every item of a lock-step pass at once; each settles on its own. */
+async function step(task: StepTask): Promise<WorkerResults['step']> {
+  const settle = <T>(promise: Promise<T>): Promise<StepOutcome<T>> =>
+    promise.then(
+      (value) => ({ ok: true, value }) as const,
+      (error: unknown) => ({ ok: false, error: encodeWorkerError(error) }) as const,
+    );
+  const [evaluate, drafted] = await Promise.all([
+    Promise.all(task.evaluate.map((item) => settle(Promise.resolve().then(() => sequence(item.slot).evaluate(item.keep, item.tokens, item.scoreLast, item.request))))),
+    Promise.all(task.draft.map((item) => settle(Promise.resolve().then(() => draft({ op: 'draft', ...item }))))),
+  ]);
+  return { evaluate, draft: drafted };
 }
 
 function signals(task: SignalsTask): Promise<WorkerResults['signals']> {

@@ -108,7 +108,21 @@ export interface DecodeBatch {
   readonly scores: PositionScores[];
 }
 
-export type WorkerTask = LoadTask | OpenTask | CloseTask | ConstrainTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask;
+/**
+ * One lock-step pass (docs/ARCHITECTURE.md#lock-step-steps): every item runs at once, so node-llama-cpp evaluates
+ * them in shared batches: the evaluations in one batch, and the drafts one batch per draft position. Each item
+ * succeeds or fails on its own.
+ */
+export interface StepTask {
+  readonly op: 'step';
+  readonly evaluate: readonly Omit<EvaluateTask, 'op'>[];
+  readonly draft: readonly Omit<DraftTask, 'op'>[];
+}
+
+/** One item's outcome in a `step`: its result, or its error (as `encodeWorkerError` sends it). */
+export type StepOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+export type WorkerTask = LoadTask | OpenTask | CloseTask | ConstrainTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask | StepTask;
 
 export interface WorkerResults {
   load: ModelInfo;
@@ -120,4 +134,5 @@ export interface WorkerResults {
   decode: { generated: number };
   signals: PromptSignals;
   stats: { openSequences: number; batchSizes: Record<number, number> };
+  step: { evaluate: StepOutcome<PositionScores[]>[]; draft: StepOutcome<DraftResult>[] };
 }

@@ -1,0 +1,92 @@
+import { gammaByBatchSize, PassTimeCurve, type StepCosts, type StepProfile } from './step-costs.js';
+
+/** How a `LoadGamma` starts and how far it looks. */
+export interface LoadGammaOptions {
+  /** The measured step costs (`batching.profile`, from `specroute profile`). */
+  readonly profile: StepProfile;
+  /** Largest batch size the table covers: `limits.maxConcurrent`. */
+  readonly maxBatch: number;
+  /** Largest γ it may recommend: the server's `speculation.max`. */
+  readonly maxGamma: number;
+  /**
+   * Passes observed between two recomputations of the table from the refined costs.
+   *
+   * Defaults to `64`.
+   */
+  readonly refreshEvery?: number;
+}
+
+/** Weight of the profile's acceptance rate, in drafted positions, against what the passes show. */
+const ALPHA_PRIOR_POSITIONS = 64;
+/** Each observation ages the older ones by this factor, so that α follows the traffic. */
+const ALPHA_DECAY = 0.999;
+
+/**
+ * The γ ceiling of a step by how many sequences share it (docs/ARCHITECTURE.md#speculation-that-adapts-to-load).
+ * It starts from the profile's table and is recomputed from the profile's cost curves as the served passes refine
+ * them (`observeVerify`, `observeDraft`) and as the acceptance rate the steps show moves (`observeBlock`).
+ */
+export class LoadGamma {
+  private readonly costs: StepCosts;
+  private table: number[];
+  private accepted: number;
+  private rejected: number;
+  private sinceRefresh = 0;
+  private readonly refreshEvery: number;
+
+  constructor(private readonly options: LoadGammaOptions) {
+    const { profile } = options;
+    this.costs = {
+      verify: new PassTimeCurve(profile.verify),
+      // Without a draft the ceiling is never asked for; a flat curve keeps the arithmetic defined.
+      draft: new PassTimeCurve(profile.draft ?? [{ tokens: 1, ms: Number.MAX_VALUE / 1e6 }]),
+    };
+    this.table = [...profile.gammaByBatchSize];
+    this.accepted = profile.alpha * ALPHA_PRIOR_POSITIONS;
+    this.rejected = (1 - profile.alpha) * ALPHA_PRIOR_POSITIONS;
+    this.refreshEvery = options.refreshEvery ?? 64;
+  }
+
+  /** The γ ceiling for a step of `batch` sequences (the table's last entry beyond its end). */
+  ceiling(batch: number): number {
+    const table = this.table;
+    return table[Math.min(Math.max(1, batch), table.length) - 1] ?? 0;
+  }
+
+  /** The current table: entry i is the ceiling for i + 1 sequences. */
+  get gammaByBatchSize(): readonly number[] {
+    return this.table;
+  }
+
+  /** The acceptance rate the table is computed for: the profile's, moved by the blocks observed since. */
+  get alpha(): number {
+    return this.accepted / (this.accepted + this.rejected);
+  }
+
+  /** A verifier pass over `tokens` tokens took `ms`. */
+  observeVerify(tokens: number, ms: number): void {
+    this.costs.verify.observe(tokens, ms);
+    this.tick();
+  }
+
+  /** A draft pass over `sequences` sequences (one token each) took `ms`. */
+  observeDraft(sequences: number, ms: number): void {
+    this.costs.draft.observe(sequences, ms);
+  }
+
+  /**
+   * A speculative block: `drafted` tokens proposed, `accepted` of them kept. The positions the verifier examined are
+   * the accepted ones and the first rejected one, so α is estimated as accepted / (accepted + rejections).
+   */
+  observeBlock(drafted: number, accepted: number): void {
+    if (drafted === 0) return;
+    this.accepted = this.accepted * ALPHA_DECAY + accepted;
+    this.rejected = this.rejected * ALPHA_DECAY + (accepted < drafted ? 1 : 0);
+  }
+
+  private tick(): void {
+    if (++this.sinceRefresh < this.refreshEvery) return;
+    this.sinceRefresh = 0;
+    this.table = gammaByBatchSize(this.options.maxBatch, this.alpha, this.costs, this.options.maxGamma);
+  }
+}
