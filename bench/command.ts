@@ -41,6 +41,7 @@ import { loadBenchCommand } from './load-bench.js';
 import { routerFeaturesBenchCommand } from './router-features-bench.js';
 import { routingBenchCommand } from './routing-bench.js';
 import { structuredBenchCommand } from './structured-bench.js';
+import { vocabBenchCommand } from './vocab-bench.js';
 
 const root = packageRoot();
 const defaultModelsDir = resolve(root, '../shared/models');
@@ -59,6 +60,7 @@ export function benchCommand(): Command {
     .addCommand(routerFeaturesBenchCommand())
     .addCommand(routingBenchCommand())
     .addCommand(structuredBenchCommand())
+    .addCommand(vocabBenchCommand())
     .addHelpText(
       'after',
       `
@@ -71,7 +73,8 @@ Examples:
   $ specroute bench routing                     # the trained router on held-out prompts, against random and the oracle
   $ specroute bench kernels                     # native vs TypeScript scoring kernels at vocabulary 512, 32k, 128k
   $ specroute bench router-features             # cost of the router's prompt signals per call, against the prompt pass
-  $ specroute bench structured                  # JSON Schema vs free text, speculative vs verifier-only; grammar mask cost at vocabulary 512 and 32k`,
+  $ specroute bench structured                  # JSON Schema vs free text, speculative vs verifier-only; grammar mask cost at vocabulary 512 and 32k
+  $ specroute bench vocab                       # verify-pass overhead and bytes across threads at vocabulary 512, 32k, 128k`,
     );
 }
 
@@ -264,6 +267,16 @@ interface EmitInputs {
   summary?: string;
 }
 
+/** The reports other subcommands write under bench/report/, listed at the end of the main one. */
+const OTHER_REPORTS = [
+  '## Other reports',
+  '',
+  '- [Query-level routing](routing/report.md) (`specroute bench routing`), and adaptive routing under load ([routing/load/](routing/load/report.md), `bench routing --load`)',
+  '- [Structured output](structured/report.md) (`specroute bench structured`)',
+  '- [Verify-pass overhead by vocabulary size: 512, 32k, 128k](vocab/report.md) (`specroute bench vocab`)',
+  '',
+].join('\n');
+
 /** Writes Markdown to stdout, and the JSON report and charts where asked. */
 async function emit(x: EmitInputs): Promise<void> {
   const machine = await machineInfo();
@@ -279,6 +292,7 @@ async function emit(x: EmitInputs): Promise<void> {
     '',
     renderCosts(x.costs),
     ...(x.outDir && charts.length ? ['## Charts', '', ...charts.map((c) => `![${c.title}](${c.file})`), ''] : []),
+    ...(x.outDir && resolve(x.outDir) === resolve(root, 'bench/report') ? [OTHER_REPORTS] : []),
   ].join('\n');
   const report = {
     tool: 'specroute bench',

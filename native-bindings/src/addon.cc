@@ -11,7 +11,7 @@
 namespace {
 
 // Bumped whenever a signature below changes; src/native/kernels.ts refuses other versions.
-constexpr uint32_t kAbiVersion = 3;
+constexpr uint32_t kAbiVersion = 4;
 
 struct F32 {
   float* data = nullptr;
@@ -146,6 +146,23 @@ Napi::Value Entropy(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), specroute::Entropy(logits.data, logits.length, log_z));
 }
 
+// softmaxFloat32(values: Float32Array, max: number, sum: number, out: Float32Array): void
+Napi::Value SoftmaxFloat32(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  F32 values, out;
+  double max, sum;
+  if (!ArgF32(info, 0, "values", &values) || !ArgNumber(info, 1, "max", &max) || !ArgNumber(info, 2, "sum", &sum) ||
+      !ArgF32(info, 3, "out", &out)) {
+    return env.Undefined();
+  }
+  if (out.length != values.length) {
+    Fail(env, "softmaxFloat32: out must have as many entries as values", true);
+    return env.Undefined();
+  }
+  specroute::SoftmaxFloat32(values.data, values.length, static_cast<float>(max), static_cast<float>(sum), out.data);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("logSumExp", Napi::Function::New(env, LogSumExp, "logSumExp"));
@@ -155,6 +172,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sampleDense", Napi::Function::New(env, SampleDense, "sampleDense"));
   exports.Set("topLogprobs", Napi::Function::New(env, TopLogprobs, "topLogprobs"));
   exports.Set("entropy", Napi::Function::New(env, Entropy, "entropy"));
+  exports.Set("softmaxFloat32", Napi::Function::New(env, SoftmaxFloat32, "softmaxFloat32"));
   return exports;
 }
 

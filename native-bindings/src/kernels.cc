@@ -227,4 +227,12 @@ double Entropy(const float* logits, size_t n, double log_z) {
   return h;
 }
 
+void SoftmaxFloat32(const float* x, size_t n, float max, float sum, float* out) {
+  for (size_t i = 0; i < n; i++) {
+    const float shifted = x[i] - max;
+    const float e = expf(shifted);
+    out[i] = e / sum;
+  }
+}
+
 }  // namespace specroute

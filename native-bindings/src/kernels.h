@@ -45,4 +45,13 @@ size_t TopLogprobs(const float* logits, size_t n, double log_z, size_t k, int32_
 /** −Σ p log p in nats over lp = logits − log_z, skipping lp <= −80. Reference: entropyDense. */
 double Entropy(const float* logits, size_t n, double log_z);
 
+/**
+ * out[i] = expf(x[i] − max) / sum, every step in float32 and with the C library's expf: the probabilities
+ * llama.cpp's samplers (and node-llama-cpp's `probabilities`) compute from logits, its max and its sum of
+ * expf(logit − max). The one kernel that is not double arithmetic: it reproduces node-llama-cpp's addon, which
+ * calls the same expf. Reference: softmaxFloat32 in src/sampling/logprobs.ts (Math.exp rounded to float32, which
+ * may differ from expf by one ulp).
+ */
+void SoftmaxFloat32(const float* x, size_t n, float max, float sum, float* out);
+
 }  // namespace specroute

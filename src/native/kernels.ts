@@ -13,7 +13,7 @@
 import type { TokenLogprob } from '../events/token-logprob.js';
 import type { Rng } from '../sampling/rng.js';
 import type { WarpParams } from '../sampling/params.js';
-import { entropyDense, topLogprobsDense } from '../sampling/logprobs.js';
+import { entropyDense, softmaxFloat32, topLogprobsDense } from '../sampling/logprobs.js';
 import { argmax, logSumExp, residualInto, sampleDense, warp, type TokenDist } from '../sampling/token-dist.js';
 import { defaultAddonPath, loadNativeKernels } from './load-native.js';
 
@@ -55,6 +55,14 @@ export interface ScoringKernels {
   topLogprobs(logits: Float32Array, logZ: number, n: number): TokenLogprob[];
   /** Entropy in nats of the distribution with log-probabilities `logits − logZ` (terms below e^−80 skipped). */
   entropy(logits: Float32Array, logZ: number): number;
+  /**
+   * `out[i] = exp(values[i] − max) / sum`, every step in float32: the probabilities llama.cpp computes from logits,
+   * their max and its float32 sum of exp(logit − max). Only the native kernel reproduces node-llama-cpp's values
+   * bit for bit (both call the C library's `expf`); the TypeScript one may differ by one ulp.
+   *
+   * @param out as many entries as `values`.
+   */
+  softmaxFloat32(values: Float32Array, max: number, sum: number, out: Float32Array): void;
 }
 
 /** The reference kernels: the functions of src/sampling/, unchanged. */
@@ -67,6 +75,7 @@ export const typescriptKernels: ScoringKernels = {
   sampleDense,
   topLogprobs: topLogprobsDense,
   entropy: entropyDense,
+  softmaxFloat32,
 };
 
 /** Set once this process (or the thread that started this one) printed the fallback notice. */

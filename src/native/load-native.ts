@@ -11,7 +11,7 @@ import type { ScoringKernels } from './kernels.js';
 import { packageRoot } from '../package-root.js';
 
 /** The addon's ABI version this wrapper speaks (`kAbiVersion` in native-bindings/src/addon.cc). */
-const ABI_VERSION = 3;
+const ABI_VERSION = 4;
 
 /** The addon's raw exports (see native-bindings/src/addon.cc). */
 interface NativeAddon {
@@ -23,9 +23,10 @@ interface NativeAddon {
   sampleDense(weights: Float32Array, u: number): number;
   topLogprobs(logits: Float32Array, logZ: number, tokens: Int32Array, logprobs: Float64Array): number;
   entropy(logits: Float32Array, logZ: number): number;
+  softmaxFloat32(values: Float32Array, max: number, sum: number, out: Float32Array): void;
 }
 
-const FUNCTIONS = ['logSumExp', 'argmax', 'warp', 'residual', 'sampleDense', 'topLogprobs', 'entropy'] as const;
+const FUNCTIONS = ['logSumExp', 'argmax', 'warp', 'residual', 'sampleDense', 'topLogprobs', 'entropy', 'softmaxFloat32'] as const;
 
 /** Where `npm ci` / `npm run build:native` puts the addon. */
 export function defaultAddonPath(): string {
@@ -82,6 +83,10 @@ function wrap(addon: NativeAddon): ScoringKernels {
       return best;
     },
     entropy: (logits, logZ) => addon.entropy(logits, logZ),
+    softmaxFloat32(values, max, sum, out) {
+      if (out.length !== values.length) throw new RangeError('softmaxFloat32: out must have as many entries as values');
+      addon.softmaxFloat32(values, max, sum, out);
+    },
   };
 }
 
@@ -110,6 +115,11 @@ function selfCheck(native: ScoringKernels, reference: ScoringKernels): void {
   same('sampleDense', native.sampleDense(rn, 0.6), reference.sampleDense(r, 0.6));
   same('topLogprobs', native.topLogprobs(logits, logZ, 3), reference.topLogprobs(logits, logZ, 3));
   close('entropy', native.entropy(logits, logZ), reference.entropy(logits, logZ));
+  const top = Float32Array.from([2, 2, 1.5, 0.5]);
+  const [sm, smn] = [new Float32Array(4), new Float32Array(4)];
+  reference.softmaxFloat32(top, 2, 3.25, sm);
+  native.softmaxFloat32(top, 2, 3.25, smn);
+  for (let i = 0; i < top.length; i++) close(`softmaxFloat32[${i}]`, smn[i]!, sm[i]!);
 }
 
 function firstLine(error: unknown): string {

@@ -31,3 +31,15 @@ export function entropyDense(logits: Float32Array, logZ: number): number {
   }
   return h;
 }
+
+/**
+ * out[i] = e^(values[i] − max) / sum with every step rounded to float32, as llama.cpp's samplers compute
+ * probabilities from logits (their max, and the float32 sum of e^(logit − max)). The native kernel calls the C
+ * library's expf, as node-llama-cpp does, and so reproduces its probabilities bit for bit; Math.exp rounded to
+ * float32 may differ from expf by one ulp.
+ */
+export function softmaxFloat32(values: Float32Array, max: number, sum: number, out: Float32Array): void {
+  const m = Math.fround(max);
+  const s = Math.fround(sum);
+  for (let i = 0; i < values.length; i++) out[i] = Math.fround(Math.fround(Math.exp(Math.fround(values[i]! - m))) / s);
+}

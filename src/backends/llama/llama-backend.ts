@@ -2,6 +2,7 @@ import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaConte
 import type { PromptSignals } from '../../contract/router-features.js';
 import { SpecrouteError } from '../../errors/registry.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
+import { kernels } from '../../native/kernels.js';
 import { denseScores } from '../scores.js';
 import { grammarVocabularyOf, type GgufTokenizerMetadata, type GrammarVocabulary } from '../../grammar/grammar-vocabulary.js';
 import { allowedTokens, isAllowed, type TokenMask } from '../../sampling/token-mask.js';
@@ -144,6 +145,12 @@ class LlamaSequence implements BackendSequence {
   constructor(
     private readonly sequence: LlamaContextSequence,
     private readonly vocabSize: number,
+    /**
+     * Whether greedy top log-probabilities come from the top logits (the native kernels compute node-llama-cpp's
+     * probabilities from them exactly) rather than from the whole distribution. Defaults to the native kernels
+     * being loaded.
+     */
+    private readonly topFromLogits = kernels.name === 'native',
   ) {}
 
   get length(): number {
@@ -164,9 +171,16 @@ class LlamaSequence implements BackendSequence {
     const top = Math.max(1, request.topLogprobs ?? 1);
     const firstScored = tokens.length - scoreLast;
     const maskAt = (i: number): TokenMask | undefined => request.masks?.[i - firstScored];
+    // Greedy with top > 1 reads only the top logits and the sum of exp(logit − max) when the native kernels can
+    // turn those into node-llama-cpp's own probabilities bit for bit (topProbabilities); otherwise the whole
+    // distribution (docs/ARCHITECTURE.md#large-vocabularies).
+    const topOnly = greedy && top > 1 && this.topFromLogits;
+    const greedyNext = topOnly
+      ? { token: true, totalLogitWeight: true, logits: { filter: { tokens: [] as Token[], includeTop: top } } }
+      : { token: true, confidence: true, probabilities: top > 1 };
     const input = tokens.map((token, i) => {
       if (i < firstScored) return token as Token;
-      const generateNext = greedy && !maskAt(i) ? { token: true, confidence: true, probabilities: top > 1 } : { probabilities: true };
+      const generateNext = greedy && !maskAt(i) ? greedyNext : { probabilities: true };
       return [token as Token, { generateNext }] as const;
     });
     const outputs = await this.sequence.controlledEvaluate(input as Parameters<LlamaContextSequence['controlledEvaluate']>[0]);
@@ -178,6 +192,9 @@ class LlamaSequence implements BackendSequence {
       if (greedy && mask) {
         if (next?.probabilities == null) throw new Error(`evaluate: no probabilities at position ${i}`);
         scores.push(maskedGreedyScores(next.probabilities, mask, top));
+      } else if (topOnly) {
+        if (next?.token == null || next.logits == null || next.totalLogitWeight == null) throw new Error(`evaluate: no next token at position ${i}`);
+        scores.push({ kind: 'greedy', token: next.token, top: topProbabilities(next.logits, next.totalLogitWeight) });
       } else if (greedy) {
         if (next?.token == null || next.confidence == null) throw new Error(`evaluate: no next token at position ${i}`);
         const topLogprobs = next.probabilities
@@ -198,6 +215,20 @@ class LlamaSequence implements BackendSequence {
   async dispose(): Promise<void> {
     if (!this.sequence.disposed) await this.sequence.dispose();
   }
+}
+
+/**
+ * The top tokens' raw log-probabilities from their logits (most likely first) and `totalLogitWeight`, the float32
+ * sum of expf(logit − max) over the vocabulary: node-llama-cpp's `probabilities` are expf(logit − max) / sum in
+ * float32, over the same sorted candidates, so with the C library's expf (the native kernel) these are the values
+ * `probabilities` would have given, bit for bit, without the vocabulary-long array and Map. Exported for its test.
+ */
+export function topProbabilities(logits: Map<Token, number>, totalLogitWeight: number): Array<{ token: number; logprob: number }> {
+  const tokens = [...logits.keys()];
+  const values = Float32Array.from(logits.values());
+  const probabilities = new Float32Array(values.length);
+  kernels.softmaxFloat32(values, values[0] ?? 0, totalLogitWeight, probabilities);
+  return tokens.map((token, i) => ({ token, logprob: Math.log(probabilities[i]!) }));
 }
 
 /**
