@@ -67,28 +67,46 @@ type Pending =
       readonly reject: (error: unknown) => void;
     };
 
+/** What the passes of one model have carried since the engine started. */
+export interface PassCounts {
+  /** Passes (worker `step` tasks). */
+  passes: number;
+  /** Sequences in them, added up: sequences / passes is the mean batch. */
+  sequences: number;
+  /** Tokens evaluated in them (a draft's positions counted once each), added up. */
+  tokens: number;
+  /** Evaluations split over passes (`prefillChunk`). */
+  chunked: number;
+}
+
 /** The passes of one model worker: what waits for the next one, and whether one is running. */
 class PassQueue {
   pending: Pending[] = [];
-  inFlight = false;
-  timer: NodeJS.Timeout | undefined;
+  readonly counts: PassCounts = { passes: 0, sequences: 0, tokens: 0, chunked: 0 };
   constructor(readonly worker: ModelWorker) {}
 }
 
 /**
  * Lock-step steps across requests (docs/ARCHITECTURE.md#lock-step-steps). Every running request is a member; its
- * loop submits evaluations and drafts through its member instead of calling its sequences' workers, and a model's
- * pass starts when no member is busy on the main thread (each is waiting for a pass, or away), or `gatherMs` after
- * its first submission otherwise. A pass takes every submission waiting for its model: the drafts of all members in
- * one task (the worker batches them position by position), then the verifier scores all members' drafts in one
- * task. Only one pass per model runs at a time, so a member that comes back late joins the next one, and members
- * that fell out of step fall back in. A member is away while it waits for something that is not a pass (its client
- * reading the stream, the frontier), so it never holds the others back.
+ * loop submits evaluations and drafts through its member instead of calling its sequences' workers. One pass runs
+ * at a time, and passes alternate between the models that have work: a draft pass takes every member's drafts in
+ * one task (the worker batches them position by position), then a verifier pass scores every member's drafts, and
+ * the plain steps of members that drafted nothing, in one task. A pass starts when no member is busy on the main
+ * thread (each is waiting for a pass, or away), or `gatherMs` after work was first waiting otherwise. A member is
+ * away while it waits for something that is not a pass (its client reading the stream, the frontier), so it never
+ * holds the others back; whoever comes late joins the next pass of that model, so members never drift apart.
  */
 export class LockStep {
   private readonly queues = new Map<ModelWorker, PassQueue>();
   private readonly members = new Set<StepMember>();
   private checkScheduled = false;
+  /** A pass is running (one at a time, on either model). */
+  private inFlight = false;
+  /** The model of the last pass: the next pass goes to the other one when it has work. */
+  private last: PassQueue | undefined;
+  /** Waits for busy members before a pass starts without them. */
+  private timer: NodeJS.Timeout | undefined;
+  private gatherExpired = false;
 
   constructor(private readonly options: LockStepOptions) {}
 
@@ -102,6 +120,11 @@ export class LockStep {
   /** Members (requests) now stepping. */
   get size(): number {
     return this.members.size;
+  }
+
+  /** What each model's passes carried, by the worker's role (`verifier`, `draft`). */
+  passCounts(): Record<string, Readonly<PassCounts>> {
+    return Object.fromEntries([...this.queues.values()].map((q) => [q.worker.role, { ...q.counts }]));
   }
 
   /** The γ ceiling of a step now: by load when a profile is loaded, else none. */
@@ -150,26 +173,35 @@ export class LockStep {
     });
   }
 
+  /**
+   * Starts the next pass when one may start: none is running, something waits, and no member is busy (or the
+   * gather time ran out). Passes alternate between the models that have work, so the members' drafts go in one
+   * draft pass and their verifications in the verifier pass after it, whoever was late for which.
+   */
   private check(): void {
-    let busy = 0;
-    for (const m of this.members) if (m.busy) busy++;
-    for (const queue of this.queues.values()) {
-      if (queue.inFlight || queue.pending.length === 0) continue;
-      if (busy === 0 || this.options.gatherMs <= 0) {
-        void this.dispatch(queue);
-      } else {
-        queue.timer ??= setTimeout(() => {
-          queue.timer = undefined;
-          if (!queue.inFlight && queue.pending.length > 0) void this.dispatch(queue);
-        }, this.options.gatherMs);
-      }
+    if (this.inFlight) return;
+    const ready = [...this.queues.values()].filter((q) => q.pending.length > 0);
+    if (ready.length === 0) return;
+    let busy = false;
+    for (const m of this.members) if (m.busy) busy = true;
+    if (busy && this.options.gatherMs > 0 && !this.gatherExpired) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.gatherExpired = true;
+        this.check();
+      }, this.options.gatherMs);
+      return;
     }
+    const next = ready.find((q) => q !== this.last) ?? ready[0]!;
+    void this.dispatch(next);
   }
 
   private async dispatch(queue: PassQueue): Promise<void> {
-    if (queue.timer) clearTimeout(queue.timer);
-    queue.timer = undefined;
-    queue.inFlight = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.gatherExpired = false;
+    this.inFlight = true;
+    this.last = queue;
     const items = queue.pending;
     queue.pending = [];
     const chunk = this.options.prefillChunk;
@@ -187,8 +219,14 @@ export class LockStep {
     } catch (error) {
       results = { evaluate: parts.map(() => ({ ok: false, error })), draft: drafts.map(() => ({ ok: false, error })) };
     }
+    const counts = queue.counts;
+    counts.passes++;
+    counts.sequences += items.length;
+    counts.tokens += parts.reduce((n, p) => n + p.tokens.length, 0);
+    for (const r of results.draft) if (r.ok) counts.tokens += r.value.tokens.length;
+    counts.chunked += parts.filter((part, i) => part.tokens.length < evaluates[i]!.tokens.length).length;
     this.observe(queue, parts, drafts, results, performance.now() - started);
-    queue.inFlight = false;
+    this.inFlight = false;
     evaluates.forEach((p, i) => {
       const outcome = results.evaluate[i]!;
       const part = parts[i]!;
