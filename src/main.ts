@@ -122,6 +122,7 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       queueDepth: () => scheduler.queueDepth,
       activeSequences: () => engine.verifier.openSequences,
       verifierBatchSizes: async () => (await engine.verifier.stats()).batchSizes,
+      ...(engine.lockStep ? { steps: () => ({ passes: engine.lockStep!.passCounts(), gammaByBatchSize: engine.lockStep!.loadGamma?.gammaByBatchSize }) } : {}),
       ...(router ? { routing: () => router.gauges(scheduler.load) } : {}),
     });
     const card: ModelCard = {

@@ -24,6 +24,16 @@ export interface MetricsSources {
   verifierBatchSizes(): Promise<Record<number, number>>;
   /** Adaptive routing's live state; absent readings are not exported. */
   routing?(): RoutingGauges;
+  /** The lock-step passes (docs/ARCHITECTURE.md#lock-step-steps); absent when requests step on their own. */
+  steps?(): StepGauges;
+}
+
+/** What the lock-step passes carried since start, by model, and the γ ceiling by batch size. */
+export interface StepGauges {
+  /** By model role (`verifier`, `draft`): passes, sequences and tokens in them, evaluations split over passes. */
+  readonly passes: Readonly<Record<string, { readonly passes: number; readonly sequences: number; readonly tokens: number; readonly chunked: number }>>;
+  /** The γ ceiling for 1, 2, … sequences in a step, when speculation adapts to load (a profile is loaded). */
+  readonly gammaByBatchSize?: readonly number[] | undefined;
 }
 
 /** Adaptive routing's live state (docs/ARCHITECTURE.md#adaptive-routing). */
@@ -259,6 +269,35 @@ export class Metrics {
       async collect() {
         const sizes = (await self.sources?.verifierBatchSizes()) ?? {};
         for (const [size, count] of Object.entries(sizes)) this.set({ sequences: size }, count);
+      },
+    });
+    const stepCounter = (name: string, help: string, key: 'passes' | 'sequences' | 'tokens' | 'chunked'): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['model'] as const,
+        registers: [this.registry],
+        collect() {
+          const passes = self.sources?.steps?.().passes;
+          if (!passes) return;
+          this.reset();
+          for (const [model, counts] of Object.entries(passes)) this.inc({ model }, counts[key]);
+        },
+      });
+    };
+    stepCounter('specroute_step_passes_total', 'Lock-step passes by model (verifier, draft).', 'passes');
+    stepCounter('specroute_step_sequences_total', 'Sequences (requests) in the lock-step passes, added up: divided by the passes, the mean batch.', 'sequences');
+    stepCounter('specroute_step_tokens_total', 'Tokens evaluated in the lock-step passes, added up (a draft pass counts each drafted position).', 'tokens');
+    stepCounter('specroute_step_chunked_total', 'Evaluations split over passes (batching.prefillChunk): long prompts prefilled in chunks.', 'chunked');
+    new Gauge({
+      name: 'specroute_speculation_gamma_ceiling',
+      help: 'The largest draft length a step of this many sequences may use (speculation that adapts to load; from batching.profile, refined online).',
+      labelNames: ['batch_size'] as const,
+      registers: [this.registry],
+      collect() {
+        const table = self.sources?.steps?.().gammaByBatchSize;
+        if (!table) return;
+        table.forEach((gamma, i) => this.set({ batch_size: String(i + 1) }, gamma));
       },
     });
     const routingGauge = (name: string, help: string, key: keyof RoutingGauges): void => {
