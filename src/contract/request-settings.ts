@@ -116,7 +116,7 @@ export const requestSettings = {
     },
     adaptive: {
       name: 'adaptive', kind: 'boolean', default: true, config: 'speculation.adaptive', http: 'extension', grpc: true,
-      doc: 'Adapt γ to acceptance: +2 after a fully accepted block, −1 after a rejection; at γ = 0 (`min` 0), 4 plain verifier steps (tokens tagged `verifier`) then a one-token probe, the pause doubling (up to 64) after each failed probe.',
+      doc: 'Adapt γ to acceptance: +2 after a fully accepted block, −1 after a rejection; at γ = 0 (`min` 0), 4 plain verifier steps (tokens tagged `verifier`) then a one-token probe, the pause doubling (up to 64) after each failed probe. An adaptive γ also stays under the server\'s ceiling for the load (`batching.profile`); `false` drafts `max` tokens every block, whatever the load.',
     },
     pMin: {
       name: 'p_min', kind: 'number', min: 0, max: 1, default: 0, config: 'speculation.pMin', http: 'extension', grpc: true,
