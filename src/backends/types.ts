@@ -55,10 +55,10 @@ export interface ModelLoadOptions {
   tokenizerPath?: string;
   /**
    * Element type of llama.cpp's KV cache (GGUF models). `F32` makes llama.cpp compute in float32 throughout, as
-   * an ONNX conversion of the same weights does (logits agree to ~1e-5 instead of ~1e-2); `F16` halves the
-   * cache's memory.
+   * an ONNX conversion of the same weights does (logits agree to ~1e-5 instead of ~1e-2), and keeps greedy output
+   * independent of which requests share a batch; `F16` halves the cache's memory.
    *
-   * Defaults to `'F16'`.
+   * Defaults to `'F32'`.
    */
   kvCacheType?: 'F16' | 'F32';
 }

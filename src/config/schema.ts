@@ -60,10 +60,11 @@ const modelFile = {
    */
   tokenizer: z.string().min(1).optional(),
   /**
-   * llama.cpp's KV cache type for a GGUF model: `F32` computes like an ONNX conversion of the same weights,
-   * `F16` halves the cache. Defaults to `F16`.
+   * llama.cpp's KV cache type for a GGUF model. `F32` keeps greedy output the same whatever the load (batch
+   * composition cannot flip a near-tie) and computes like an ONNX conversion of the same weights; `F16` halves the
+   * cache's memory at that price (docs/ARCHITECTURE.md#greedy-output-under-load). Defaults to `F32`.
    */
-  kvCacheType: z.enum(['F16', 'F32']).default('F16'),
+  kvCacheType: z.enum(['F16', 'F32']).default('F32'),
 };
 
 const verifierSchema = z

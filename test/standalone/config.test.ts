@@ -202,6 +202,7 @@ describe('config errors name the key, in every section of the schema', () => {
     escalation: { frontier: { baseUrl: 'http://127.0.0.1:9/v1', model: 'f' } },
     routing: { slo: { ttftP95Ms: 1000 }, cascade: { minConfidence: 0.5 } },
     state: { redis: { url: 'redis://127.0.0.1:6379' } },
+    batching: { profile: { alpha: 0.5, verify: [{ tokens: 1, ms: 1 }], gammaByBatchSize: [4] } },
   };
   /** A draft has a file or a derivation, not both: `model.draft.derive`'s keys are tried on a derived draft. */
   const DERIVED = { ...BASE, model: { verifier: { path: 'v.gguf' }, draft: { derive: {} } } };
@@ -232,8 +233,24 @@ describe('config errors name the key, in every section of the schema', () => {
       cacheDir: '/cache',
       model: {
         id: 'served',
-        verifier: { path: 'big.gguf', threads: 2, contextSize: 1024, batchSize: 64, gpuLayers: 4, executionProviders: ['cuda', 'cpu'], tokenizer: 'tok.gguf', kvCacheType: 'F32' },
-        draft: { path: 'small.gguf', threads: 3, contextSize: 256, batchSize: 32, gpuLayers: 2, executionProviders: ['webgpu', 'cpu'], tokenizer: 'tok2.gguf', kvCacheType: 'F32' },
+        verifier: { path: 'big.gguf', threads: 2, contextSize: 1024, batchSize: 64, gpuLayers: 4, executionProviders: ['cuda', 'cpu'], tokenizer: 'tok.gguf', kvCacheType: 'F16' },
+        draft: { path: 'small.gguf', threads: 3, contextSize: 256, batchSize: 32, gpuLayers: 2, executionProviders: ['webgpu', 'cpu'], tokenizer: 'tok2.gguf', kvCacheType: 'F16' },
+      },
+      batching: {
+        lockStep: false,
+        prefillChunk: 32,
+        gatherMs: 5,
+        profile: {
+          alpha: 0.7,
+          verify: [
+            { tokens: 1, ms: 2 },
+            { tokens: 8, ms: 3 },
+          ],
+          draft: [{ tokens: 1, ms: 0.5 }],
+          gammaByBatchSize: [5, 3, 0],
+          machine: 'test machine',
+          measuredAt: '2026-11-30T00:00:00Z',
+        },
       },
       sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
       speculation: { min: 1, max: 6, initial: 2, adaptive: false, pMin: 0.2 },
@@ -412,7 +429,7 @@ describe('the loader in detail', () => {
     expect(c.server).toEqual({ host: '127.0.0.1', port: 8080, grpcPort: 50051, maxBodyBytes: 1_048_576, heartbeatSeconds: 15, shutdownGraceMs: 10_000, ui: true });
     expect(c.modelsDir).toBe(resolve(path, '..', '../shared/models'));
     expect(c.cacheDir).toBe(resolve(tmpdir(), 'specroute-cache'));
-    expect(c.model.verifier).toEqual({ path: 'v.gguf', threads: 1, contextSize: 512, batchSize: 512, gpuLayers: 0, executionProviders: ['cpu'], kvCacheType: 'F16' });
+    expect(c.model.verifier).toEqual({ path: 'v.gguf', threads: 1, contextSize: 512, batchSize: 512, gpuLayers: 0, executionProviders: ['cpu'], kvCacheType: 'F32' });
     expect(c.model.draft).toBeNull();
     expect(c.draftSource).toEqual({ kind: 'none' });
     expect(c.limits).toEqual({ maxConcurrent: 16, maxQueue: 64, requestTimeoutMs: 300_000, defaultMaxTokens: 256 });

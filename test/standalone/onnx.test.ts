@@ -108,8 +108,8 @@ describe('config for ONNX models', () => {
     const c = loadConfig(configFile('modelsDir: /models\nmodel:\n  verifier: { path: m.onnx, executionProviders: [cuda, cpu], tokenizer: t.gguf }\n  draft: { path: d.gguf }\n'), {}, {});
     expect(c.modelId).toBe('m');
     expect(c.verifierPath).toBe('/models/m.onnx');
-    expect(c.model.verifier).toMatchObject({ executionProviders: ['cuda', 'cpu'], tokenizer: 't.gguf', kvCacheType: 'F16' });
-    expect(c.model.draft).toMatchObject({ executionProviders: ['cpu'], kvCacheType: 'F16' });
+    expect(c.model.verifier).toMatchObject({ executionProviders: ['cuda', 'cpu'], tokenizer: 't.gguf', kvCacheType: 'F32' });
+    expect(c.model.draft).toMatchObject({ executionProviders: ['cpu'], kvCacheType: 'F32' });
     expect(c.model.draft!.tokenizer).toBeUndefined();
   });
 

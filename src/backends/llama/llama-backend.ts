@@ -77,7 +77,7 @@ export class LlamaBackend implements ModelBackend {
         sequences: options.sequences,
         threads: options.threads,
         flashAttention: false,
-        ...(options.kvCacheType === 'F32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
+        ...(options.kvCacheType !== 'F16' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
         batching: { itemPrioritizationStrategy: countingFairShareStrategy(batchSizes) },
       });
       return new LlamaBackend(model, context, batchSizes, options, pooling.pooling);

@@ -88,7 +88,7 @@ export class RoutingContext {
       sequences: 1,
       threads: options.threads,
       flashAttention: false,
-      ...(options.kvCacheType === 'F32' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
+      ...(options.kvCacheType !== 'F16' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
       _embeddings: true,
     };
     let context: LlamaContext;
