@@ -1,4 +1,5 @@
 import type { PositionScores, ScoreRequest } from '../backends/types.js';
+import { SpecrouteError } from '../errors/registry.js';
 import type { ModelWorker, WorkerSequence } from '../workers/model-worker-client.js';
 import type { DraftResult, DraftTask, StepOutcome } from '../workers/protocol.js';
 import type { LoopSequence } from './decode-loop.js';
@@ -281,6 +282,7 @@ export class StepMember {
   outstanding = 0;
   private awayCount = 0;
   private left = false;
+  private reason: unknown;
 
   constructor(private readonly step: LockStep) {}
 
@@ -334,15 +336,16 @@ export class StepMember {
     this.awayCount--;
   }
 
-  /** Ends the member: anything it still has waiting fails with `reason`. Idempotent. */
-  leave(reason: unknown = new Error('the request left its step')): void {
+  /** Ends the member: anything it still has waiting, or submits later, fails with `reason`. Idempotent. */
+  leave(reason: unknown = new SpecrouteError('cancelled', 'the request has ended')): void {
     if (this.left) return;
     this.left = true;
+    this.reason = reason;
     this.step.remove(this, reason);
   }
 
   private submit<T>(sequence: WorkerSequence, make: (resolve: (value: T) => void, reject: (error: unknown) => void) => Pending): Promise<T> {
-    if (this.left) return Promise.reject(new Error('the request left its step'));
+    if (this.left) return Promise.reject(this.reason);
     return new Promise<T>((resolve, reject) => {
       this.outstanding++;
       this.step.submit(sequence.worker, make(resolve, reject));
