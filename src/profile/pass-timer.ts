@@ -2,9 +2,10 @@
  * Times the raw passes a served model makes, on node-llama-cpp in this process, with the options a request context
  * gets (`llamaContextOptions`): a decode step (one token of one sequence), a verifier pass by the tokens in it
  * (spread over several sequences, issued in the same tick so that node-llama-cpp evaluates them in one batch, as a
- * lock-step step does), and a draft pass by its sequences (one token each). Each figure is the median of
- * `repeats` passes after `warmup` untimed ones; every sequence holds a prompt first, and what a pass appends is
- * erased after it, so that every repeat starts from the same cache.
+ * lock-step step does), and a draft pass by its sequences (one token each). Each figure is the median of at least
+ * `repeats` passes after `warmup` untimed ones (more for cheap passes: see `MIN_FIGURE_MS`); every sequence holds a
+ * prompt first, and what a pass appends is erased after it, so that every repeat starts from the same cache
+ * (docs/ARCHITECTURE.md#the-hardware-profile).
  */
 import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
 import { llamaContextOptions, sharedLlama } from '../backends/llama/llama-backend.js';
