@@ -83,13 +83,13 @@ export function profileTable(report: ProfileReport, color: boolean): string {
 
   out.push('', h(`γ by batch size (speculation.max ${report.config.speculationMax}; the last holds beyond)`));
   out.push(...wide('batch', profile.gammaByBatchSize, 'γ'));
-  out.push('', h('step throughput by batch size (best γ, from the profile curves; extrapolated past the largest pass measured)'));
+  out.push('', h('step throughput by batch size (best γ, from the profile curves)'));
   out.push(...grid([['batch', ...rec.steps.map((s) => String(s.batch))], ['γ', ...rec.steps.map((s) => String(s.gamma))], ['step ms', ...rec.steps.map((s) => ms(s.stepMs))], ['tokens/s', ...rec.steps.map((s) => s.tokensPerSecond.toFixed(0))]]));
 
   const why = {
     throughput: `no larger batch gains ${KNEE_GAIN * 100} % step throughput`,
     memory: `memory holds ${rec.sequencesFit} sequences`,
-    measured: 'the largest batch the measured passes cover (throughput still grows)',
+    measured: 'the largest batch the measured verifier passes cover',
     limit: 'the most the config takes',
   }[rec.maxConcurrentBy];
   out.push('', h('recommended'));
