@@ -5,6 +5,7 @@ import { benchCommand } from './commands/bench.js';
 import { convertCommand } from './commands/convert.js';
 import { draftCommand } from './commands/draft.js';
 import { generateCommand } from './commands/generate.js';
+import { profileCommand } from './commands/profile.js';
 import { pullCommand } from './commands/pull.js';
 import { routerCommand } from './commands/router.js';
 import { serveCommand } from './commands/serve.js';
@@ -18,6 +19,7 @@ const program = new Command('specroute')
   .addCommand(draftCommand())
   .addCommand(convertCommand())
   .addCommand(pullCommand())
+  .addCommand(profileCommand())
   .addCommand(benchCommand())
   .addCommand(routerCommand());
 

@@ -45,7 +45,8 @@ export interface ConfigOverrides {
   draftThreads?: number;
   /**
    * A config fragment written by `specroute profile --write` (`serve --profile`): merged over the file, key by key
-   * (a mapping merges, anything else replaces), before the flags above and the environment.
+   * (a mapping merges, anything else replaces), before the flags above and the environment. Its `model` section
+   * only tunes the models served (threads…): it never adds a draft, and applies to the models `model` names too.
    */
   profile?: string;
 }
@@ -103,13 +104,14 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
   let raw: Record<string, unknown> = {};
   const source = file ?? '(defaults)';
   if (file) raw = readYamlMapping(file, 'config');
-  if (overrides.profile !== undefined) raw = mergeMappings(raw, readYamlMapping(overrides.profile, 'profile'));
+  const profile = overrides.profile !== undefined ? readYamlMapping(overrides.profile, 'profile') : undefined;
+  if (profile) raw = mergeProfile(raw, profile);
   if (overrides.port !== undefined) setPath(raw, ['server', 'port'], overrides.port);
   if (overrides.grpcPort !== undefined) setPath(raw, ['server', 'grpcPort'], overrides.grpcPort);
   if (overrides.host !== undefined) setPath(raw, ['server', 'host'], overrides.host);
   if (overrides.modelsDir !== undefined) setPath(raw, ['modelsDir'], overrides.modelsDir);
   if (overrides.cacheDir !== undefined) setPath(raw, ['cacheDir'], overrides.cacheDir);
-  applyModelOverrides(raw, overrides, source);
+  applyModelOverrides(raw, overrides, source, profile);
   const fromEnv = applyEnv(raw, env);
 
   const parsed = configSchema.safeParse(raw);
@@ -117,7 +119,8 @@ export function loadConfig(file: string | undefined, overrides: ConfigOverrides 
     const { key, message } = explain(parsed.error.issues[0]!);
     // The variable that set this key, one above it (a list, a section), or one below it.
     const variable = [...fromEnv].find(([path]) => key === path || key.startsWith(`${path}.`) || path.startsWith(`${key}.`))?.[1];
-    throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}${variable ? ` (from ${variable})` : ''}`, { param: key });
+    const from = variable ?? (profile && overrides.profile !== undefined && holdsKey(profile, key) ? `the profile ${overrides.profile}` : undefined);
+    throw new SpecrouteError('invalid_argument', `config ${source}: ${key}: ${message}${from ? ` (from ${from})` : ''}`, { param: key });
   }
   const config = parsed.data;
   const base = file ? dirname(resolve(file)) : process.cwd();
@@ -186,13 +189,15 @@ function checkRouting(config: SpecrouteConfig, hasDraft: boolean, source: string
   if (config.routing.cascade !== undefined && lacks('frontier')) fail('routing.cascade', `unconfident requests move to the frontier, which needs ${tierNeeds.frontier}`);
 }
 
-function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, source: string): void {
+function applyModelOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, source: string, profile: Record<string, unknown> | undefined): void {
   if (overrides.model) {
     const { verifier, draft } = overrides.model;
     raw.model = {
       verifier: { path: fromHere(verifier) },
       draft: draft === undefined ? null : 'path' in draft ? { path: fromHere(draft.path) } : { derive: { ...draft.derive } },
     };
+    // A profile's per-model keys (threads) tune the models served, whichever named them.
+    if (profile) raw.model = profileModelKeys(raw.model as Record<string, unknown>, profile.model, false);
   }
   if (overrides.modelId !== undefined) setPath(raw, ['model', 'id'], overrides.modelId);
   if (overrides.threads !== undefined) setPath(raw, ['model', 'verifier', 'threads'], overrides.threads);
@@ -316,9 +321,48 @@ function readYamlMapping(file: string, param: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
+/**
+ * A profile fragment (`serve --profile`) merged over the config: key by key, except that the fragment's `model`
+ * section only tunes models the config has (never a draft the config lacks) and never names them (`path`,
+ * `derive`), so a profile's `model.draft.threads` over a config without a draft is dropped rather than an error.
+ */
+function mergeProfile(raw: Record<string, unknown>, profile: Record<string, unknown>): Record<string, unknown> {
+  const { model, ...rest } = profile;
+  const merged = mergeMappings(raw, rest);
+  if (model !== undefined && isMapping(merged.model)) merged.model = profileModelKeys(merged.model, model, true);
+  else if (model !== undefined && merged.model === undefined) merged.model = model;
+  return merged;
+}
+
+/** `model` with the profile's per-model keys merged into each model it has; `keepOthers` keeps the profile's other `model` keys (`id`). */
+function profileModelKeys(model: Record<string, unknown>, profileModel: unknown, keepOthers: boolean): Record<string, unknown> {
+  if (!isMapping(profileModel)) return keepOthers && profileModel !== undefined ? { ...model } : model;
+  const out: Record<string, unknown> = { ...model };
+  for (const [key, value] of Object.entries(profileModel)) {
+    if (key === 'verifier' || key === 'draft') {
+      const target = out[key];
+      if (!isMapping(target) || !isMapping(value)) continue;
+      const { path: _path, derive: _derive, ...tuning } = value;
+      out[key] = mergeMappings(target, tuning);
+    } else if (keepOthers) out[key] = value;
+  }
+  return out;
+}
+
+/** Whether the dotted `key` (or a key above it) is set in `mapping`. */
+function holdsKey(mapping: Record<string, unknown>, key: string): boolean {
+  let node: unknown = mapping;
+  for (const part of key.split('.')) {
+    if (!isMapping(node) || !(part in node)) return false;
+    node = node[part];
+  }
+  return true;
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** `over` merged into `base`: mappings merge key by key, anything else in `over` replaces. */
 function mergeMappings(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const current = out[key];

@@ -25,6 +25,7 @@ const RANKS: Readonly<Record<string, number>> = {
   cli: 21, //           commands; `specroute bench` reaches bench/ only at run time, by a computed path
   'main.ts': 20, //     composition root: config → models → scheduler → ingress; graceful shutdown
   'index.ts': 20, //    the programmatic API (re-exports)
+  profile: 20, //       `specroute profile`: times the models' passes and derives settings (beside the composition root)
   config: 19, //        the composition root's input: its schema takes each stage's defaults from that stage
   ingress: 18, //       fastify and grpc-js adapters over the scheduler's event stream
   routing: 17, //       query-level decisions for `auto` requests: features, semantic routes, the trained router, labelling

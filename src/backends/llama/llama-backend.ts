@@ -1,4 +1,4 @@
-import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
+import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextOptions, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
 import type { PromptSignals } from '../../contract/router-features.js';
 import { SpecrouteError } from '../../errors/registry.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
@@ -17,6 +17,28 @@ let llamaPromise: Promise<Llama> | undefined;
 export function sharedLlama(): Promise<Llama> {
   llamaPromise ??= getLlama({ gpu: 'auto', logLevel: LlamaLogLevel.error, build: 'never', progressLogs: false }).then(quietVocabOnlyNoise);
   return llamaPromise;
+}
+
+/**
+ * The options every request context is created with (also `specroute profile`'s, so that it times the passes a
+ * server runs): `contextSize` per sequence capped at the training context, the given threads, flash attention off
+ * (docs/ARCHITECTURE.md#f16-kv-cache-and-flash-attention), and the batch split that counts sequences per batch into
+ * `batchSizes`.
+ */
+export function llamaContextOptions(
+  model: LlamaModel,
+  options: Pick<ModelLoadOptions, 'contextSize' | 'batchSize' | 'sequences' | 'threads' | 'kvCacheType'>,
+  batchSizes: BatchSizeCounts,
+): LlamaContextOptions {
+  return {
+    contextSize: Math.min(options.contextSize, model.trainContextSize),
+    batchSize: options.batchSize,
+    sequences: options.sequences,
+    threads: options.threads,
+    flashAttention: false,
+    ...(options.kvCacheType !== 'F16' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
+    batching: { itemPrioritizationStrategy: countingFairShareStrategy(batchSizes) },
+  };
 }
 
 /**
@@ -71,15 +93,7 @@ export class LlamaBackend implements ModelBackend {
     }
     try {
       const batchSizes: BatchSizeCounts = {};
-      const context = await model.createContext({
-        contextSize: Math.min(options.contextSize, model.trainContextSize),
-        batchSize: options.batchSize,
-        sequences: options.sequences,
-        threads: options.threads,
-        flashAttention: false,
-        ...(options.kvCacheType !== 'F16' ? { experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } : {}),
-        batching: { itemPrioritizationStrategy: countingFairShareStrategy(batchSizes) },
-      });
+      const context = await model.createContext(llamaContextOptions(model, options, batchSizes));
       return new LlamaBackend(model, context, batchSizes, options, pooling.pooling);
     } catch (error) {
       await model.dispose();

@@ -1,49 +1,27 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { fetchConfigModels } from '../../config/fetch-models.js';
-import { loadConfig, type ConfigOverrides, type ModelOverride } from '../../config/load-config.js';
-import { SpecrouteError, isSpecrouteError } from '../../errors/registry.js';
+import { loadConfig, type ConfigOverrides } from '../../config/load-config.js';
 import { startServer } from '../../main.js';
-import { ModelDownloadError } from '../../models/model-download-error.js';
-import { isModelUri, parseModelUri } from '../../models/model-uri.js';
 import { DownloadReporter } from '../download-progress.js';
-import { draftDerive, integer, type DraftDeriveSpec } from '../options.js';
+import { addModelFlags, checkModelFlags, configFile, DEFAULT_CONFIG, modelOverrides, nameTheFlag, type ModelFlags } from '../model-flags.js';
+import { integer } from '../options.js';
 
-const DEFAULT_CONFIG = 'specroute.yaml';
-
-interface ServeFlags {
-  config?: string;
+interface ServeFlags extends ModelFlags {
   host?: string;
   port?: number;
   grpcPort?: number;
-  modelsDir?: string;
-  verifier?: string;
-  draft?: string;
-  draftDerive?: DraftDeriveSpec;
   modelId?: string;
-  threads?: number;
-  draftThreads?: number;
+  profile?: string;
 }
 
 export function serveCommand(): Command {
-  return new Command('serve')
-    .description('Serve the OpenAI-compatible HTTP API (SSE) and the gRPC API over one loaded draft/verifier pair.')
-    .option('-c, --config <file>', `YAML config file (default: ./${DEFAULT_CONFIG} when present)`)
+  const command = new Command('serve').description('Serve the OpenAI-compatible HTTP API (SSE) and the gRPC API over one loaded draft/verifier pair.');
+  return addModelFlags(command, 'serve')
     .option('--host <address>', 'address to listen on')
     .option('--port <n>', 'HTTP port (0 picks a free one)', integer(0, 65535))
     .option('--grpc-port <n>', 'gRPC port (0 picks a free one, -1 disables gRPC)', integer(-1, 65535))
-    .option('--models-dir <dir>', 'folder that relative model paths in the config file start from')
-    .option('--verifier <file>', "serve this verifier (GGUF, or .onnx; from the current directory, or a URI: hf:OWNER/REPO/FILE, https://…) in place of the config file's whole model section")
-    .option('--draft <file>', "draft model sharing the verifier's tokenizer (from the current directory, or a URI; needs --verifier)")
-    .addOption(
-      new Option('--draft-derive <spec>', 'derive the draft from the verifier at boot, cached: layers=LIST and/or quantize=q8_0|q4_0 (needs --verifier)')
-        .argParser(draftDerive)
-        .conflicts('draft'),
-    )
     .option('--model-id <id>', 'the id clients send as "model" (default: the verifier file name without its extension)')
-    .option('--threads <n>', 'verifier threads (default: 1)', integer(1, 256))
-    .option('--draft-threads <n>', 'draft threads (default: 1)', integer(1, 256))
+    .option('--profile <file>', 'a hardware profile from `specroute profile --write FILE`, merged over the config file: threads, maxConcurrent, and the draft length for each batch size (batching.profile)')
     .addHelpText(
       'after',
       `
@@ -55,7 +33,12 @@ Paths given as flags are relative to the current directory, as with \`specroute 
 file are relative to its modelsDir. --draft-derive takes layers (0-based: 0-2, or 0,1,4) and/or quantize,
 comma-separated; the draft is made once and cached in cacheDir (SPECROUTE_CACHE_DIR).
 --model-id, --threads and --draft-threads also apply over a config file's model section. Set threads to what
-your machine has: the default is 1, which suits tiny models on few cores.
+your machine has: the default is 1, which suits tiny models on few cores, or let \`specroute profile\` measure them.
+
+--profile FILE merges a fragment written by \`specroute profile --write FILE\` over the config file (before the
+flags and the environment): model threads, limits.maxConcurrent and batching.profile, the measured pass times
+and the draft length γ for each batch size that lock-step steps use. With --verifier, the fragment's per-model
+keys (threads) apply to the models the flags name.
 
 A model may be a URI, as a flag or in the config file: hf:OWNER/REPO/FILE (hf:OWNER/REPO:REVISION/PATH/TO/FILE
 for a branch, tag or commit; the hub is HF_ENDPOINT, its token HF_TOKEN) or an https:// URL. It is fetched into
@@ -72,25 +55,20 @@ Examples:
   $ specroute serve --verifier model.gguf --draft draft.gguf --threads 4 --draft-threads 2 --model-id my-model
   $ specroute serve --verifier model.gguf --draft-derive layers=0-2,quantize=q8_0 --port 9000
   $ specroute serve --verifier model.gguf            # the verifier alone, no draft
+  $ specroute profile --write profile.yaml && specroute serve --profile profile.yaml
   $ specroute serve --verifier hf:ggml-org/models/tinyllamas/stories260K.gguf --draft-derive quantize=q8_0
   $ SPECROUTE_API_KEYS=sk-local-123456 specroute serve --models-dir /models`,
     )
     .action(async (flags: ServeFlags, command: Command) => {
-      if (flags.verifier === undefined) {
-        for (const [flag, given] of [['--draft <file>', flags.draft], ['--draft-derive <spec>', flags.draftDerive]] as const) {
-          if (given !== undefined) command.error(`error: option '${flag}' needs --verifier (it names the draft of a model given on the command line)`);
-        }
-      }
-      const file = flags.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+      checkModelFlags(flags, command);
+      const file = configFile(flags);
       const overrides: ConfigOverrides = {
         ...(flags.host !== undefined ? { host: flags.host } : {}),
         ...(flags.port !== undefined ? { port: flags.port } : {}),
         ...(flags.grpcPort !== undefined ? { grpcPort: flags.grpcPort } : {}),
-        ...(flags.modelsDir !== undefined ? { modelsDir: flags.modelsDir } : {}),
-        ...(flags.verifier !== undefined ? { model: modelOverride(flags.verifier, flags) } : {}),
+        ...modelOverrides(flags),
         ...(flags.modelId !== undefined ? { modelId: flags.modelId } : {}),
-        ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-        ...(flags.draftThreads !== undefined ? { draftThreads: flags.draftThreads } : {}),
+        ...(flags.profile !== undefined ? { profile: flags.profile } : {}),
       };
       const log = (message: string): void => void process.stderr.write(`specroute: ${message}\n`);
       const reporter = new DownloadReporter();
@@ -115,42 +93,4 @@ Examples:
       });
       log('stopped');
     });
-}
-
-/**
- * The `model` section the flags describe; its files must exist (relative paths from the current directory), or be
- * well-formed URIs (fetched at boot).
- */
-function modelOverride(verifier: string, flags: ServeFlags): ModelOverride {
-  const existing = (path: string, flag: string): string => {
-    if (isModelUri(path)) {
-      parseModelUri(path, flag);
-      return path;
-    }
-    if (!existsSync(path)) throw new SpecrouteError('invalid_argument', `no such file: ${resolve(path)}`, { param: flag });
-    return path;
-  };
-  return {
-    verifier: existing(verifier, '--verifier'),
-    ...(flags.draft !== undefined ? { draft: { path: existing(flags.draft, '--draft') } } : {}),
-    ...(flags.draftDerive !== undefined ? { draft: { derive: flags.draftDerive } } : {}),
-  };
-}
-
-/**
- * An error about the derived draft (a layer the verifier lacks, found as the draft is made; an ONNX verifier) names
- * `--draft-derive` when the flag asked for it, or else the config key. A model that could not be downloaded names
- * `--verifier` or `--draft` when the flag gave its URI.
- */
-function nameTheFlag(error: unknown, flags: ServeFlags): unknown {
-  if (!isSpecrouteError(error) || error.param === undefined) return error;
-  const flag = flags.verifier !== undefined ? { 'model.verifier.path': '--verifier', 'model.draft.path': '--draft' }[error.param] : undefined;
-  if (flag !== undefined && error.cause instanceof SpecrouteError) {
-    const cause = error.cause;
-    return new SpecrouteError(cause.code, cause instanceof ModelDownloadError ? cause.message : error.message, { param: flag, cause });
-  }
-  const fromDraftMaking = error.param === 'layers' || error.param === 'quantize';
-  if (!fromDraftMaking && error.param !== 'model.draft.derive') return error;
-  const param = flags.draftDerive !== undefined ? '--draft-derive' : fromDraftMaking ? `model.draft.derive.${error.param}` : error.param;
-  return new SpecrouteError(error.code, error.message, { param, cause: error.cause });
 }
