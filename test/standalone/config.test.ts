@@ -255,12 +255,6 @@ describe('config errors name the key, in every section of the schema', () => {
       sampling: { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
       speculation: { min: 1, max: 6, initial: 2, adaptive: false, pMin: 0.2 },
       limits: { maxConcurrent: 4, maxQueue: 8, requestTimeoutMs: 60_000, defaultMaxTokens: 128 },
-      batching: {
-        lockStep: false,
-        prefillChunk: 64,
-        gatherMs: 5,
-        profile: { alpha: 0.6, verify: [{ tokens: 1, ms: 2 }, { tokens: 8, ms: 3 }], draft: [{ tokens: 1, ms: 0.5 }], gammaByBatchSize: [4, 3, 2], machine: 'a machine', measuredAt: '2026-01-01T00:00:00Z' },
-      },
       escalation: {
         frontier: { baseUrl: 'https://api.example.com/v1', model: 'frontier-large', apiKeyEnv: 'FRONTIER_KEY', api: 'chat', connectTimeoutMs: 500, firstByteTimeoutMs: 1500, totalTimeoutMs: 8000, retries: 3, backoffBaseMs: 50, backoffMaxMs: 1000 },
         policy: { enabled: false, window: 8, minConfidence: 0.5, minMargin: 0.1, maxEntropy: 2.5, spanTokens: 32, cooldownTokens: 8 },
