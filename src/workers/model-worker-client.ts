@@ -8,11 +8,14 @@ import { ModelThread } from './model-thread.js';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.js';
 import type { DecodeBatch, DecodeTask, DraftResult, DraftTask, WorkerResults, WorkerTask } from './protocol.js';
 
-/** What a model worker tells its owner about its thread's life (logs, metrics). `message` is a log line. */
+/**
+ * What a model worker tells its owner about its thread's life (logs, metrics). `message` is a log line;
+ * `retryInMs` says when the next attempt starts (null: none will).
+ */
 export type WorkerEvent =
   | { readonly kind: 'died'; readonly role: string; readonly message: string }
   | { readonly kind: 'restarted'; readonly role: string; readonly message: string; readonly generation: number }
-  | { readonly kind: 'restart-failed'; readonly role: string; readonly message: string; readonly retryInMs: number };
+  | { readonly kind: 'restart-failed'; readonly role: string; readonly message: string; readonly retryInMs: number | null };
 
 export interface ModelWorkerOptions {
   /** Told when the thread dies, when a restart fails, and when the model is back. Defaults to nobody. */
@@ -105,7 +108,9 @@ export class ModelWorker {
     const thread = this.thread;
     if (!thread) throw this.unavailable();
     await this.exec<'crashForTesting'>(thread, { op: 'crashForTesting' });
-    await thread.ended;
+    // Piscina unrefs an idle thread and its port: hold the event loop open until the notice arrives.
+    const alive = setInterval(() => undefined, 1000);
+    await thread.ended.finally(() => clearInterval(alive));
   }
 
   private adopt(thread: ModelThread): void {
@@ -120,7 +125,10 @@ export class ModelWorker {
     this.thread = undefined;
     this.batchSizesBefore = addCounts(this.batchSizesBefore, this.batchSizesSeen);
     this.batchSizesSeen = {};
-    this.restarting = this.restart(thread);
+    this.restarting = this.restart(thread).catch((error: unknown) => {
+      // Not expected (each attempt catches its own failure): say so rather than leave the worker down in silence.
+      this.emit({ kind: 'restart-failed', role: this.role, retryInMs: null, message: `${this.role} worker restart stopped: ${(error as Error)?.message ?? String(error)}` });
+    });
   }
 
   /** Lets the dead thread go, then loads the model on new threads until one holds it (or the worker is disposed). */
