@@ -39,6 +39,9 @@ export class ModelThread {
   private lastError: Error | undefined;
   private readonly exited: Promise<number>;
   private retiring: Promise<void> | undefined;
+  /** Tasks sent and not settled, and who waits for there to be none. */
+  private running = 0;
+  private onIdle: (() => void) | undefined;
   private markEnded!: () => void;
   /** Settles when the thread has ended (died or retired). */
   readonly ended: Promise<void> = new Promise((resolve) => (this.markEnded = resolve));
@@ -115,7 +118,13 @@ export class ModelThread {
   }
 
   run<K extends WorkerTask['op']>(task: Extract<WorkerTask, { op: K }>, transferList?: TransferListItem[]): Promise<WorkerResults[K]> {
-    return this.pool.run(task, transferList ? { transferList } : {}) as Promise<WorkerResults[K]>;
+    this.running++;
+    const settled = (): void => {
+      if (--this.running === 0) this.onIdle?.();
+    };
+    const result = this.pool.run(task, transferList ? { transferList } : {}) as Promise<WorkerResults[K]>;
+    result.then(settled, settled);
+    return result;
   }
 
   setCancelled(slot: number, value: boolean): void {
@@ -123,13 +132,21 @@ export class ModelThread {
   }
 
   /**
-   * Tears the pool down (idempotent): a live thread is terminated; a dead one is first let finish dying, so that
-   * piscina has handled its exit before the pool goes (a pool destroyed earlier would start a thread again on it).
+   * Tears the pool down (idempotent). A live thread is asked to stop every loop (all cancel flags) and given up to
+   * `EXIT_WAIT_MS` for its tasks to settle before it is terminated: terminated with native work in flight, it would
+   * abort the process (docs/ARCHITECTURE.md#piscina-abort-kills-the-worker). A dead one is first let finish dying,
+   * so that piscina has handled its exit before the pool goes (a pool destroyed earlier would start a thread again
+   * on it).
    */
   retire(): Promise<void> {
     return (this.retiring ??= (async () => {
-      if (!this.dead_) this.retired = true;
-      else await Promise.race([this.exited, new Promise<void>((r) => setTimeout(r, EXIT_WAIT_MS).unref())]);
+      const wait = (until: Promise<unknown>): Promise<unknown> => Promise.race([until, new Promise<void>((r) => setTimeout(r, EXIT_WAIT_MS).unref())]);
+      if (this.dead_) await wait(this.exited);
+      else {
+        this.retired = true;
+        for (let slot = 0; slot < this.flags.length; slot++) Atomics.store(this.flags, slot, 1);
+        if (this.running > 0) await wait(new Promise<void>((resolve) => (this.onIdle = resolve)));
+      }
       await this.pool.destroy();
     })());
   }
