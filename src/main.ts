@@ -82,6 +82,13 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
     sampling: config.sampling,
     batching: config.batching,
     ...(escalator ? { escalator } : {}),
+    // A worker thread that dies is restarted with its model (docs/ARCHITECTURE.md#workers-that-recover).
+    workers: {
+      onEvent: (event) => {
+        log(event.message);
+        if (event.kind === 'restarted') metrics.workerRestarts.inc({ role: event.role });
+      },
+    },
   });
   // Other replicas spend too: refresh the hour's spending the controller reads, once a second.
   const spending = redis && escalator && budget.maxCostPerHour > 0 ? setInterval(() => void escalator.budget.spentLastHour(), 1000).unref() : undefined;
@@ -123,6 +130,7 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       activeSequences: () => engine.verifier.openSequences,
       verifierBatchSizes: async () => (await engine.verifier.stats()).batchSizes,
       ...(engine.lockStep ? { steps: () => ({ passes: engine.lockStep!.passCounts(), gammaByBatchSize: engine.lockStep!.loadGamma?.gammaByBatchSize }) } : {}),
+      workersUp: () => ({ verifier: engine.verifier.available, ...(engine.draft ? { draft: engine.draft.available } : {}) }),
       ...(router ? { routing: () => router.gauges(scheduler.load) } : {}),
     });
     const card: ModelCard = {
@@ -133,7 +141,9 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       verifier: basename(config.verifierPath),
       draft: draftPath ? basename(draftPath) : null,
     };
-    let ready = false;
+    // Ready once listening, until shutdown begins, and while every model worker is up (not restarting).
+    let started = false;
+    let closing: Promise<void> | undefined;
     const ctx: ServerContext = {
       scheduler,
       metrics,
@@ -143,7 +153,7 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       maxBodyBytes: config.server.maxBodyBytes,
       heartbeatSeconds: config.server.heartbeatSeconds,
       ui: config.server.ui,
-      ready: () => ready,
+      ready: () => started && closing === undefined && engine.healthy,
     };
 
     const app = await buildHttpApp(ctx);
@@ -159,12 +169,11 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       grpcPort = grpc.port;
       cleanup.unshift(() => grpc.close(config.server.shutdownGraceMs));
     }
-    ready = true;
+    started = true;
     log(`serving ${config.modelId} (verifier ${config.verifierPath}${draftPath ? `, draft ${draftPath}` : ', no draft'}${frontier ? `, frontier ${frontier.model} at ${frontier.baseUrl}` : ''})`);
     log(`routing: default ${config.routing.default}${router?.router ? `, router ${config.routerPath} (threshold ${router.router.threshold.toFixed(4)})` : ''}${routes.length > 0 ? `, ${routes.length} semantic route(s)` : ''}`);
     log(`HTTP on http://${host}:${httpPort}${grpcPort !== null ? `, gRPC on ${host}:${grpcPort}` : ''}`);
 
-    let closing: Promise<void> | undefined;
     return {
       httpUrl: `http://${host}:${httpPort}`,
       httpPort,
@@ -175,7 +184,6 @@ export async function startServer(resolved: ResolvedConfig, log: Log = () => und
       router,
       close: () =>
         (closing ??= (async () => {
-          ready = false;
           await scheduler.drain(config.server.shutdownGraceMs);
           for (const step of cleanup) await step().catch((error: unknown) => log(`shutdown: ${(error as Error).message}`));
         })()),

@@ -64,6 +64,12 @@ export const errorRegistry = {
   /** A model named by URI (`hf:…`, `https://…`) could not be fetched, or did not match the size or sha256 it should have. */
   model_download_failed: { http: 500, grpc: GrpcCode.INTERNAL, type: 'server_error', retryable: false },
   worker_failed: { http: 500, grpc: GrpcCode.INTERNAL, type: 'server_error', retryable: true },
+  /**
+   * A model worker's thread died under the request (or is being restarted and did not come back in time): the
+   * request ends, the worker reloads its model on a new thread, and the same request may then succeed
+   * (docs/ARCHITECTURE.md#workers-that-recover).
+   */
+  model_unavailable: { http: 503, grpc: GrpcCode.UNAVAILABLE, type: 'server_error', retryable: true },
   invalid_model_file: { http: 400, grpc: GrpcCode.INVALID_ARGUMENT, type: 'invalid_request_error', retryable: false },
   unsupported_model: { http: 400, grpc: GrpcCode.FAILED_PRECONDITION, type: 'invalid_request_error', retryable: false },
   internal: { http: 500, grpc: GrpcCode.INTERNAL, type: 'server_error', retryable: false },

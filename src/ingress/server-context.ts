@@ -35,6 +35,6 @@ export interface ServerContext {
   readonly heartbeatSeconds: number;
   /** Serve the playground (`/`) and the dashboard (`/dashboard`): `server.ui`. */
   readonly ui: boolean;
-  /** True once models are loaded and until shutdown begins. */
+  /** True once models are loaded and until shutdown begins, except while a model worker restarts. */
   ready(): boolean;
 }

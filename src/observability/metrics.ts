@@ -22,6 +22,8 @@ export interface MetricsSources {
   activeSequences(): number;
   /** Sequences per verifier batch since start: size → batches (from the verifier worker). */
   verifierBatchSizes(): Promise<Record<number, number>>;
+  /** Whether each model worker (by role: `verifier`, `draft`) has its model loaded on a live thread now. */
+  workersUp?(): Record<string, boolean>;
   /** Adaptive routing's live state; absent readings are not exported. */
   routing?(): RoutingGauges;
   /** The lock-step passes (docs/ARCHITECTURE.md#lock-step-steps); absent when requests step on their own. */
@@ -234,6 +236,12 @@ export class Metrics {
     labelNames: ['operation'] as const,
     registers: [this.registry],
   });
+  readonly workerRestarts = new Counter({
+    name: 'specroute_worker_restarts_total',
+    help: 'Model worker threads that died and were replaced by a new thread with the model loaded again, by role (verifier, draft).',
+    labelNames: ['role'] as const,
+    registers: [this.registry],
+  });
   readonly breakerState = new Gauge({
     name: 'specroute_frontier_breaker_state',
     help: 'The frontier circuit breaker: 1 for its current state, 0 for the others.',
@@ -298,6 +306,15 @@ export class Metrics {
         const table = self.sources?.steps?.().gammaByBatchSize;
         if (!table) return;
         table.forEach((gamma, i) => this.set({ batch_size: String(i + 1) }, gamma));
+      },
+    });
+    new Gauge({
+      name: 'specroute_worker_up',
+      help: 'Whether a model worker has its model loaded on a live thread (1), or is restarting after its thread died (0), by role.',
+      labelNames: ['role'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [role, up] of Object.entries(self.sources?.workersUp?.() ?? {})) this.set({ role }, up ? 1 : 0);
       },
     });
     const routingGauge = (name: string, help: string, key: keyof RoutingGauges): void => {

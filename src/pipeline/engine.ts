@@ -9,7 +9,7 @@ import { SpecrouteError } from '../errors/registry.js';
 import type { Escalator } from '../escalation/escalator.js';
 import type { TokenEvent, TokenEventToken } from '../events/token-event.js';
 import { defaultSamplingParams, type SamplingParams } from '../sampling/params.js';
-import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
+import { ModelWorker, type ModelWorkerOptions, type WorkerSequence } from '../workers/model-worker-client.js';
 import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-length.js';
 import { abortReason, throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
@@ -54,6 +54,8 @@ export interface EngineOptions {
    * Defaults to `acceptDraft`.
    */
   acceptance?: AcceptanceRule;
+  /** How both model workers report and wait out their restarts (docs/ARCHITECTURE.md#workers-that-recover). Defaults to `{}`. */
+  workers?: ModelWorkerOptions;
 }
 
 /**
@@ -86,8 +88,8 @@ export class SpeculativeEngine implements Generator {
     try {
       const [tokenizer, verifier, draft] = await Promise.all([
         loadTokenizer(options.verifier).then((t) => (started.push(t), t)),
-        ModelWorker.start(options.verifier, 'verifier').then((w) => (started.push(w), w)),
-        options.draft ? ModelWorker.start(options.draft, 'draft').then((w) => (started.push(w), w)) : undefined,
+        ModelWorker.start(options.verifier, 'verifier', options.workers).then((w) => (started.push(w), w)),
+        options.draft ? ModelWorker.start(options.draft, 'draft', options.workers).then((w) => (started.push(w), w)) : undefined,
       ]);
       if (draft) checkCompatible(verifier.info, draft.info);
       const batching = { ...defaultBatching, ...options.batching };
@@ -114,6 +116,11 @@ export class SpeculativeEngine implements Generator {
     if (input.kind === 'text') return { tokens: this.encodePrompt(input.text), stop: [], param: 'prompt' };
     const chat = this.tokenizer.applyChatTemplate(input.messages);
     return { tokens: chat.tokens, stop: chat.stop, param: 'messages' };
+  }
+
+  /** Whether every model is loaded on a live worker thread: false while one restarts, and once disposed. */
+  get healthy(): boolean {
+    return !this.disposed && this.verifier.available && (this.draft?.available ?? true);
   }
 
   get contextSize(): number {
@@ -192,7 +199,7 @@ export class SpeculativeEngine implements Generator {
 
     let sequences: WorkerSequence[];
     try {
-      sequences = await this.openSequences(slm ? [this.draft!] : speculative ? [this.verifier, this.draft!] : [this.verifier], spec, prompt.length - prefix.length);
+      sequences = await this.openSequences(slm ? [this.draft!] : speculative ? [this.verifier, this.draft!] : [this.verifier], spec, prompt.length - prefix.length, signal);
     } catch (error) {
       grammar?.dispose();
       throw error;
@@ -294,10 +301,13 @@ export class SpeculativeEngine implements Generator {
     return grammar;
   }
 
-  /** Opens a sequence on each worker; with a grammar, constrains each from token index `grammarStart` on. */
-  private async openSequences(workers: readonly ModelWorker[], spec?: GrammarSpec, grammarStart = 0): Promise<WorkerSequence[]> {
+  /**
+   * Opens a sequence on each worker (waiting out a worker's restart, until `signal` aborts); with a grammar,
+   * constrains each from token index `grammarStart` on.
+   */
+  private async openSequences(workers: readonly ModelWorker[], spec?: GrammarSpec, grammarStart = 0, signal?: AbortSignal): Promise<WorkerSequence[]> {
     const opened = await Promise.allSettled(workers.map(async (w) => {
-      const sequence = await w.open();
+      const sequence = await w.open(signal ? { signal } : {});
       if (spec) await sequence.constrain(spec, grammarStart).catch(async (error: unknown) => {
         await sequence.close();
         throw error;

@@ -49,7 +49,7 @@ type Pending =
   | {
       readonly kind: 'evaluate';
       readonly member: StepMember;
-      readonly slot: number;
+      readonly sequence: WorkerSequence;
       keep: number;
       tokens: readonly number[];
       readonly scoreLast: number;
@@ -62,7 +62,7 @@ type Pending =
   | {
       readonly kind: 'draft';
       readonly member: StepMember;
-      readonly slot: number;
+      readonly sequence: WorkerSequence;
       readonly task: DraftRequest;
       readonly resolve: (result: DraftResult) => void;
       readonly reject: (error: unknown) => void;
@@ -211,12 +211,15 @@ export class LockStep {
     const parts = evaluates.map((p) => {
       const tokens = p.tokens.length > chunk ? p.tokens.slice(0, chunk) : p.tokens;
       const rest = p.tokens.length - tokens.length;
-      return { slot: p.slot, keep: p.keep, tokens, scoreLast: Math.max(0, p.scoreLast - rest), request: p.request };
+      return { slot: p.sequence.slot, keep: p.keep, tokens, scoreLast: Math.max(0, p.scoreLast - rest), request: p.request };
     });
     const started = performance.now();
     let results: { evaluate: StepOutcome<PositionScores[]>[]; draft: StepOutcome<DraftResult>[] };
     try {
-      results = await queue.worker.step({ evaluate: parts, draft: drafts.map((p) => ({ slot: p.slot, ...p.task })) });
+      results = await queue.worker.step(
+        items.map((p) => p.sequence),
+        { evaluate: parts, draft: drafts.map((p) => ({ slot: p.sequence.slot, ...p.task })) },
+      );
     } catch (error) {
       results = { evaluate: parts.map(() => ({ ok: false, error })), draft: drafts.map(() => ({ ok: false, error })) };
     }
@@ -300,8 +303,8 @@ export class StepMember {
   sequence(sequence: WorkerSequence): LoopSequence {
     return {
       evaluate: (keep, tokens, scoreLast, request) =>
-        this.submit<PositionScores[]>(sequence, (resolve, reject) => ({ kind: 'evaluate', member: this, slot: sequence.slot, keep, tokens, scoreLast, request, scored: [], resolve, reject })),
-      draft: (task) => this.submit<DraftResult>(sequence, (resolve, reject) => ({ kind: 'draft', member: this, slot: sequence.slot, task, resolve, reject })),
+        this.submit<PositionScores[]>(sequence, (resolve, reject) => ({ kind: 'evaluate', member: this, sequence, keep, tokens, scoreLast, request, scored: [], resolve, reject })),
+      draft: (task) => this.submit<DraftResult>(sequence, (resolve, reject) => ({ kind: 'draft', member: this, sequence, task, resolve, reject })),
     };
   }
 

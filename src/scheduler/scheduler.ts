@@ -119,7 +119,7 @@ interface Sent {
 }
 
 /** Errors of a tier itself (a worker, the frontier), after which another tier may take the request over. */
-const tierFailures: ReadonlySet<string> = new Set(['worker_failed', 'internal', 'frontier_unavailable']);
+const tierFailures: ReadonlySet<string> = new Set(['worker_failed', 'model_unavailable', 'internal', 'frontier_unavailable']);
 
 /**
  * Admission, queueing, deadlines and cancellation in front of the engine, and the moves between tiers that

@@ -2,7 +2,13 @@
  * Entry point of a model worker thread (run by piscina). It owns one model backend and its sequences, and
  * serves the tasks of protocol.ts. Tasks for different sequences run concurrently, so node-llama-cpp batches
  * their evaluations together. The backend is chosen by the model file's extension (load-backend.ts).
+ *
+ * An uncaught error does not end the thread on the spot: a thread torn down while node-llama-cpp has native work
+ * in flight aborts the whole process. The thread says it is dying, refuses new tasks, lets the running ones finish
+ * their native work, fails them with `model_unavailable`, and only then exits
+ * (docs/ARCHITECTURE.md#workers-that-recover).
  */
+import { isMainThread, parentPort } from 'node:worker_threads';
 import { loadBackend } from '../backends/load-backend.js';
 import type { BackendSequence, ModelBackend, PositionScores } from '../backends/types.js';
 import { SpecrouteError } from '../errors/registry.js';
@@ -13,20 +19,54 @@ import { distOf } from '../backends/scores.js';
 import { GrammarCompiler } from '../grammar/grammar-compiler.js';
 import { ConstrainedSequence } from './constrained-sequence.js';
 import { encodeWorkerError } from './worker-errors.js';
-import type { ConstrainTask, DecodeTask, DraftResult, DraftTask, LoadTask, SignalsTask, StepOutcome, StepTask, WorkerResults, WorkerTask } from './protocol.js';
+import type { ConstrainTask, DecodeTask, DraftResult, DraftTask, DyingNotice, LoadTask, SignalsTask, StepOutcome, StepTask, WorkerResults, WorkerTask } from './protocol.js';
 
 let backend: ModelBackend | undefined;
 /** This thread's grammar compiler, made on the first constrained sequence. */
 let grammars: Promise<GrammarCompiler> | undefined;
 let cancelFlags: Int32Array | undefined;
 const sequences = new Map<number, BackendSequence>();
+/** Tasks under way in this thread (each may hold native work). */
+const running = new Set<Promise<unknown>>();
+/** Set once an uncaught error was seen: the thread is draining, then exits. */
+let dying: Error | undefined;
+/** How long a dying thread waits for its tasks' native work before it exits anyway. */
+const DRAIN_MS = 10_000;
 
 export default async function handle(task: WorkerTask): Promise<WorkerResults[WorkerTask['op']]> {
+  if (dying) throw encodeWorkerError(unavailable());
+  const work = dispatch(task);
+  running.add(work);
   try {
-    return await dispatch(task);
+    const result = await work;
+    if (dying) throw unavailable(); // its sequence is gone with the thread: no result of it may be used
+    return result;
   } catch (error) {
-    throw encodeWorkerError(error);
+    throw encodeWorkerError(dying ? unavailable() : error);
+  } finally {
+    running.delete(work);
   }
+}
+
+function unavailable(): SpecrouteError {
+  return new SpecrouteError('model_unavailable', 'the model worker hit an internal error and is restarting; retry the request');
+}
+
+/** An uncaught error: say so, stop every loop at its next step, let the native work finish, then exit. */
+function die(error: unknown): void {
+  if (dying) return;
+  dying = error instanceof Error ? error : new Error(String(error));
+  parentPort?.postMessage({ specroute: 'dying', reason: dying.message } satisfies DyingNotice);
+  if (cancelFlags) for (let slot = 0; slot < cancelFlags.length; slot++) Atomics.store(cancelFlags, slot, 1);
+  const drained = Promise.allSettled([...running]);
+  const limit = new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref());
+  void Promise.race([drained, limit]).then(() => setImmediate(() => process.exit(1)));
+}
+
+// Only in a worker thread: on the main thread (imported by mistake) these would take over the process's errors.
+if (!isMainThread) {
+  process.on('uncaughtException', die);
+  process.on('unhandledRejection', die);
 }
 
 async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op']]> {
@@ -51,6 +91,11 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
       return signals(task);
     case 'step':
       return step(task);
+    case 'crashForTesting':
+      setImmediate(() => {
+        throw new Error('crashForTesting: an uncaught error in the model worker thread');
+      });
+      return undefined;
   }
 }
 

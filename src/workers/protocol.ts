@@ -122,7 +122,29 @@ export interface StepTask {
 /** One item's outcome in a `step`: its result, or its error (as `encodeWorkerError` sends it). */
 export type StepOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
-export type WorkerTask = LoadTask | OpenTask | CloseTask | ConstrainTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask | StepTask;
+/**
+ * For tests of recovery only (nothing in the product sends it): the thread throws an uncaught error right after
+ * answering, as a bug in the worker would, and so dies the way docs/ARCHITECTURE.md#workers-that-recover describes.
+ */
+export interface CrashForTestingTask {
+  readonly op: 'crashForTesting';
+}
+
+export type WorkerTask = LoadTask | OpenTask | CloseTask | ConstrainTask | EvaluateTask | DraftTask | DecodeTask | StatsTask | SignalsTask | StepTask | CrashForTestingTask;
+
+/**
+ * Posted by a thread on its parent port (not as a task result) the moment it starts dying of an uncaught error:
+ * the main thread stops sending it work at once, while it finishes its native work and exits.
+ */
+export interface DyingNotice {
+  readonly specroute: 'dying';
+  /** The uncaught error's message. */
+  readonly reason: string;
+}
+
+export function isDyingNotice(message: unknown): message is DyingNotice {
+  return typeof message === 'object' && message !== null && (message as Partial<DyingNotice>).specroute === 'dying';
+}
 
 export interface WorkerResults {
   load: ModelInfo;
@@ -135,4 +157,5 @@ export interface WorkerResults {
   signals: PromptSignals;
   stats: { openSequences: number; batchSizes: Record<number, number> };
   step: { evaluate: StepOutcome<PositionScores[]>[]; draft: StepOutcome<DraftResult>[] };
+  crashForTesting: void;
 }

@@ -15,7 +15,7 @@ export interface HttpError {
 }
 
 /** 5xx codes whose own message is safe and useful to show (no paths, no stack, no worker details). */
-const SAFE_SERVER_MESSAGES: ReadonlySet<ErrorCode> = new Set(['shutting_down', 'deadline_exceeded']);
+const SAFE_SERVER_MESSAGES: ReadonlySet<ErrorCode> = new Set(['shutting_down', 'deadline_exceeded', 'model_unavailable']);
 const GENERIC_SERVER_MESSAGE = 'the server hit an internal error; it has been logged';
 
 /**

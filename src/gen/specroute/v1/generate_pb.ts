@@ -7,7 +7,9 @@
 // Errors: a bad field ends the call with INVALID_ARGUMENT (NOT_FOUND for an unknown model) and a message that
 // names the field; the trailing metadata `specroute-error-code` carries the stable error code and
 // `specroute-param` the field path (for example `chat.messages[1].content`). A full server answers
-// RESOURCE_EXHAUSTED, a passed deadline DEADLINE_EXCEEDED, a server shutting down UNAVAILABLE.
+// RESOURCE_EXHAUSTED, a passed deadline DEADLINE_EXCEEDED, a server shutting down UNAVAILABLE. A model worker that
+// dies under a call ends it with UNAVAILABLE too (`specroute-error-code: model_unavailable`); the worker restarts,
+// and `specroute-retryable: true` says the same call may then succeed.
 //
 // A GenerateRequest holding fields this server does not know is refused with INVALID_ARGUMENT instead of being
 // served as if they were absent: an option the server cannot honour would otherwise change the result silently.

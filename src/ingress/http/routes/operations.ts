@@ -4,7 +4,8 @@ import type { ServerContext } from '../../server-context.js';
 /**
  * Probes and metrics, open without an API key (orchestrators and Prometheus carry none):
  * - `GET /health`: liveness, 200 while the process serves HTTP at all;
- * - `GET /ready`: readiness, 200 once the models are loaded, 503 before that and from the start of shutdown;
+ * - `GET /ready`: readiness, 200 once the models are loaded, 503 before that, while a model worker restarts, and
+ *   from the start of shutdown;
  * - `GET /metrics`: the Prometheus text exposition.
  */
 export const operationsRoute: FastifyPluginAsync<{ ctx: ServerContext }> = async (app, { ctx }) => {
