@@ -15,6 +15,7 @@ import type { StepProfile } from '../../../src/pipeline/step-costs.js';
 import type { ProfileReport } from '../../../src/profile/run-profile.js';
 import { CLI, scratchDir, STORIES } from '../../helpers/models.js';
 import { startServe } from '../../helpers/serve-process.js';
+import { metricValue, scrape } from '../../helpers/prometheus.js';
 
 const run = promisify(execFile);
 const CONFIG = resolve(import.meta.dirname, '../../../specroute.yaml');
@@ -46,9 +47,9 @@ describe('specroute profile on stories260K (the default config)', () => {
     expect(report.machine.totalMemoryBytes).toBeGreaterThan(report.machine.freeMemoryBytes);
     expect(report.machine.gpu === false || typeof report.machine.gpu === 'string').toBe(true);
     const { verifier, draft } = report.models;
-    expect(verifier.facts).toMatchObject({ path: STORIES, vocab: 512, layers: 5, params: 292_800, kvBytesPerToken: 640, kvCacheType: 'F16' });
-    expect(draft!.facts).toMatchObject({ vocab: 512, layers: 3, kvBytesPerToken: 384 });
-    expect(report.memory.kvBytesPerToken).toBe(1024);
+    expect(verifier.facts).toMatchObject({ path: STORIES, vocab: 512, layers: 5, params: 292_800, kvBytesPerToken: 1280, kvCacheType: 'F32' });
+    expect(draft!.facts).toMatchObject({ vocab: 512, layers: 3, kvBytesPerToken: 768 });
+    expect(report.memory.kvBytesPerToken).toBe(2048);
     expect(report.config).toMatchObject({ source: CONFIG, contextSize: 512, speculationMax: 8 });
   });
 
@@ -101,11 +102,21 @@ describe('specroute profile on stories260K (the default config)', () => {
     expect(report.fragment).toMatchObject({ limits: { maxConcurrent: report.recommendation.maxConcurrent }, batching: { profile: report.profile } });
   });
 
-  it('serve --profile FILE starts with it', async () => {
+  it("serve --profile FILE steps by the profile's γ table, and serves", async () => {
     const serve = await startServe(['--config', CONFIG, '--profile', fragment, '--port', '0', '--grpc-port', '-1'], { env: { SPECROUTE_CACHE_DIR: join(dir, 'cache') } });
     try {
       const models = await fetch(`${serve.url}/v1/models`);
       expect(models.status).toBe(200);
+      // The γ ceiling by batch size the lock-step steps use, as /metrics exports it, is the profile's table.
+      const metrics = await scrape(serve.url);
+      const table = report.profile.gammaByBatchSize.map((_, i) => metricValue(metrics, 'specroute_speculation_gamma_ceiling', { batch_size: String(i + 1) }));
+      expect(table).toEqual(report.profile.gammaByBatchSize);
+      const completion = await fetch(`${serve.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'stories260K', prompt: 'Once upon a time', max_tokens: 16, temperature: 0 }),
+      });
+      expect(completion.status).toBe(200);
     } finally {
       expect(await serve.stop()).toBe(0);
     }
