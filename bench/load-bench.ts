@@ -96,7 +96,8 @@ export function loadBenchCommand(): Command {
     .description(
       'Load benchmark: closed-loop streaming clients at each concurrency over SSE (POST /v1/completions, stream: true) and gRPC (Generate), ' +
         'reporting time-to-first-token and inter-token latency percentiles, aggregate tokens/s and requests/s, and the ratio to in-process ' +
-        'generation (engine.generate on the same server) at the same concurrency. Starts the server from the repo config on free loopback ports, ' +
+        'generation (engine.generate on the same server) at the same concurrency; with --modes, the request as clients send it (served) against ' +
+        'verifier-only and fixed-γ requests in the same run. Starts the server from the repo config on free loopback ports, ' +
         'or drives a live one given --url / --grpc.',
     )
     .option('--concurrency <list>', 'concurrent clients, comma-separated', concurrencyList, [1, 4, 16])
@@ -189,7 +190,8 @@ function redacted(config: ResolvedConfig): unknown {
 async function main(flags: Flags): Promise<void> {
   const startedAt = new Date().toISOString();
   const wallStart = performance.now();
-  const command = ['specroute', ...process.argv.slice(2)].join(' ');
+  // As a shell would take it back: arguments with spaces or quotes (a --note) quoted.
+  const command = ['specroute', ...process.argv.slice(2).map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`))].join(' ');
   const maxConcurrency = Math.max(...flags.concurrency);
   const external = flags.url !== undefined || flags.grpc !== undefined;
 
@@ -263,6 +265,7 @@ async function main(flags: Flags): Promise<void> {
       serverLines.push(
         `server: built-in, ${relative(root, flags.config) || flags.config}; threads verifier ${config.model.verifier.threads}` +
           `${config.model.draft ? `, draft ${config.model.draft.threads}` : ''}; context ${config.model.verifier.contextSize}; ` +
+          `KV cache ${config.model.verifier.kvCacheType}${config.model.draft ? `/${config.model.draft.kvCacheType}` : ''}; ` +
           `${draftPath ? `speculation γ ${s.min}–${s.max} (initial ${s.initial}${s.adaptive ? ', adaptive' : ', fixed'}${s.pMin > 0 ? `, p_min ${s.pMin}` : ''})` : 'no speculation'}; ` +
           `limits.maxConcurrent ${config.limits.maxConcurrent}; ` +
           `batching: ${config.batching.lockStep ? `lock-step (gather ${config.batching.gatherMs} ms, prefill chunk ${config.batching.prefillChunk})` : 'off'}, ` +
