@@ -1,14 +1,15 @@
 /**
  * `specroute bench load`, the server mode of the harness: drives a specroute server with closed-loop streaming clients at several concurrencies, over
  * OpenAI-compatible SSE and over gRPC, and compares the aggregate throughput with in-process generation
- * (`engine.generate` on the same server's engine) at the same concurrency.
+ * (`engine.generate` on the same server's engine) at the same concurrency; with `--modes`, the request as
+ * clients send it (`served`) against verifier-only and fixed-γ requests in the same run.
  *
- *   specroute bench load [--concurrency 1,4,16] [--json load-report.json]
+ *   specroute bench load [--concurrency 1,4,16] [--modes served,verifier-only,fixed] [--out-dir bench/report/load]
  *   specroute bench load --url http://127.0.0.1:8080 --grpc 127.0.0.1:50051   # a live server
  *
- * Markdown on stdout, progress on stderr.
+ * Markdown on stdout (and <out-dir>/report.md), progress on stderr.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
@@ -19,14 +20,17 @@ import { fetchConfigModels } from '../src/config/fetch-models.js';
 import { loadConfig, type ResolvedConfig } from '../src/config/load-config.js';
 import { startServer, type RunningServer } from '../src/main.js';
 import { GrpcDriver, InProcessDriver, SseDriver, type Driver, type Transport } from './lib/load-drivers.js';
-import { renderMarkdown, summarizeCells, type MeasuredRun } from './lib/load-report.js';
-import { runLoad, sameTokens, scrapeVerifierBatches, summarizeRun, type RunSpec } from './lib/load-run.js';
+import { renderMarkdown, summarizeCells, summarizeLoad, type MeasuredRun } from './lib/load-report.js';
+import { MODES, modeLabel, modeSpeculation, runLoad, sameTokens, scrapeMetrics, summarizeRun, type Mode, type RunSpec } from './lib/load-run.js';
 import { machineInfo, sha256File } from './lib/machine.js';
 import { loadPrompts } from './lib/prompts.js';
 
 interface Flags {
   concurrency: number[];
   transports: Transport[];
+  modes: Mode[];
+  fixedGamma: number;
+  reference: Mode;
   requests: number;
   maxTokens: number;
   repeats: number;
@@ -35,6 +39,7 @@ interface Flags {
   promptsFile: string;
   seed: number;
   config: string;
+  profile?: string;
   set: string[];
   check: boolean;
   url?: string;
@@ -42,6 +47,8 @@ interface Flags {
   apiKey?: string;
   model?: string;
   json?: string;
+  outDir?: string;
+  note?: string;
 }
 
 const root = packageRoot();
@@ -54,6 +61,12 @@ function transportList(value: string): Transport[] {
   const list = value.split(',').map((v) => v.trim());
   for (const t of list) if (!TRANSPORTS.includes(t as Transport)) throw new InvalidArgumentError(`expected a comma-separated list of ${TRANSPORTS.join(', ')}; got "${t}"`);
   return TRANSPORTS.filter((t) => list.includes(t));
+}
+
+function modeList(value: string): Mode[] {
+  const list = value.split(',').map((v) => v.trim());
+  for (const m of list) if (!MODES.includes(m as Mode)) throw new InvalidArgumentError(`expected a comma-separated list of ${MODES.join(', ')}; got "${m}"`);
+  return MODES.filter((m) => list.includes(m));
 }
 
 function setting(value: string, previous: string[] = []): string[] {
@@ -83,19 +96,29 @@ export function loadBenchCommand(): Command {
     .description(
       'Load benchmark: closed-loop streaming clients at each concurrency over SSE (POST /v1/completions, stream: true) and gRPC (Generate), ' +
         'reporting time-to-first-token and inter-token latency percentiles, aggregate tokens/s and requests/s, and the ratio to in-process ' +
-        'generation (engine.generate on the same server) at the same concurrency. Starts the server from the repo config on free loopback ports, ' +
+        'generation (engine.generate on the same server) at the same concurrency; with --modes, the request as clients send it (served) against ' +
+        'verifier-only and fixed-γ requests in the same run. Starts the server from the repo config on free loopback ports, ' +
         'or drives a live one given --url / --grpc.',
     )
     .option('--concurrency <list>', 'concurrent clients, comma-separated', concurrencyList, [1, 4, 16])
     .option('--transports <list>', `what to drive, comma-separated: ${TRANSPORTS.join(', ')} (in-process only with the built-in server)`, transportList, [...TRANSPORTS])
+    .option(
+      '--modes <list>',
+      `what the requests ask for, comma-separated: served (no speculation field: the server's settings), verifier-only (speculation off), fixed (exactly --fixed-gamma draft tokens per block, not adaptive)`,
+      modeList,
+      ['served'],
+    )
+    .option('--fixed-gamma <n>', 'γ of the fixed mode: speculation {adaptive: false, min = initial = max = n, p_min: 0}', integer(1, 64), 4)
+    .addOption(new Option('--reference <mode>', 'the request each prompt is generated alone with, for the same-tokens check (greedy: the verifier\'s output whatever the mode)').choices([...MODES]).default('served'))
     .option('--requests <n>', 'requests each client sends, one after another', integer(1), 4)
     .option('--max-tokens <n>', 'tokens generated per request (greedy, EOS ignored)', integer(1, 4096), 64)
-    .option('--repeats <n>', 'interleaved repeats of every (transport, concurrency) run; throughput figures are medians over them', integer(1), 5)
+    .option('--repeats <n>', 'interleaved repeats of every (concurrency, transport, mode) run; throughput figures are medians over them', integer(1), 5)
     .option('--time-cap <s>', 'per run: no client starts a request after this many seconds', number(0.1, 3600), 15)
     .option('--request-timeout <s>', 'per request: abort it after this many seconds', number(0.1, 3600), 60)
     .addOption(new Option('--prompts-file <file>', 'prompt suite (JSON Lines of {"id","prompt"}); request k uses prompt k mod count').default(resolve(root, 'bench/prompts/stories.jsonl'), 'bench/prompts/stories.jsonl'))
     .option('--seed <n>', 'request k is sent with seed + k (greedy decoding does not use it; recorded for re-runs)', integer(0, 2 ** 31), 1)
     .addOption(new Option('--config <file>', 'built-in server: the config file').default(resolve(root, 'specroute.yaml'), 'specroute.yaml of the repository'))
+    .option('--profile <file>', 'built-in server: a fragment from `specroute profile --write FILE`, merged over the config file (as `serve --profile`): batching.profile makes speculation adapt to load')
     .option('--set <KEY=VALUE>', 'built-in server: a config override in SPECROUTE_* form, repeatable (e.g. SPECROUTE_MODEL__VERIFIER__THREADS=1)', setting, [])
     .option('--no-check', 'skip generating each prompt alone first, to check that every streamed request returns the same tokens')
     .option('--url <url>', 'drive a live server: its HTTP base URL (SSE)', httpOrigin)
@@ -103,22 +126,37 @@ export function loadBenchCommand(): Command {
     .option('--api-key <key>', 'live server: the API key (Bearer header / authorization metadata)')
     .option('--model <id>', 'live server: the model id (default: the first one it lists)')
     .option('--json <file>', 'also write the full machine-readable report here')
+    .option('--out-dir <dir>', 'also write report.md and report.json (the full report, as --json) here, e.g. bench/report/load')
+    .option('--note <text>', 'a line quoted under the report\'s title (say, that it is a smoke run and not a measurement)')
     .addHelpText(
       'after',
       `
 The built-in server is the repo's default config (stories260K with a derived 3-layer draft) on 127.0.0.1 with
 free ports, a temporary cache dir and limits.maxConcurrent raised to the largest concurrency, so that nothing
-queues. Each repeat runs, for every concurrency, every transport in turn (the order rotates between repeats).
+queues. Each repeat runs, for every concurrency, every transport in turn and, within each, every mode in turn
+(both orders rotate between repeats and concurrencies): one run per (repeat, concurrency, transport, mode).
 Each run starts with concurrency clients; client i's j-th request is request k = i + j·concurrency and uses
 prompt k. A run ends when every client has sent --requests requests, or at --time-cap plus the requests in
 flight. The in-process baseline calls engine.generate on the server's own engine with the same prompts and
 settings, so the ratio shows what admission, SSE/JSON or protobuf, the sockets and the clients cost. The clients
 run in this process, on the server's cores.
 
+Modes: served sends no speculation settings (the server's: adaptive γ, and with batching.profile the γ ceiling
+by how many requests share a step); verifier-only sends speculation off (SSE \`specroute: {speculation: false}\`,
+gRPC \`speculation: {disable: true}\`, in-process \`speculation: false\`); fixed sends \`{adaptive: false, min: G,
+initial: G, max: G, p_min: 0}\` with G = --fixed-gamma. Greedy output is the verifier's whatever the mode, so one
+reference per prompt (generated alone with --reference's request) checks every run.
+The summary gives, per concurrency: tok/s ÷ concurrency 1 (same transport and mode), sequences per verifier
+pass, SSE and gRPC ÷ in-process with their TTFT p50 overhead, and served ÷ max(verifier-only, fixed); ratios are
+medians over repeats of ratios paired within a repeat.
+
 Examples:
   $ specroute bench load
   $ specroute bench load --concurrency 1,4,16 --requests 8 --repeats 3 --json load-report.json
   $ specroute bench load --set SPECROUTE_MODEL__DRAFT=null            # verifier only
+  $ specroute bench load --concurrency 1,4,16 --repeats 3 --out-dir bench/report/load
+  $ specroute bench load --config bench/configs/load-59m-q8.yaml --profile bench/out/s59.profile.yaml \\
+      --concurrency 1,4,8,16 --modes served,verifier-only,fixed --transports in-process --repeats 3
   $ specroute bench load --url http://127.0.0.1:8080 --grpc 127.0.0.1:50051 --api-key sk-…`,
     )
     .action((flags: Flags) => main(flags));
@@ -152,7 +190,8 @@ function redacted(config: ResolvedConfig): unknown {
 async function main(flags: Flags): Promise<void> {
   const startedAt = new Date().toISOString();
   const wallStart = performance.now();
-  const command = ['specroute', ...process.argv.slice(2)].join(' ');
+  // As a shell would take it back: arguments with spaces or quotes (a --note) quoted.
+  const command = ['specroute', ...process.argv.slice(2).map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`))].join(' ');
   const maxConcurrency = Math.max(...flags.concurrency);
   const external = flags.url !== undefined || flags.grpc !== undefined;
 
@@ -202,7 +241,7 @@ async function main(flags: Flags): Promise<void> {
       // Loopback, free ports, whatever the file or the environment say.
       Object.assign(env, { SPECROUTE_HOST: '127.0.0.1', SPECROUTE_PORT: '0', SPECROUTE_GRPC_PORT: transports.includes('grpc') ? '0' : '-1' });
       // Models named by URI are fetched here, so that the report's paths and sha256 are the local files'.
-      config = await fetchConfigModels(loadConfig(flags.config, {}, env), { log: (line) => log(`server: ${line}`) });
+      config = await fetchConfigModels(loadConfig(flags.config, flags.profile !== undefined ? { profile: flags.profile } : {}, env), { log: (line) => log(`server: ${line}`) });
       if (config.limits.maxConcurrent < maxConcurrency) log(`note: limits.maxConcurrent is ${config.limits.maxConcurrent} < ${maxConcurrency}: requests beyond it queue (seen as TTFT and "outside engine")`);
       log(`starting the server from ${relative(process.cwd(), flags.config) || flags.config} (cache ${cacheDir})`);
       const serverStart = performance.now();
@@ -226,8 +265,12 @@ async function main(flags: Flags): Promise<void> {
       serverLines.push(
         `server: built-in, ${relative(root, flags.config) || flags.config}; threads verifier ${config.model.verifier.threads}` +
           `${config.model.draft ? `, draft ${config.model.draft.threads}` : ''}; context ${config.model.verifier.contextSize}; ` +
+          `KV cache ${config.model.verifier.kvCacheType}${config.model.draft ? `/${config.model.draft.kvCacheType}` : ''}; ` +
           `${draftPath ? `speculation γ ${s.min}–${s.max} (initial ${s.initial}${s.adaptive ? ', adaptive' : ', fixed'}${s.pMin > 0 ? `, p_min ${s.pMin}` : ''})` : 'no speculation'}; ` +
-          `limits.maxConcurrent ${config.limits.maxConcurrent}` +
+          `limits.maxConcurrent ${config.limits.maxConcurrent}; ` +
+          `batching: ${config.batching.lockStep ? `lock-step (gather ${config.batching.gatherMs} ms, prefill chunk ${config.batching.prefillChunk})` : 'off'}, ` +
+          `${config.batching.profile ? `profile (γ ceiling by batch size ${config.batching.profile.gammaByBatchSize.join(',')}, α ${config.batching.profile.alpha})` : 'no profile (no γ ceiling by load)'}` +
+          `${flags.profile ? `; --profile ${relative(root, flags.profile) || flags.profile}` : ''}` +
           `${flags.set.length > 0 ? `; --set ${flags.set.join(' ')}` : ''}`,
       );
     }
@@ -238,7 +281,11 @@ async function main(flags: Flags): Promise<void> {
       else if (t === 'grpc') drivers.push(new GrpcDriver(grpcAddress!, model, apiKey));
       else drivers.push(new InProcessDriver(server!.engine));
     }
-    const spec = (concurrency: number, requestsPerClient = flags.requests, maxTokens = flags.maxTokens): RunSpec => ({
+    const modes = flags.modes;
+    const label = (mode: Mode): string => modeLabel(mode, flags.fixedGamma);
+    const spec = (mode: Mode, concurrency: number, requestsPerClient = flags.requests, maxTokens = flags.maxTokens): RunSpec => ({
+      mode,
+      speculation: modeSpeculation(mode, flags.fixedGamma),
       concurrency,
       requestsPerClient,
       timeCapMs: flags.timeCap * 1000,
@@ -248,12 +295,14 @@ async function main(flags: Flags): Promise<void> {
       prompts,
     });
 
-    // Warm-up: every transport at the largest concurrency (opens the sockets, JIT, worker caches).
+    // Warm-up: every transport and mode at the largest concurrency (opens the sockets, JIT, worker caches).
     for (const driver of drivers) {
-      const warm = await runLoad(driver, spec(maxConcurrency, 1, Math.min(8, flags.maxTokens)));
-      const failed = warm.requests.filter((r) => !r.ok);
-      log(`warm-up ${driver.transport}: ${warm.requests.length - failed.length}/${warm.requests.length} ok in ${(warm.wallMs / 1000).toFixed(1)} s${failed[0] ? ` (${failed[0].error})` : ''}`);
-      if (failed.length === warm.requests.length) throw new Error(`${driver.transport}: every warm-up request failed: ${failed[0]?.error}`);
+      for (const mode of modes) {
+        const warm = await runLoad(driver, spec(mode, maxConcurrency, 1, Math.min(8, flags.maxTokens)));
+        const failed = warm.requests.filter((r) => !r.ok);
+        log(`warm-up ${driver.transport} ${label(mode)}: ${warm.requests.length - failed.length}/${warm.requests.length} ok in ${(warm.wallMs / 1000).toFixed(1)} s${failed[0] ? ` (${failed[0].error})` : ''}`);
+        if (failed.length === warm.requests.length) throw new Error(`${driver.transport} ${label(mode)}: every warm-up request failed: ${failed[0]?.error}`);
+      }
     }
 
     // Reference tokens: each prompt the runs will use, generated alone.
@@ -261,53 +310,73 @@ async function main(flags: Flags): Promise<void> {
     if (flags.check) {
       const refDriver = drivers.find((d) => d.transport === 'in-process') ?? drivers[0]!;
       const count = Math.min(prompts.length, maxConcurrency * flags.requests);
-      const ref = await runLoad(refDriver, { ...spec(1, count), timeCapMs: Infinity });
+      const ref = await runLoad(refDriver, { ...spec(flags.reference, 1, count), timeCapMs: Infinity });
       for (const r of ref.requests) if (r.ok) reference.set(r.promptId, ref.tokenIds.get(r.index)!);
-      log(`reference: ${reference.size} prompts generated alone over ${refDriver.transport} in ${(ref.wallMs / 1000).toFixed(1)} s`);
+      log(`reference: ${reference.size} prompts generated alone over ${refDriver.transport} (${label(flags.reference)}) in ${(ref.wallMs / 1000).toFixed(1)} s`);
     }
 
     const measured: MeasuredRun[] = [];
     const canScrape = httpUrl !== undefined;
+    const rotate = <T>(list: readonly T[], shift: number): T[] => [...list.slice(shift % list.length), ...list.slice(0, shift % list.length)];
+    const modeWidth = Math.max(...modes.map((m) => label(m).length));
     for (let r = 0; r < flags.repeats; r++) {
       for (const [ci, concurrency] of flags.concurrency.entries()) {
-        const shift = (r + ci) % drivers.length;
-        const order = [...drivers.slice(shift), ...drivers.slice(0, shift)];
-        for (const driver of order) {
-          const before = canScrape ? await scrapeVerifierBatches(httpUrl!, apiKey) : null;
-          const run = await runLoad(driver, spec(concurrency));
-          const after = canScrape ? await scrapeVerifierBatches(httpUrl!, apiKey) : null;
-          const summary = summarizeRun(run, r, before && after ? { before, after } : null);
-          measured.push({ summary, run, sameTokens: flags.check ? sameTokens(run, reference) : null });
-          log(
-            `repeat ${r + 1}/${flags.repeats} c=${concurrency} ${driver.transport.padEnd(10)}: ${summary.ok}/${summary.requests} ok${summary.capped ? ' (capped)' : ''}, ` +
-              `${summary.tokens} tokens in ${(summary.wallMs / 1000).toFixed(2)} s = ${summary.tokensPerSecond.toFixed(0)} tok/s; ` +
-              `TTFT p50 ${summary.ttftP50.toFixed(1)} ms, ITL p50/p95 ${summary.itlP50.toFixed(2)}/${summary.itlP95.toFixed(2)} ms` +
-              `${summary.verifierBatches ? `, ${summary.verifierBatches.meanSequences.toFixed(2)} seqs/batch` : ''}${summary.errors[0] ? `; error: ${summary.errors[0]}` : ''}`,
-          );
+        for (const driver of rotate(drivers, r + ci)) {
+          for (const mode of rotate(modes, r + ci)) {
+            const before = canScrape ? await scrapeMetrics(httpUrl!, apiKey) : null;
+            const run = await runLoad(driver, spec(mode, concurrency));
+            const after = canScrape ? await scrapeMetrics(httpUrl!, apiKey) : null;
+            const summary = summarizeRun(run, r, before && after ? { before, after } : null);
+            measured.push({ summary, run, sameTokens: flags.check ? sameTokens(run, reference) : null });
+            log(
+              `repeat ${r + 1}/${flags.repeats} c=${concurrency} ${driver.transport.padEnd(10)} ${label(mode).padEnd(modeWidth)}: ${summary.ok}/${summary.requests} ok${summary.capped ? ' (capped)' : ''}, ` +
+                `${summary.tokens} tokens in ${(summary.wallMs / 1000).toFixed(2)} s = ${summary.tokensPerSecond.toFixed(0)} tok/s; ` +
+                `TTFT p50 ${summary.ttftP50.toFixed(1)} ms, ITL p50/p95 ${summary.itlP50.toFixed(2)}/${summary.itlP95.toFixed(2)} ms` +
+                `${summary.verifierPasses ? `, ${summary.verifierPasses.meanSequences.toFixed(2)} seqs/pass` : ''}` +
+                `${summary.verifierBatches ? `, ${summary.verifierBatches.meanSequences.toFixed(2)} seqs/batch` : ''}${summary.errors[0] ? `; error: ${summary.errors[0]}` : ''}`,
+            );
+          }
         }
       }
     }
 
     const cells = summarizeCells(measured);
+    const figures = summarizeLoad(
+      measured.map((m) => m.summary),
+      cells,
+    );
     for (const c of cells) {
       if (c.sameTokens && c.sameTokens.same < c.sameTokens.compared) {
-        log(`warning: ${c.transport} at concurrency ${c.concurrency}: ${c.sameTokens.compared - c.sameTokens.same}/${c.sameTokens.compared} greedy requests differ from the same prompt generated alone`);
+        log(`warning: ${c.transport} ${label(c.mode)} at concurrency ${c.concurrency}: ${c.sameTokens.compared - c.sameTokens.same}/${c.sameTokens.compared} greedy requests differ from the same prompt generated alone`);
       }
     }
     const wallSeconds = (performance.now() - wallStart) / 1000;
     const settingsLine =
       `greedy (temperature 0), seed ${flags.seed} + request index, EOS ignored, ${flags.maxTokens} tokens per request, ${flags.requests} requests per client, ` +
-      `concurrency ${flags.concurrency.join('/')}, ${flags.repeats} interleaved repeats, time cap ${flags.timeCap} s per run, request timeout ${flags.requestTimeout} s, ` +
-      `prompts \`${relative(root, flags.promptsFile)}\` (${prompts.length}); completions prompts (no chat template); clients in the benchmark's process (SSE: node:http keep-alive, one connection per stream; gRPC: one shared channel)`;
-    process.stdout.write(
-      renderMarkdown({ title: `Load: ${model} over ${transports.join(', ')}`, machine, server: serverLines, settings: settingsLine, command, wallSeconds }, cells),
+      `concurrency ${flags.concurrency.join('/')}, modes ${modes.map(label).join('/')}, ${flags.repeats} interleaved repeats, time cap ${flags.timeCap} s per run, request timeout ${flags.requestTimeout} s, ` +
+      `prompts \`${relative(root, flags.promptsFile)}\` (${prompts.length}); ${flags.check ? `same-tokens reference: each prompt alone, ${label(flags.reference)}` : 'output not checked'}; completions prompts (no chat template); clients in the benchmark's process (SSE: node:http keep-alive, one connection per stream; gRPC: one shared channel)`;
+    const markdown = renderMarkdown(
+      {
+        title: `Load: ${model} over ${transports.join(', ')}${modes.length > 1 || modes[0] !== 'served' ? `; ${modes.map(label).join(', ')}` : ''}`,
+        machine,
+        server: serverLines,
+        settings: settingsLine,
+        command,
+        wallSeconds,
+        fixedGamma: flags.fixedGamma,
+        ...(flags.note ? { note: flags.note } : {}),
+      },
+      cells,
+      figures,
     );
-    if (flags.json) {
+    process.stdout.write(markdown);
+    if (flags.json || flags.outDir) {
       const report = {
         tool: 'load-bench',
         startedAt,
         wallSeconds,
         command,
+        note: flags.note ?? null,
         machine,
         server: { mode: external ? 'live' : 'built-in', httpUrl: httpUrl ?? null, grpc: grpcAddress ?? null, model, config: config ? redacted(config) : null },
         models,
@@ -320,19 +389,34 @@ async function main(flags: Flags): Promise<void> {
           requestsPerClient: flags.requests,
           concurrency: flags.concurrency,
           transports,
+          modes,
+          fixedGamma: flags.fixedGamma,
+          modeSpeculation: Object.fromEntries(modes.map((m) => [m, modeSpeculation(m, flags.fixedGamma) ?? null])),
+          reference: flags.check ? flags.reference : null,
           repeats: flags.repeats,
           timeCapSeconds: flags.timeCap,
           requestTimeoutSeconds: flags.requestTimeout,
           promptsFile: flags.promptsFile,
           prompts: prompts.map((p) => p.id),
+          profile: flags.profile ?? null,
           set: flags.set,
           check: flags.check,
         },
+        summary: figures,
         cells,
         runs: measured.map(({ summary, run, sameTokens }) => ({ ...summary, sameTokens, records: run.requests })),
       };
-      await writeFile(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-      log(`wrote ${flags.json}`);
+      const json = `${JSON.stringify(report, null, 2)}\n`;
+      if (flags.json) {
+        await writeFile(flags.json, json);
+        log(`wrote ${flags.json}`);
+      }
+      if (flags.outDir) {
+        await mkdir(flags.outDir, { recursive: true });
+        await writeFile(join(flags.outDir, 'report.md'), markdown);
+        await writeFile(join(flags.outDir, 'report.json'), json);
+        log(`wrote ${join(flags.outDir, 'report.md')} and report.json`);
+      }
     }
     log(`done in ${wallSeconds.toFixed(1)} s`);
   } finally {

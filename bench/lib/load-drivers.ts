@@ -10,15 +10,40 @@ import { create } from '@bufbuild/protobuf';
 import { SseParser } from '../../src/escalation/sse-parser.js';
 import { GenerateRequestSchema, GenerationService, ListModelsRequestSchema, type GenerateResponse, type ListModelsResponse } from '../../src/gen/specroute/v1/generate_pb.js';
 import { makeClientConstructor } from '../../src/ingress/grpc/service-adapter.js';
+import { requestSettings } from '../../src/contract/request-settings.js';
 import type { SpeculativeEngine } from '../../src/pipeline/engine.js';
 
 export type Transport = 'sse' | 'grpc' | 'in-process';
+
+/**
+ * The speculation a request asks for: `undefined` sends none (the server's settings), `false` turns it off
+ * (verifier-only decoding), an object overrides the server's settings (camelCase fields of the request contract,
+ * `src/contract/request-settings.ts`; the wire names are the same words, `p_min` for `pMin`).
+ */
+export type SpeculationRequest = false | { readonly min?: number; readonly max?: number; readonly initial?: number; readonly adaptive?: boolean; readonly pMin?: number } | undefined;
+
+/** The OpenAI body's `specroute.speculation`: `false`, or the settings by wire name. */
+export function sseSpeculation(speculation: Exclude<SpeculationRequest, undefined>): false | Record<string, number | boolean> {
+  if (speculation === false) return false;
+  const wire: Record<string, number | boolean> = {};
+  for (const [field, value] of Object.entries(speculation) as Array<[keyof typeof requestSettings.speculation, number | boolean | undefined]>) {
+    if (value !== undefined) wire[requestSettings.speculation[field].name] = value;
+  }
+  return wire;
+}
+
+/** The proto's `SpeculationOverride` fields: `disable`, or the settings (its fields are named like the contract's). */
+export function grpcSpeculation(speculation: Exclude<SpeculationRequest, undefined>): { disable: boolean; min?: number; max?: number; initial?: number; adaptive?: boolean; pMin?: number } {
+  return speculation === false ? { disable: true } : { disable: false, ...speculation };
+}
 
 /** One generation to run. */
 export interface StreamRequest {
   readonly prompt: string;
   readonly maxTokens: number;
   readonly seed: number;
+  /** The speculation settings the request carries (none: the server's). */
+  readonly speculation?: SpeculationRequest;
   /** Aborts the request (its timeout). */
   readonly signal: AbortSignal;
 }
@@ -123,6 +148,7 @@ export class SseDriver implements Driver {
       seed: request.seed,
       stream: true,
       ignore_eos: true,
+      ...(request.speculation !== undefined ? { specroute: { speculation: sseSpeculation(request.speculation) } } : {}),
     });
     return new Promise((resolve) => {
       const rec = new Recorder();
@@ -257,6 +283,7 @@ export class GrpcDriver implements Driver {
           temperature: 0,
           seed: request.seed,
           ignoreEos: true,
+          ...(request.speculation !== undefined ? { speculation: grpcSpeculation(request.speculation) } : {}),
         }),
         this.metadata(),
         {},
@@ -300,7 +327,7 @@ export class InProcessDriver implements Driver {
     const rec = new Recorder();
     try {
       const promptTokens = this.engine.encodePrompt(request.prompt); // as the scheduler does for every request
-      for await (const event of this.engine.generateFromTokens(promptTokens, { maxTokens: request.maxTokens, sampling: { temperature: 0, seed: request.seed }, ignoreEos: true }, { signal: request.signal })) {
+      for await (const event of this.engine.generateFromTokens(promptTokens, { maxTokens: request.maxTokens, sampling: { temperature: 0, seed: request.seed }, ignoreEos: true, ...(request.speculation !== undefined ? { speculation: request.speculation } : {}) }, { signal: request.signal })) {
         if (event.kind === 'token') rec.chunk(event.tokenIds, performance.now());
         else if (event.kind === 'done') {
           const s = event.stats;

@@ -5,9 +5,32 @@
 import http from 'node:http';
 import type { BenchPrompt } from './prompts.js';
 import { quantile } from './summary.js';
-import type { Driver, EngineSplit, StreamResult, Transport } from './load-drivers.js';
+import type { Driver, EngineSplit, SpeculationRequest, StreamResult, Transport } from './load-drivers.js';
+
+/**
+ * What the requests of a run ask for: `served`, the request as clients send it (no speculation field: the
+ * server's settings, load-adaptive γ included); `verifier-only`, speculation off; `fixed`, exactly γ = G draft
+ * tokens per block (not adaptive, so no load ceiling either).
+ */
+export type Mode = 'served' | 'verifier-only' | 'fixed';
+export const MODES: readonly Mode[] = ['served', 'verifier-only', 'fixed'];
+
+/** The speculation settings a mode's requests carry. `fixed`: min = initial = max = G, not adaptive, no `p_min` cut-off. */
+export function modeSpeculation(mode: Mode, fixedGamma: number): SpeculationRequest {
+  if (mode === 'served') return undefined;
+  if (mode === 'verifier-only') return false;
+  return { adaptive: false, min: fixedGamma, initial: fixedGamma, max: fixedGamma, pMin: 0 };
+}
+
+/** The mode as the report names it: `fixed γ=4`. */
+export function modeLabel(mode: Mode, fixedGamma: number | undefined): string {
+  return mode === 'fixed' && fixedGamma !== undefined ? `fixed γ=${fixedGamma}` : mode;
+}
 
 export interface RunSpec {
+  readonly mode: Mode;
+  /** What each request carries for `mode` (see `modeSpeculation`). */
+  readonly speculation: SpeculationRequest;
   readonly concurrency: number;
   readonly requestsPerClient: number;
   /** No client starts a request after this many milliseconds from the run's start. */
@@ -41,6 +64,7 @@ export interface RequestRecord {
 /** The run's raw material: its records, every inter-chunk gap, and the token ids per request (for the output check). */
 export interface RunResult {
   readonly transport: Transport;
+  readonly mode: Mode;
   readonly concurrency: number;
   readonly wallMs: number;
   /** True when some client stopped early because of the time cap. */
@@ -66,7 +90,13 @@ export async function runLoad(driver: Driver, spec: RunSpec): Promise<RunResult>
       const index = c + j * spec.concurrency;
       const prompt = spec.prompts[index % spec.prompts.length]!;
       const seed = spec.seed + index;
-      const result: StreamResult = await driver.stream({ prompt: prompt.prompt, maxTokens: spec.maxTokens, seed, signal: AbortSignal.timeout(spec.requestTimeoutMs) });
+      const result: StreamResult = await driver.stream({
+        prompt: prompt.prompt,
+        maxTokens: spec.maxTokens,
+        seed,
+        ...(spec.speculation !== undefined ? { speculation: spec.speculation } : {}),
+        signal: AbortSignal.timeout(spec.requestTimeoutMs),
+      });
       const times = result.chunkTimes;
       for (let i = 1; i < times.length; i++) gapsMs.push(times[i]! - times[i - 1]!);
       tokenIds.set(index, result.tokenIds);
@@ -89,11 +119,24 @@ export async function runLoad(driver: Driver, spec: RunSpec): Promise<RunResult>
   await Promise.all(Array.from({ length: spec.concurrency }, (_, c) => client(c)));
   const wallMs = Math.max(0, ...requests.map((r) => r.endMs));
   requests.sort((a, b) => a.index - b.index);
-  return { transport: driver.transport, concurrency: spec.concurrency, wallMs, capped, requests, gapsMs, tokenIds };
+  return { transport: driver.transport, mode: spec.mode, concurrency: spec.concurrency, wallMs, capped, requests, gapsMs, tokenIds };
 }
 
 /** Verifier batches by how many sequences shared them (cumulative since the server started). */
 export type BatchHistogram = Record<string, number>;
+
+/** The verifier's lock-step passes and the sequences they carried, added up (cumulative since the server started). */
+export interface StepCounts {
+  readonly passes: number;
+  readonly sequences: number;
+}
+
+/** What the bench reads from /metrics before and after a run. */
+export interface MetricsSample {
+  readonly batches: BatchHistogram;
+  /** `specroute_step_*_total{model="verifier"}`; null when the server does not export them (lock-step off, older server). */
+  readonly verifierSteps: StepCounts | null;
+}
 
 /** The run's figures. Latencies in ms; throughput over the run's wall time (first request sent to last one ended). */
 /** Latency figures over a set of requests (which set, the summary holding them says). */
@@ -113,6 +156,7 @@ export type EngineTimeSplit = { totalMs: number; prefillMs: number; draftMs: num
 
 export interface RunSummary extends LatencyFigures {
   readonly transport: Transport;
+  readonly mode: Mode;
   readonly concurrency: number;
   readonly repeat: number;
   readonly requests: number;
@@ -131,34 +175,44 @@ export interface RunSummary extends LatencyFigures {
   readonly tokensPerPass: number | null;
   /** Verifier batches during the run, from /metrics: count and mean sequences per batch (null when not scraped). */
   readonly verifierBatches: { batches: number; meanSequences: number; histogram: BatchHistogram } | null;
+  /** Verifier lock-step passes during the run and the sequences they carried, from /metrics (null when not exported). */
+  readonly verifierPasses: { passes: number; sequences: number; meanSequences: number } | null;
   /** Up to 3 distinct error messages. */
   readonly errors: readonly string[];
 }
 
 const mean = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length);
 
-export function summarizeRun(run: RunResult, repeat: number, batches: { before: BatchHistogram; after: BatchHistogram } | null): RunSummary {
+export function summarizeRun(run: RunResult, repeat: number, metrics: { before: MetricsSample; after: MetricsSample } | null): RunSummary {
   const ok = run.requests.filter((r) => r.ok);
   const tokens = run.requests.reduce((a, r) => a + r.tokens, 0);
   const ttfts = run.requests.flatMap((r) => (r.ttftMs === null ? [] : [r.ttftMs]));
   const withEngine = ok.filter((r): r is RequestRecord & { engine: EngineSplit } => r.engine !== undefined);
   const engineMean = (pick: (e: EngineSplit) => number): number => mean(withEngine.map((r) => pick(r.engine)));
   let verifierBatches: RunSummary['verifierBatches'] = null;
-  if (batches) {
+  let verifierPasses: RunSummary['verifierPasses'] = null;
+  if (metrics) {
     const histogram: BatchHistogram = {};
     let count = 0;
     let sequences = 0;
-    for (const [size, after] of Object.entries(batches.after)) {
-      const delta = after - (batches.before[size] ?? 0);
+    for (const [size, after] of Object.entries(metrics.after.batches)) {
+      const delta = after - (metrics.before.batches[size] ?? 0);
       if (delta <= 0) continue;
       histogram[size] = delta;
       count += delta;
       sequences += delta * Number(size);
     }
     verifierBatches = { batches: count, meanSequences: count > 0 ? sequences / count : Number.NaN, histogram };
+    const [before, after] = [metrics.before.verifierSteps, metrics.after.verifierSteps];
+    if (before && after) {
+      const passes = after.passes - before.passes;
+      const seqs = after.sequences - before.sequences;
+      verifierPasses = { passes, sequences: seqs, meanSequences: passes > 0 ? seqs / passes : Number.NaN };
+    }
   }
   return {
     transport: run.transport,
+    mode: run.mode,
     concurrency: run.concurrency,
     repeat,
     requests: run.requests.length,
@@ -183,23 +237,35 @@ export function summarizeRun(run: RunResult, repeat: number, batches: { before: 
     acceptanceRate: withEngine.length > 0 ? engineMean((e) => e.acceptanceRate) : null,
     tokensPerPass: withEngine.length > 0 ? engineMean((e) => e.tokensPerPass) : null,
     verifierBatches,
+    verifierPasses,
     errors: [...new Set(run.requests.flatMap((r) => (r.error !== undefined ? [r.error] : [])))].slice(0, 3),
   };
 }
 
-/** Reads `specroute_verifier_batches_by_sequences` from the server's /metrics (null when it cannot). */
-export function scrapeVerifierBatches(baseUrl: string, apiKey: string | undefined, timeoutMs = 5000): Promise<BatchHistogram | null> {
+/**
+ * Reads `specroute_verifier_batches_by_sequences` and the verifier's `specroute_step_passes_total` /
+ * `specroute_step_sequences_total` from Prometheus text.
+ */
+export function parseMetrics(text: string): MetricsSample {
+  const batches: BatchHistogram = {};
+  for (const match of text.matchAll(/^specroute_verifier_batches_by_sequences\{sequences="(\d+)"\} (\S+)$/gm)) batches[match[1]!] = Number(match[2]);
+  const step = (name: string): number | undefined => {
+    const match = new RegExp(`^${name}\\{model="verifier"\\} (\\S+)$`, 'm').exec(text);
+    return match ? Number(match[1]) : undefined;
+  };
+  const passes = step('specroute_step_passes_total');
+  const sequences = step('specroute_step_sequences_total');
+  return { batches, verifierSteps: passes !== undefined && sequences !== undefined ? { passes, sequences } : null };
+}
+
+/** Reads the bench's figures from the server's /metrics (null when it cannot). */
+export function scrapeMetrics(baseUrl: string, apiKey: string | undefined, timeoutMs = 5000): Promise<MetricsSample | null> {
   return new Promise((resolve) => {
     const req = http.get(new URL('/metrics', baseUrl), { agent: false, timeout: timeoutMs, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {} }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (t: string) => (text += t));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return resolve(null);
-        const histogram: BatchHistogram = {};
-        for (const match of text.matchAll(/^specroute_verifier_batches_by_sequences\{sequences="(\d+)"\} (\S+)$/gm)) histogram[match[1]!] = Number(match[2]);
-        resolve(histogram);
-      });
+      res.on('end', () => resolve(res.statusCode === 200 ? parseMetrics(text) : null));
       res.on('error', () => resolve(null));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
