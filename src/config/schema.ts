@@ -101,8 +101,11 @@ const draftSchema = z
   .strict()
   .refine((d) => (d.path === undefined) !== (d.derive === undefined), { message: 'give exactly one of path and derive' });
 
-/** A pass's measured time: `tokens` evaluated in it (for the draft: sequences, one token each), `ms` it took. */
-const passTimePointSchema = z.object({ tokens: z.number().int().min(1), ms: z.number().positive() }).strict();
+/**
+ * A pass's measured time: `tokens` evaluated in it over `sequences` (default: min(tokens, 16); for the draft:
+ * sequences, one token each), `ms` it took.
+ */
+const passTimePointSchema = z.object({ tokens: z.number().int().min(1), ms: z.number().positive(), sequences: z.number().int().min(1).optional() }).strict();
 
 /**
  * The step costs `specroute profile` measured (src/pipeline/step-costs.ts): `alpha`, the pair's acceptance rate;
@@ -189,6 +192,11 @@ export const configSchema = z
          * Defaults to none.
          */
         profile: stepProfileSchema.nullable().default(null),
+        /**
+         * Without a profile, measure the step costs at boot through the workers (a fraction of a second on small
+         * models; seconds on large ones), so that speculation adapts to load all the same. Defaults to `true`.
+         */
+        calibrate: z.boolean().default(defaultBatching.calibrate),
       })
       .strict()
       .default({}),

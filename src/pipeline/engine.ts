@@ -15,6 +15,7 @@ import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-le
 import { abortReason, throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
 import { defaultBatching, LockStep, type BatchingOptions } from './lock-step.js';
 import { LoadGamma } from './load-gamma.js';
+import { calibrateSteps } from './step-calibration.js';
 import { EscalationStep, promptBody, tokenizeContinuation } from './escalation-step.js';
 import { decodePlain } from './plain-loop.js';
 import { planRequest, type EngineDefaults } from './request-plan.js';
@@ -93,9 +94,13 @@ export class SpeculativeEngine implements Generator {
       ]);
       if (draft) checkCompatible(verifier.info, draft.info);
       const batching = { ...defaultBatching, ...options.batching };
+      const maxGamma = defaults.speculation.max;
+      // Speculation adapts to load from a profile, or else from step costs measured now (docs/ARCHITECTURE.md#speculation-that-adapts-to-load).
+      const calibrated = !batching.profile && batching.calibrate && batching.lockStep && draft && maxGamma > 0;
+      const profile = batching.profile ?? (calibrated ? await calibrateSteps(verifier, draft, { sequences: options.verifier.sequences, maxGamma }) : null);
       const loadGamma =
-        batching.profile && draft
-          ? new LoadGamma({ profile: batching.profile, maxBatch: Math.max(options.verifier.sequences, batching.profile.gammaByBatchSize.length), maxGamma: defaults.speculation.max })
+        profile && draft
+          ? new LoadGamma({ profile, maxBatch: Math.max(options.verifier.sequences, profile.gammaByBatchSize.length), maxGamma, ...(calibrated ? { alphaWeight: 8 } : {}) })
           : undefined;
       const lockStep = batching.lockStep ? new LockStep({ gatherMs: batching.gatherMs, prefillChunk: batching.prefillChunk, ...(loadGamma ? { loadGamma } : {}) }) : undefined;
       return new SpeculativeEngine(tokenizer, verifier, draft, defaults, options.escalator, options.acceptance ?? acceptDraft, lockStep);

@@ -1,4 +1,4 @@
-import { gammaByBatchSize, PassTimeCurve, type StepCosts, type StepProfile } from './step-costs.js';
+import { gammaByBatchSize, stepCostsOf, type StepCosts, type StepProfile } from './step-costs.js';
 
 /** How a `LoadGamma` starts and how far it looks. */
 export interface LoadGammaOptions {
@@ -14,10 +14,14 @@ export interface LoadGammaOptions {
    * Defaults to `64`.
    */
   readonly refreshEvery?: number;
+  /**
+   * Weight of the profile's acceptance rate, in examined draft positions, against what the served blocks show:
+   * high for a measured α (`specroute profile`), low for an assumed one (a boot calibration).
+   *
+   * Defaults to `64`.
+   */
+  readonly alphaWeight?: number;
 }
-
-/** Weight of the profile's acceptance rate, in drafted positions, against what the passes show. */
-const ALPHA_PRIOR_POSITIONS = 64;
 /** Each observation ages the older ones by this factor, so that α follows the traffic. */
 const ALPHA_DECAY = 0.999;
 
@@ -36,14 +40,11 @@ export class LoadGamma {
 
   constructor(private readonly options: LoadGammaOptions) {
     const { profile } = options;
-    this.costs = {
-      verify: new PassTimeCurve(profile.verify),
-      // Without a draft the ceiling is never asked for; a flat curve keeps the arithmetic defined.
-      draft: new PassTimeCurve(profile.draft ?? [{ tokens: 1, ms: Number.MAX_VALUE / 1e6 }]),
-    };
+    this.costs = stepCostsOf(profile);
     this.table = [...profile.gammaByBatchSize];
-    this.accepted = profile.alpha * ALPHA_PRIOR_POSITIONS;
-    this.rejected = (1 - profile.alpha) * ALPHA_PRIOR_POSITIONS;
+    const weight = options.alphaWeight ?? 64;
+    this.accepted = profile.alpha * weight;
+    this.rejected = (1 - profile.alpha) * weight;
     this.refreshEvery = options.refreshEvery ?? 64;
   }
 
@@ -63,9 +64,9 @@ export class LoadGamma {
     return this.accepted / (this.accepted + this.rejected);
   }
 
-  /** A verifier pass over `tokens` tokens took `ms`. */
-  observeVerify(tokens: number, ms: number): void {
-    this.costs.verify.observe(tokens, ms);
+  /** A verifier pass over `tokens` tokens of `sequences` sequences took `ms`. */
+  observeVerify(sequences: number, tokens: number, ms: number): void {
+    this.costs.verify.observe(sequences, tokens, ms);
     this.tick();
   }
 

@@ -20,9 +20,17 @@ export interface BatchingOptions {
   readonly prefillChunk: number;
   /** Measured step costs (`specroute profile`): speculation then adapts to load. Defaults to none. */
   readonly profile: StepProfile | null;
+  /**
+   * Without a profile, measure the step costs at boot through the workers (`calibrateSteps`, a fraction of a second
+   * on small models), so that speculation adapts to load all the same, from an assumed α that the served blocks
+   * correct. `false` leaves γ to each request's own adaptation.
+   *
+   * Defaults to `true`.
+   */
+  readonly calibrate: boolean;
 }
 
-export const defaultBatching: BatchingOptions = { lockStep: true, gatherMs: 2, prefillChunk: 128, profile: null };
+export const defaultBatching: BatchingOptions = { lockStep: true, gatherMs: 2, prefillChunk: 128, profile: null, calibrate: true };
 
 /** How the steps of one served pair are formed. */
 export interface LockStepOptions {
@@ -264,7 +272,7 @@ export class LockStep {
     if (!load) return;
     if (drafts.length === 0) {
       const tokens = parts.reduce((n, p) => n + p.tokens.length, 0);
-      if (queue.worker.role === 'verifier' && tokens > 0) load.observeVerify(tokens, ms);
+      if (queue.worker.role === 'verifier' && tokens > 0) load.observeVerify(parts.length, tokens, ms);
       return;
     }
     // A draft pass of k positions evaluates each member's catch-up with its first position; count positions.

@@ -4,20 +4,27 @@
  * and from the passes the batchers measure while serving.
  *
  * A step of B sequences drafting γ tokens each costs γ draft passes (one position of all B drafts each) and one
- * verifier pass over B·(γ + 1) tokens, and emits B·E(α, γ) tokens on average. The best γ for B maximises
+ * verifier pass over B sequences of γ + 1 tokens, and emits B·E(α, γ) tokens on average. The best γ for B maximises
  *
- *   rate(B, γ) = B · E(α, γ) / (γ · T_draft(B) + T_verify(B · (γ + 1)))
+ *   rate(B, γ) = B · E(α, γ) / (γ · T_draft(B) + T_verify(B, B · (γ + 1)))
  *
  * the hardware-aware ideal of docs/ARCHITECTURE.md#expected-tokens-and-the-ideals applied to a whole batch. Where a
  * verifier pass costs about the same for 1 or 64 tokens (a GPU, or a tiny model) γ stays high at every B; where it
  * grows with its tokens (this CPU and a 59M verifier) γ falls to 0 as B grows: speculation would cost throughput.
  */
 
-/** One measured pass: how many tokens it evaluated, and how long it took. */
+/**
+ * One measured pass: how many tokens it evaluated, over how many sequences, and how long it took. Without
+ * `sequences`, the tokens were spread over min(tokens, 16) sequences (as `specroute profile` measures them).
+ */
 export interface PassTimePoint {
   readonly tokens: number;
   readonly ms: number;
+  readonly sequences?: number | undefined;
 }
+
+/** How many sequences a point without `sequences` spread its tokens over. */
+export const SPREAD_SEQUENCES = 16;
 
 /**
  * Milliseconds of one pass by the tokens in it: piecewise-linear between measured points, flat below the first,
@@ -91,10 +98,56 @@ export interface StepProfile {
   readonly measuredAt?: string | undefined;
 }
 
+/**
+ * A verifier pass by its sequences and tokens: T(B, n) = S(B) + p·(n − B), where S(B) is a pass of B sequences
+ * with one token each (a curve: passes of many sequences cost more than their tokens alone, as each sequence brings
+ * its own attention and bookkeeping) and p what each further token costs. Measured both ways by the profile and
+ * the boot calibration; `observe` refines S from one-token passes and p from the others.
+ */
+export class VerifyCosts {
+  private readonly bySequences: PassTimeCurve;
+  private perToken: number;
+
+  constructor(points: readonly PassTimePoint[]) {
+    if (points.length === 0) throw new RangeError('verifier pass costs need at least one point');
+    const spread = points.map((p) => ({ ...p, sequences: p.sequences ?? Math.min(p.tokens, SPREAD_SEQUENCES) }));
+    const single = spread.filter((p) => p.tokens <= p.sequences);
+    this.bySequences = new PassTimeCurve((single.length > 0 ? single : spread).map((p) => ({ tokens: p.sequences, ms: p.ms })));
+    const extra = spread
+      .filter((p) => p.tokens > p.sequences)
+      .map((p) => (p.ms - this.bySequences.at(p.sequences)) / (p.tokens - p.sequences))
+      .filter((x) => x > 0 && Number.isFinite(x))
+      .sort((a, b) => a - b);
+    const curve = this.bySequences.measured;
+    const last = curve[curve.length - 1]!;
+    // Without passes of several tokens per sequence, a token costs what another sequence does at the curve's end.
+    this.perToken = extra[Math.floor(extra.length / 2)] ?? (curve.length > 1 ? Math.max(0, (last.ms - curve[0]!.ms) / (last.tokens - curve[0]!.tokens)) : last.ms);
+  }
+
+  /** Estimated milliseconds of a pass over `tokens` tokens of `sequences` sequences. */
+  at(sequences: number, tokens: number): number {
+    const b = Math.max(1, sequences);
+    return this.bySequences.at(b) + this.perToken * Math.max(0, tokens - b);
+  }
+
+  /** What one more token of a sequence costs in a pass, in ms. */
+  get tokenMs(): number {
+    return this.perToken;
+  }
+
+  /** Folds a measured pass in: a one-token-each pass into S, any other into p (exponential moving averages). */
+  observe(sequences: number, tokens: number, ms: number, weight = 0.1): void {
+    if (!(sequences >= 1) || !(tokens >= sequences) || !(ms > 0) || !Number.isFinite(ms)) return;
+    if (tokens === sequences) return this.bySequences.observe(sequences, ms, weight);
+    const estimate = (ms - this.bySequences.at(sequences)) / (tokens - sequences);
+    if (estimate > 0 && Number.isFinite(estimate)) this.perToken += weight * (estimate - this.perToken);
+  }
+}
+
 /** The costs of a step for one served pair. */
 export interface StepCosts {
-  /** A verifier pass by the tokens in it (all sequences' together). */
-  readonly verify: PassTimeCurve;
+  /** A verifier pass by its sequences and tokens. */
+  readonly verify: VerifyCosts;
   /** One draft pass (one token for each drafting sequence) by the number of sequences in it. */
   readonly draft: PassTimeCurve;
 }
@@ -113,7 +166,7 @@ export function expectedTokensPerPass(alpha: number, gamma: number): number {
 
 /** Tokens per millisecond of a step of `batch` sequences drafting `gamma` tokens each (see the file's comment). */
 export function stepRate(batch: number, gamma: number, alpha: number, costs: StepCosts): number {
-  const ms = gamma * costs.draft.at(batch) + costs.verify.at(batch * (gamma + 1));
+  const ms = gamma * costs.draft.at(batch) + costs.verify.at(batch, batch * (gamma + 1));
   return (batch * expectedTokensPerPass(alpha, gamma)) / ms;
 }
 
@@ -134,4 +187,12 @@ export function bestGamma(batch: number, alpha: number, costs: StepCosts, maxGam
 /** `bestGamma` for every batch size from 1 to `maxBatch`: entry i is the γ for i + 1 sequences. */
 export function gammaByBatchSize(maxBatch: number, alpha: number, costs: StepCosts, maxGamma: number): number[] {
   return Array.from({ length: maxBatch }, (_, i) => bestGamma(i + 1, alpha, costs, maxGamma));
+}
+
+/** The step costs a profile describes (the draft's absent without a draft: then no γ but 0 pays). */
+export function stepCostsOf(profile: Pick<StepProfile, 'verify' | 'draft'>): StepCosts {
+  return {
+    verify: new VerifyCosts(profile.verify),
+    draft: new PassTimeCurve(profile.draft ?? [{ tokens: 1, ms: Number.MAX_VALUE / 1e6 }]),
+  };
 }

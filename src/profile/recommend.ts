@@ -4,7 +4,7 @@
  * over `src/pipeline/step-costs.ts`, the functions the server itself uses online, so that the profile recommends
  * exactly what the server would choose from the same curves.
  */
-import { bestGamma, expectedTokensPerPass, gammaByBatchSize, PassTimeCurve, stepRate, type PassTimePoint, type StepCosts } from '../pipeline/step-costs.js';
+import { bestGamma, expectedTokensPerPass, gammaByBatchSize, stepCostsOf, stepRate, type PassTimePoint, type StepCosts } from '../pipeline/step-costs.js';
 
 /** A larger batch must gain at least this much step throughput (as a share) to be worth recommending. */
 export const KNEE_GAIN = 0.05;
@@ -13,19 +13,13 @@ export const MAX_CONCURRENT = 256;
 /** Share of the free memory the KV caches may take (the rest: weights, compute buffers, the process). */
 export const MEMORY_SHARE = 0.8;
 
-/** The step costs of a pair from its measured curves; without a draft the draft curve is never used (γ = 0). */
-export function stepCostsOf(verify: readonly PassTimePoint[], draft: readonly PassTimePoint[] | undefined): StepCosts {
-  const verifyCurve = new PassTimeCurve(verify);
-  return { verify: verifyCurve, draft: draft ? new PassTimeCurve(draft) : verifyCurve };
-}
-
 /** One batch size's best step. */
 export interface StepPoint {
   readonly batch: number;
   readonly gamma: number;
   /** Expected tokens per sequence per step, E(α, γ). */
   readonly tokensPerPass: number;
-  /** γ·T_draft(B) + T_verify(B·(γ + 1)). */
+  /** γ·T_draft(B) + T_verify(B, B·(γ + 1)). */
   readonly stepMs: number;
   /** Tokens per second of the whole step: B · E / step time. */
   readonly tokensPerSecond: number;
@@ -34,7 +28,7 @@ export interface StepPoint {
 /** The best step (by `bestGamma`) for a batch of `batch` sequences; γ is 0 without a draft. */
 export function stepAt(batch: number, alpha: number, costs: StepCosts, maxGamma: number): StepPoint {
   const gamma = maxGamma > 0 ? bestGamma(batch, alpha, costs, maxGamma) : 0;
-  const stepMs = gamma * costs.draft.at(batch) + costs.verify.at(batch * (gamma + 1));
+  const stepMs = gamma * costs.draft.at(batch) + costs.verify.at(batch, batch * (gamma + 1));
   return { batch, gamma, tokensPerPass: expectedTokensPerPass(alpha, gamma), stepMs, tokensPerSecond: stepRate(batch, gamma, alpha, costs) * 1000 };
 }
 
@@ -124,7 +118,7 @@ export interface RecommendInput {
 }
 
 export function recommend(input: RecommendInput): Recommendation {
-  const costs = stepCostsOf(input.verify, input.draft);
+  const costs = stepCostsOf({ verify: input.verify, draft: input.draft });
   const maxGamma = input.draft ? input.maxGamma : 0;
   const wanted = Math.min(input.contextSize, input.trainContextSize > 0 ? input.trainContextSize : Infinity);
   // A context no single sequence's cache fits in shrinks to what fits (at least 16 tokens, the schema's least).

@@ -240,6 +240,7 @@ describe('config errors name the key, in every section of the schema', () => {
         lockStep: false,
         prefillChunk: 32,
         gatherMs: 5,
+        calibrate: false,
         profile: {
           alpha: 0.7,
           verify: [

@@ -11,11 +11,11 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { stepProfileSchema } from '../../src/config/schema.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { GgufValueType, type GgufMetadataEntry, type GgufValue } from '../../src/models/gguf/gguf-metadata.js';
-import { gammaByBatchSize, PassTimeCurve } from '../../src/pipeline/step-costs.js';
+import { gammaByBatchSize, stepCostsOf } from '../../src/pipeline/step-costs.js';
 import { fragmentOf, fragmentYaml } from '../../src/profile/fragment.js';
 import { kvBytesPerToken } from '../../src/profile/model-facts.js';
 import { median } from '../../src/profile/pass-timer.js';
-import { monotoneCurve, recommend, sequencesThatFit, stepCostsOf, throughputKnee, type RecommendInput } from '../../src/profile/recommend.js';
+import { monotoneCurve, recommend, sequencesThatFit, throughputKnee, type RecommendInput } from '../../src/profile/recommend.js';
 import { threadCandidates, type ProfileReport } from '../../src/profile/run-profile.js';
 import { scratchDir } from '../helpers/models.js';
 
@@ -89,10 +89,10 @@ describe('measuring', () => {
 describe('recommending', () => {
   it('finds the batch beyond which step throughput stops growing: late where passes are overhead-bound, early where compute-bound', () => {
     // Overhead-bound (a GPU, a tiny model): 10 ms + 0.01 ms a token. Throughput grows nearly with the batch.
-    const cheap = stepCostsOf(linear(10, 0.01, VERIFY_TOKENS), linear(2, 0.01, DRAFT_SEQUENCES));
+    const cheap = stepCostsOf({ verify: linear(10, 0.01, VERIFY_TOKENS), draft: linear(2, 0.01, DRAFT_SEQUENCES) });
     expect(throughputKnee(0.8, cheap, 8, 128).batch).toBe(128);
     // Compute-bound (this CPU, a 59M verifier): 0.1 ms + 1 ms a token. A bigger batch buys nothing after a few.
-    const dear = stepCostsOf(linear(0.1, 1, VERIFY_TOKENS), linear(0.05, 0.5, DRAFT_SEQUENCES));
+    const dear = stepCostsOf({ verify: linear(0.1, 1, VERIFY_TOKENS), draft: linear(0.05, 0.5, DRAFT_SEQUENCES) });
     const knee = throughputKnee(0.8, dear, 8, 128);
     expect(knee.batch).toBeLessThanOrEqual(8);
     expect(knee.steps.map((s) => s.batch)).toEqual([1, 2, 4, 8, 16, 32, 64, 128]);
@@ -128,7 +128,7 @@ describe('recommending', () => {
 
   it("gives γ by batch size with the server's own function over the same curves", () => {
     const rec = recommend(input);
-    expect(rec.gammaByBatchSize).toEqual(gammaByBatchSize(24, 0.7, { verify: new PassTimeCurve(input.verify), draft: new PassTimeCurve(input.draft!) }, 8));
+    expect(rec.gammaByBatchSize).toEqual(gammaByBatchSize(24, 0.7, stepCostsOf(input), 8));
     expect(rec.gammaByBatchSize).toHaveLength(24);
     expect(rec.gammaByBatchSize[0]).toBeGreaterThan(0);
     expect(rec).toMatchObject({ verifierThreads: 2, draftThreads: 1, contextSize: 512 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { bestGamma, expectedTokensPerPass, gammaByBatchSize, PassTimeCurve, stepRate, type StepCosts } from '../../src/pipeline/step-costs.js';
+import { bestGamma, expectedTokensPerPass, gammaByBatchSize, PassTimeCurve, stepRate, VerifyCosts, type StepCosts } from '../../src/pipeline/step-costs.js';
 import { LoadGamma } from '../../src/pipeline/load-gamma.js';
 
 /** A verifier whose pass costs `fixed` plus `perToken` per token, and a draft pass of 0.05 ms + 0.005 per sequence. */
 function costs(fixed: number, perToken: number): StepCosts {
-  const verify = new PassTimeCurve([1, 8, 64, 256].map((tokens) => ({ tokens, ms: fixed + perToken * tokens })));
+  const verify = new VerifyCosts([1, 8, 64, 256].map((tokens) => ({ tokens, sequences: 1, ms: fixed + perToken * tokens })).concat([{ tokens: 16, sequences: 16, ms: fixed + perToken * 16 }]));
   const draft = new PassTimeCurve([1, 16].map((tokens) => ({ tokens, ms: 0.05 + 0.005 * tokens })));
   return { verify, draft };
 }
@@ -55,6 +55,47 @@ describe('PassTimeCurve', () => {
   });
 });
 
+describe('VerifyCosts', () => {
+  it('a pass of B sequences costs S(B) for one token each, plus the per-token cost of every further token', () => {
+    const verify = new VerifyCosts([
+      { sequences: 1, tokens: 1, ms: 1 },
+      { sequences: 16, tokens: 16, ms: 5 },
+      { sequences: 16, tokens: 64, ms: 9.8 },
+      { sequences: 4, tokens: 16, ms: 3 },
+    ]);
+    expect(verify.at(1, 1)).toBe(1);
+    expect(verify.at(16, 16)).toBe(5);
+    // p: the median of (9.8 − 5) / 48 = 0.1 and (3 − S(4) = 1.8) / 12 = 0.1.
+    expect(verify.tokenMs).toBeCloseTo(0.1, 12);
+    expect(verify.at(16, 80)).toBeCloseTo(5 + 0.1 * 64, 12);
+    expect(verify.at(4, 4)).toBeCloseTo(1 + (4 / 15) * 3, 12);
+  });
+
+  it('a point without sequences spread its tokens over min(tokens, 16) sequences', () => {
+    const verify = new VerifyCosts([
+      { tokens: 1, ms: 1 },
+      { tokens: 16, ms: 4 },
+      { tokens: 64, ms: 8.8 },
+    ]);
+    expect(verify.at(16, 16)).toBe(4);
+    expect(verify.tokenMs).toBeCloseTo(0.1, 12);
+  });
+
+  it('observe refines S from one-token passes and the per-token cost from the others', () => {
+    const verify = new VerifyCosts([
+      { sequences: 1, tokens: 1, ms: 1 },
+      { sequences: 8, tokens: 8, ms: 2 },
+      { sequences: 8, tokens: 16, ms: 3 },
+    ]);
+    verify.observe(8, 8, 4, 0.5);
+    expect(verify.at(8, 8)).toBe(3);
+    verify.observe(8, 24, 3 + 16 * 0.5, 1);
+    expect(verify.tokenMs).toBeCloseTo(0.5, 12);
+    verify.observe(8, 4, 1);
+    expect(verify.tokenMs).toBeCloseTo(0.5, 12);
+  });
+});
+
 describe('the best γ for a batch', () => {
   it('rate is B·E over γ draft passes and one verifier pass of B(γ+1) tokens', () => {
     const c = costs(1, 0.5);
@@ -91,6 +132,7 @@ describe('LoadGamma', () => {
     alpha: 0.8,
     verify: [
       { tokens: 1, ms: 1 },
+      { tokens: 16, ms: 1.1 },
       { tokens: 64, ms: 1.5 },
     ],
     draft: [
@@ -109,9 +151,9 @@ describe('LoadGamma', () => {
 
   it('recomputes the table from the refined costs every refreshEvery verifier passes', () => {
     const load = new LoadGamma({ profile, maxBatch: 8, maxGamma: 8, refreshEvery: 4 });
-    for (let i = 0; i < 3; i++) load.observeVerify(16, 1.2);
+    for (let i = 0; i < 3; i++) load.observeVerify(16, 16, 1.2);
     expect(load.gammaByBatchSize).toEqual([6, 5, 4, 0]);
-    load.observeVerify(16, 1.2);
+    load.observeVerify(16, 16, 1.2);
     // Passes are nearly free here, so the recomputed table speculates at every batch size.
     expect(load.gammaByBatchSize).toHaveLength(8);
     expect(Math.min(...load.gammaByBatchSize)).toBeGreaterThan(0);
@@ -120,7 +162,7 @@ describe('LoadGamma', () => {
   it('passes that turn out dear take speculation away under load', () => {
     const load = new LoadGamma({ profile, maxBatch: 8, maxGamma: 8, refreshEvery: 1 });
     for (let i = 0; i < 200; i++) {
-      for (const tokens of [4, 8, 16, 32, 64]) load.observeVerify(tokens, 0.5 * tokens);
+      for (const sequences of [4, 8, 16]) for (const each of [1, 3]) load.observeVerify(sequences, sequences * each, 0.5 * sequences * each);
     }
     expect(load.ceiling(8)).toBe(0);
   });

@@ -115,19 +115,19 @@ describe('lock-step steps across requests (stories260K, 3-layer draft, F32 KV)',
   });
 
   it("a profile's γ table caps the draft length by how many requests share the step", async () => {
-    // Drafting pays alone (γ 4) but not with company (γ 0 from 2 requests on). The curves agree with that table,
-    // so the online refresh keeps it.
+    // Drafting pays alone (γ 4) but not with company (γ 0 from 2 requests on: a draft pass of two sequences is
+    // dear). The curves agree with that table, so the online refresh keeps it (γ 3 alone, 0 with company).
     const profiled = await load({
       profile: {
         alpha: 0.6,
         verify: [
-          { tokens: 1, ms: 1 },
-          { tokens: 5, ms: 1.2 },
-          { tokens: 64, ms: 64 },
+          { sequences: 1, tokens: 1, ms: 1 },
+          { sequences: 1, tokens: 5, ms: 1.2 },
+          { sequences: 8, tokens: 8, ms: 8 },
         ],
         draft: [
           { tokens: 1, ms: 0.05 },
-          { tokens: 16, ms: 3 },
+          { tokens: 2, ms: 50 },
         ],
         gammaByBatchSize: [4, 0],
       },
