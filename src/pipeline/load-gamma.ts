@@ -9,9 +9,10 @@ export interface LoadGammaOptions {
   /** Largest γ it may recommend: the server's `speculation.max`. */
   readonly maxGamma: number;
   /**
-   * Passes observed between two recomputations of the table from the refined costs.
+   * Verifier passes observed between two recomputations of the table from the refined costs and α (cheap:
+   * `maxBatch` × `maxGamma` evaluations of the cost model).
    *
-   * Defaults to `64`.
+   * Defaults to `8`.
    */
   readonly refreshEvery?: number;
   /**
@@ -22,6 +23,10 @@ export interface LoadGammaOptions {
    */
   readonly alphaWeight?: number;
 }
+/** Where the table says γ 0, one ceiling in this many is a one-token probe. */
+const PROBE_EVERY = 32;
+/** Examined draft positions before probes slow down to `PROBE_EVERY`. */
+const PROBE_POSITIONS = 32;
 /** Each observation ages the older ones by this factor, so that α follows the traffic. */
 const ALPHA_DECAY = 0.999;
 
@@ -36,6 +41,9 @@ export class LoadGamma {
   private accepted: number;
   private rejected: number;
   private sinceRefresh = 0;
+  private sinceProbe = 0;
+  /** Draft positions the verifier examined since start (accepted ones and first rejections). */
+  private positions = 0;
   private readonly refreshEvery: number;
 
   constructor(private readonly options: LoadGammaOptions) {
@@ -45,13 +53,21 @@ export class LoadGamma {
     const weight = options.alphaWeight ?? 64;
     this.accepted = profile.alpha * weight;
     this.rejected = (1 - profile.alpha) * weight;
-    this.refreshEvery = options.refreshEvery ?? 64;
+    this.refreshEvery = options.refreshEvery ?? 8;
   }
 
-  /** The γ ceiling for a step of `batch` sequences (the table's last entry beyond its end). */
+  /**
+   * The γ ceiling for a step of `batch` sequences (the table's last entry beyond its end). Where the table says 0,
+   * one call in `PROBE_EVERY` (one in 4 until `PROBE_POSITIONS` drafted positions were seen) gets 1: a one-token
+   * probe, so that α keeps being measured while nothing drafts, and speculation comes back when the draft turns out
+   * better than assumed.
+   */
   ceiling(batch: number): number {
     const table = this.table;
-    return table[Math.min(Math.max(1, batch), table.length) - 1] ?? 0;
+    const gamma = table[Math.min(Math.max(1, batch), table.length) - 1] ?? 0;
+    if (gamma > 0) return gamma;
+    const every = this.positions < PROBE_POSITIONS ? 4 : PROBE_EVERY;
+    return ++this.sinceProbe % every === 0 ? 1 : 0;
   }
 
   /** The current table: entry i is the ceiling for i + 1 sequences. */
@@ -81,6 +97,7 @@ export class LoadGamma {
    */
   observeBlock(drafted: number, accepted: number): void {
     if (drafted === 0) return;
+    this.positions += accepted + (accepted < drafted ? 1 : 0);
     this.accepted = this.accepted * ALPHA_DECAY + accepted;
     this.rejected = this.rejected * ALPHA_DECAY + (accepted < drafted ? 1 : 0);
   }

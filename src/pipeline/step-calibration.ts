@@ -1,7 +1,7 @@
 import type { ScoreRequest } from '../backends/types.js';
 import type { ModelWorker, WorkerSequence } from '../workers/model-worker-client.js';
 import type { PassTimePoint, StepProfile } from './step-costs.js';
-import { gammaByBatchSize, stepCostsOf } from './step-costs.js';
+import { gammaByBatchSize, monotoneCurve, stepCostsOf } from './step-costs.js';
 
 /** The acceptance rate a calibration assumes until the served blocks say otherwise (weighted as a prior). */
 export const CALIBRATION_ALPHA = 0.5;
@@ -9,7 +9,7 @@ export const CALIBRATION_ALPHA = 0.5;
 /** Tokens each calibration sequence holds before the timed passes (a short prompt). */
 const PROMPT_TOKENS = 16;
 /** Timed repeats per point (after one warm-up); the median is kept. */
-const REPEATS = 3;
+const REPEATS = 5;
 
 /**
  * A quick measure of the step costs through the served workers themselves, for a server started without a profile
@@ -61,7 +61,7 @@ export async function calibrateSteps(verifier: ModelWorker, draft: ModelWorker, 
     for (const [sequences, each] of shapes) verify.push({ sequences, tokens: sequences * each, ms: await time(verifier, verifySeqs, sequences, each) });
     const drafts: PassTimePoint[] = [];
     for (const sequences of [1, 2, 4, 8, 16].filter((b) => b <= count)) drafts.push({ tokens: sequences, ms: await time(draft, draftSeqs, sequences, 1) });
-    const measured = { verify, draft: nonDecreasing(drafts) };
+    const measured = { verify, draft: monotoneCurve(drafts) };
     const costs = stepCostsOf(measured);
     return {
       alpha: CALIBRATION_ALPHA,
@@ -73,10 +73,4 @@ export async function calibrateSteps(verifier: ModelWorker, draft: ModelWorker, 
   } finally {
     await Promise.allSettled([...verifySeqs, ...draftSeqs].map((s) => s.close()));
   }
-}
-
-/** A pass over more tokens never costs less: each point at least the one before it. */
-function nonDecreasing(points: readonly PassTimePoint[]): PassTimePoint[] {
-  let floor = 0;
-  return [...points].sort((a, b) => a.tokens - b.tokens).map((p) => ({ tokens: p.tokens, ms: (floor = Math.max(floor, p.ms)) }));
 }

@@ -32,6 +32,8 @@ export const SPREAD_SEQUENCES = 16;
  */
 export class PassTimeCurve {
   private readonly points: Array<{ tokens: number; ms: number }>;
+  /** `points` made non-decreasing (`monotoneCurve`), what `at` reads; rebuilt after `observe`. */
+  private monotone: PassTimePoint[] | undefined;
 
   /** `points` need at least one entry; tokens ≥ 1 and ms > 0 each. */
   constructor(points: readonly PassTimePoint[]) {
@@ -49,9 +51,9 @@ export class PassTimeCurve {
     return this.points.map((p) => ({ ...p }));
   }
 
-  /** Estimated milliseconds of a pass over `tokens` tokens. */
+  /** Estimated milliseconds of a pass over `tokens` tokens (over the curve made non-decreasing: noise never makes more cheaper). */
   at(tokens: number): number {
-    const pts = this.points;
+    const pts = (this.monotone ??= monotoneCurve(this.points));
     const first = pts[0]!;
     if (tokens <= first.tokens || pts.length === 1) return tokens <= first.tokens ? first.ms : first.ms * (tokens / first.tokens);
     for (let i = 1; i < pts.length; i++) {
@@ -79,6 +81,7 @@ export class PassTimeCurve {
     const point = at >= 0 ? this.points[at] : undefined;
     if (point && point.tokens === tokens) point.ms += weight * (ms - point.ms);
     else this.points.splice(at < 0 ? this.points.length : at, 0, { tokens, ms });
+    this.monotone = undefined;
   }
 }
 
@@ -135,10 +138,15 @@ export class VerifyCosts {
     return this.perToken;
   }
 
-  /** Folds a measured pass in: a one-token-each pass into S, any other into p (exponential moving averages). */
+  /**
+   * Folds a measured pass in (exponential moving averages): a one-token-each pass into S; a pass with at least one
+   * further token per sequence on average into p. A pass with fewer further tokens says little about p: the
+   * pass's noise would be divided by a handful of tokens.
+   */
   observe(sequences: number, tokens: number, ms: number, weight = 0.1): void {
     if (!(sequences >= 1) || !(tokens >= sequences) || !(ms > 0) || !Number.isFinite(ms)) return;
     if (tokens === sequences) return this.bySequences.observe(sequences, ms, weight);
+    if (tokens < 2 * sequences) return;
     const estimate = (ms - this.bySequences.at(sequences)) / (tokens - sequences);
     if (estimate > 0 && Number.isFinite(estimate)) this.perToken += weight * (estimate - this.perToken);
   }
@@ -195,4 +203,26 @@ export function stepCostsOf(profile: Pick<StepProfile, 'verify' | 'draft'>): Ste
     verify: new VerifyCosts(profile.verify),
     draft: new PassTimeCurve(profile.draft ?? [{ tokens: 1, ms: Number.MAX_VALUE / 1e6 }]),
   };
+}
+
+/**
+ * A measured curve made non-decreasing in its tokens (pool-adjacent-violators: each run of points where a larger
+ * pass timed faster becomes their mean). A pass over more tokens never costs less; an inversion is noise from
+ * other load, and left in it would make γ or the batch size jump on a single unlucky figure.
+ */
+export function monotoneCurve(points: readonly PassTimePoint[]): PassTimePoint[] {
+  const sorted = [...points].sort((a, b) => a.tokens - b.tokens);
+  const blocks: Array<{ sum: number; n: number }> = [];
+  for (const p of sorted) {
+    blocks.push({ sum: p.ms, n: 1 });
+    while (blocks.length > 1 && blocks.at(-2)!.sum / blocks.at(-2)!.n > blocks.at(-1)!.sum / blocks.at(-1)!.n) {
+      const last = blocks.pop()!;
+      blocks.at(-1)!.sum += last.sum;
+      blocks.at(-1)!.n += last.n;
+    }
+  }
+  const out: PassTimePoint[] = [];
+  let i = 0;
+  for (const block of blocks) for (let k = 0; k < block.n; k++) out.push({ tokens: sorted[i++]!.tokens, ms: block.sum / block.n });
+  return out;
 }

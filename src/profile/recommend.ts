@@ -5,6 +5,7 @@
  * exactly what the server would choose from the same curves.
  */
 import { bestGamma, expectedTokensPerPass, gammaByBatchSize, stepCostsOf, stepRate, type PassTimePoint, type StepCosts } from '../pipeline/step-costs.js';
+export { monotoneCurve } from '../pipeline/step-costs.js';
 
 /** A larger batch must gain at least this much step throughput (as a share) to be worth recommending. */
 export const KNEE_GAIN = 0.05;
@@ -47,28 +48,6 @@ export function throughputKnee(alpha: number, costs: StepCosts, maxGamma: number
   const best = Math.max(...steps.map((s) => s.tokensPerSecond));
   const knee = steps.find((s) => s.tokensPerSecond * (1 + KNEE_GAIN) >= best)!;
   return { batch: knee.batch, steps };
-}
-
-/**
- * A measured curve made non-decreasing in its tokens (pool-adjacent-violators: each run of points where a larger
- * pass timed faster becomes their mean). A pass over more tokens never costs less; an inversion is noise from
- * other load, and left in it would make γ or the batch size jump on a single unlucky figure.
- */
-export function monotoneCurve(points: readonly PassTimePoint[]): PassTimePoint[] {
-  const sorted = [...points].sort((a, b) => a.tokens - b.tokens);
-  const blocks: Array<{ sum: number; n: number }> = [];
-  for (const p of sorted) {
-    blocks.push({ sum: p.ms, n: 1 });
-    while (blocks.length > 1 && blocks.at(-2)!.sum / blocks.at(-2)!.n > blocks.at(-1)!.sum / blocks.at(-1)!.n) {
-      const last = blocks.pop()!;
-      blocks.at(-1)!.sum += last.sum;
-      blocks.at(-1)!.n += last.n;
-    }
-  }
-  const out: PassTimePoint[] = [];
-  let i = 0;
-  for (const block of blocks) for (let k = 0; k < block.n; k++) out.push({ tokens: sorted[i++]!.tokens, ms: block.sum / block.n });
-  return out;
 }
 
 /** How many sequences' KV caches fit in `budgetBytes` at `contextSize` tokens each (0 when not one does). */

@@ -92,6 +92,7 @@ describe('VerifyCosts', () => {
     verify.observe(8, 24, 3 + 16 * 0.5, 1);
     expect(verify.tokenMs).toBeCloseTo(0.5, 12);
     verify.observe(8, 4, 1);
+    verify.observe(8, 9, 100, 1); // one further token for eight sequences: too little to say what a token costs
     expect(verify.tokenMs).toBeCloseTo(0.5, 12);
   });
 });
@@ -165,6 +166,16 @@ describe('LoadGamma', () => {
       for (const sequences of [4, 8, 16]) for (const each of [1, 3]) load.observeVerify(sequences, sequences * each, 0.5 * sequences * each);
     }
     expect(load.ceiling(8)).toBe(0);
+  });
+
+  it('where the table says 0, one ceiling in 4 is a one-token probe until 32 positions were examined, then one in 32', () => {
+    const load = new LoadGamma({ profile, maxBatch: 8, maxGamma: 8, refreshEvery: 1_000_000 });
+    const ceilings = Array.from({ length: 8 }, () => load.ceiling(8));
+    expect(ceilings).toEqual([0, 0, 0, 1, 0, 0, 0, 1]);
+    for (let i = 0; i < 32; i++) load.observeBlock(1, 1);
+    const later = Array.from({ length: 64 }, () => load.ceiling(8));
+    expect(later.filter((g) => g === 1)).toHaveLength(2);
+    expect(load.ceiling(1)).toBe(6); // a batch that drafts anyway is not a probe
   });
 
   it('estimates α as accepted / (accepted + rejections), with the profile as a prior', () => {
