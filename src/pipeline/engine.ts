@@ -211,7 +211,10 @@ export class SpeculativeEngine implements Generator {
     }
     // In lock-step, the loop drives its sequences through its member of the pair's steps.
     const member = this.lockStep?.join();
-    if (member) ctx.step = member;
+    // The load's γ ceiling varies with timing; a seeded sampled request's tokens depend on its γ schedule, so it
+    // keeps its own (acceptance-driven, reproducible) γ. Greedy output and unseeded samples do not depend on γ.
+    const seeded = plan.sampling.temperature > 0 && request.sampling?.seed !== undefined;
+    if (member) ctx.step = seeded ? { gammaCeiling: () => Infinity, block: () => undefined } : member;
     const onAbort = (): void => {
       sequences.forEach((s) => s.cancel());
       member?.leave(abortReason(signal));

@@ -136,9 +136,10 @@ describe('lock-step steps across requests (stories260K, 3-layer draft, F32 KV)',
     const alone = await collect(gen(profiled, prompts[0]!));
     expect(alone.done!.stats.drafted).toBeGreaterThan(0);
     const crowd = await Promise.all(prompts.slice(0, 8).map((p) => collect(gen(profiled, p))));
-    const drafted = crowd.reduce((n, r) => n + r.done!.stats.drafted, 0);
-    // Requests start and finish one by one, so a few steps run with fewer company; most run with all eight.
-    expect(drafted).toBeLessThan(alone.done!.stats.drafted);
+    const perBlock = (runs: Run[]): number => runs.reduce((n, r) => n + r.done!.stats.drafted, 0) / runs.reduce((n, r) => n + r.done!.stats.draftBlocks, 0);
+    // With company a step drafts nothing but the odd one-token probe that keeps α measured; requests start and
+    // finish one by one, so a few steps run alone and draft more.
+    expect(perBlock(crowd)).toBeLessThan(perBlock([alone]));
     crowd.forEach((run, i) => expect(run.tokens).toEqual(solo[i]));
   });
 });
