@@ -269,7 +269,7 @@ async function main(flags: Flags): Promise<void> {
           `${draftPath ? `speculation γ ${s.min}–${s.max} (initial ${s.initial}${s.adaptive ? ', adaptive' : ', fixed'}${s.pMin > 0 ? `, p_min ${s.pMin}` : ''})` : 'no speculation'}; ` +
           `limits.maxConcurrent ${config.limits.maxConcurrent}; ` +
           `batching: ${config.batching.lockStep ? `lock-step (gather ${config.batching.gatherMs} ms, prefill chunk ${config.batching.prefillChunk})` : 'off'}, ` +
-          `${config.batching.profile ? `profile (γ ceiling by batch size ${config.batching.profile.gammaByBatchSize.join(',')}, α ${config.batching.profile.alpha})` : 'no profile (no γ ceiling by load)'}` +
+          `${config.batching.profile ? `profile (γ ceiling by batch size ${config.batching.profile.gammaByBatchSize.join(',')}, α ${config.batching.profile.alpha})` : config.batching.calibrate && config.batching.lockStep ? 'no profile: step costs calibrated at boot (γ ceiling by load, α learned from the served blocks)' : 'no profile (no γ ceiling by load)'}` +
           `${flags.profile ? `; --profile ${relative(root, flags.profile) || flags.profile}` : ''}` +
           `${flags.set.length > 0 ? `; --set ${flags.set.join(' ')}` : ''}`,
       );

@@ -12,13 +12,17 @@ import { llamaContextOptions, sharedLlama } from '../backends/llama/llama-backen
 import type { BatchSizeCounts } from '../backends/llama/batch-strategy.js';
 import { SpecrouteError } from '../errors/registry.js';
 import type { PassTimePoint } from '../pipeline/step-costs.js';
+import { SPREAD_SEQUENCES } from '../pipeline/step-costs.js';
 
 /** Token counts of the verifier passes timed. */
 export const VERIFY_TOKENS = [1, 2, 4, 8, 16, 32, 64, 128] as const;
 /** Sequences of the draft passes timed (one token each). */
 export const DRAFT_SEQUENCES = [1, 2, 4, 8, 16, 32] as const;
-/** Most sequences a verifier pass is spread over: T tokens go to min(T, this) sequences, T / that each. */
-export const VERIFY_SPREAD = 16;
+/**
+ * Most sequences a verifier pass is spread over: T tokens go to min(T, this) sequences, T / that each. The step
+ * costs read a profile's points without `sequences` the same way.
+ */
+export const VERIFY_SPREAD = SPREAD_SEQUENCES;
 /** The batched pass that picks the verifier's threads: this many tokens over `VERIFY_SPREAD` sequences. */
 export const THREADS_PROBE_TOKENS = 64;
 /** A figure's timed runs go on past `repeats` until they add up to this many ms… */
