@@ -259,7 +259,8 @@ describe('the routing context beside the request context (stories260K)', () => {
     const backend = await LlamaBackend.load(modelOptions(STORIES));
     const llama = await sharedLlama();
     const plain = await llama.loadModel({ modelPath: STORIES });
-    const context = await plain.createContext({ contextSize: 512, batchSize: 512, sequences: 1, threads: 1, flashAttention: false });
+    // The backend's KV cache is F32 by default: the plain context's too.
+    const context = await plain.createContext({ contextSize: 512, batchSize: 512, sequences: 1, threads: 1, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' });
     try {
       const sequence = backend.openSequence();
       const ours = await sequence.evaluate(0, tokens, tokens.length, RAW);

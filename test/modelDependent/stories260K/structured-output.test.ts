@@ -287,7 +287,9 @@ describe('response_format over HTTP (the official openai client), gRPC and the C
       expect(streamed, c.name).toBe(content);
       expect(invalid(streamed, c.schema)).toBeUndefined();
       const sources = tokenChunks.map((ch) => ext<TokenProvenance>(ch).source);
-      expect(sources).toEqual(tokens.map((t) => t.source));
+      // The grammar forces the same tokens in both; which model wrote the others follows the step's γ, which
+      // follows the load (docs/ARCHITECTURE.md#speculation-that-adapts-to-load).
+      expect(sources.map((s) => s === 'grammar')).toEqual(tokens.map((t) => t.source === 'grammar'));
       expect(sources.filter((s) => s === 'grammar').length).toBeGreaterThan(0);
       for (const ch of tokenChunks) if (ext<TokenProvenance>(ch).source === 'grammar') expect(ext<TokenProvenance>(ch).logprob).toBe(0);
       expect(chunks.find((ch) => ch.choices[0]?.finish_reason)?.choices[0]!.finish_reason).toBe('stop');

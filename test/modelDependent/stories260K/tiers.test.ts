@@ -49,9 +49,12 @@ describe('the three tiers over HTTP and gRPC, against a real frontier (a second 
     // The frontier: stories260K alone (verifier-only decoding).
     frontier = await serve(dir, 'frontier', { model: { id: 'frontier-stories', verifier: model(STORIES) }, server: { grpcPort: -1 } });
     // The server under test: the same verifier with a 3-layer draft, and the frontier behind it. Its escalation
-    // policy never fires on its own (min confidence 0), so `hybrid` is the speculative pair alone.
+    // policy never fires on its own (min confidence 0), so `hybrid` is the speculative pair alone. No boot
+    // calibration: on this CPU the 3-layer draft does not pay, and the load's γ ceiling would keep it from drafting;
+    // here each request drafts by its own γ, so that `hybrid` answers show draft tokens.
     server = await serve(dir, 'server', {
       model: { id: MODEL, verifier: model(STORIES), draft: model(draftPath) },
+      batching: { calibrate: false },
       escalation: {
         frontier: { baseUrl: `${frontier.httpUrl}/v1`, model: 'frontier-stories', firstByteTimeoutMs: 30_000, totalTimeoutMs: 60_000 },
         policy: { minConfidence: 0 },
