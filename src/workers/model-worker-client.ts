@@ -350,8 +350,6 @@ export class ModelWorker {
  */
 export class WorkerSequence {
   private closed = false;
-  /** Tokens held in this sequence's cache, as far as the main thread knows. */
-  length = 0;
 
   constructor(
     /** The model worker holding this sequence. */
@@ -372,17 +370,12 @@ export class WorkerSequence {
     await this.worker.runFor<'constrain'>([this], { op: 'constrain', slot: this.slot, spec, start });
   }
 
-  async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
-    const scores = await this.worker.runFor<'evaluate'>([this], { op: 'evaluate', slot: this.slot, keep, tokens, scoreLast, request });
-    this.length = keep + tokens.length;
-    return scores;
+  evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
+    return this.worker.runFor<'evaluate'>([this], { op: 'evaluate', slot: this.slot, keep, tokens, scoreLast, request });
   }
 
-  async draft(task: Omit<DraftTask, 'op' | 'slot'>): Promise<DraftResult> {
-    const result = await this.worker.runFor<'draft'>([this], { op: 'draft', slot: this.slot, ...task });
-    // The last drafted token is proposed but not evaluated.
-    this.length = task.keep + task.tokens.length + Math.max(0, result.tokens.length - 1);
-    return result;
+  draft(task: Omit<DraftTask, 'op' | 'slot'>): Promise<DraftResult> {
+    return this.worker.runFor<'draft'>([this], { op: 'draft', slot: this.slot, ...task });
   }
 
   /**
@@ -410,12 +403,10 @@ export class WorkerSequence {
       ended = true;
       wake?.();
     });
-    let generated = 0;
     try {
       while (true) {
         const batch = queue.shift();
         if (batch) {
-          generated += batch.tokens.length;
           yield batch;
           continue;
         }
@@ -429,7 +420,6 @@ export class WorkerSequence {
       await done.catch(() => undefined);
       this.thread.setCancelled(this.slot, false);
       port1.close();
-      this.length = task.keep + task.tokens.length + Math.max(0, generated - 1);
     }
   }
 
