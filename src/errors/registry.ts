@@ -117,6 +117,15 @@ export function invalidArgument(param: string, message: string): SpecrouteError 
   return new SpecrouteError('invalid_argument', message, { param });
 }
 
+/**
+ * Why an aborted signal ended the work: its reason when that is a registry error (a deadline, a shutdown), else
+ * `cancelled` with `message`.
+ */
+export function abortReason(signal: AbortSignal | undefined, message = 'the request was cancelled'): SpecrouteError {
+  const reason: unknown = signal?.reason;
+  return reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', message, { cause: reason });
+}
+
 export function isSpecrouteError(error: unknown): error is SpecrouteError {
   return error instanceof SpecrouteError;
 }

@@ -1,6 +1,6 @@
 import type { PositionScores, ScoreRequest } from '../backends/types.js';
 import type { DraftResult, DraftTask } from '../workers/protocol.js';
-import { SpecrouteError } from '../errors/registry.js';
+import { abortReason } from '../errors/registry.js';
 import type { TokenSource } from '../events/token-event.js';
 import type { SamplingParams } from '../sampling/params.js';
 import type { SpeculationOptions } from './adaptive-draft-length.js';
@@ -71,12 +71,6 @@ export interface LoopStep {
 /** Throws the abort reason as a registry error. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortReason(signal);
-}
-
-/** An aborted signal's reason as a registry error (`cancelled` unless the reason is one). */
-export function abortReason(signal: AbortSignal | undefined): SpecrouteError {
-  const reason: unknown = signal?.reason;
-  return reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the request was cancelled', { cause: reason });
 }
 
 /** Score request shared by the loops: the sampling shape, and enough top tokens for logprobs and entropy. */

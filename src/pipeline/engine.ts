@@ -5,14 +5,14 @@ import { loadTokenizer } from '../backends/load-tokenizer.js';
 import type { GenerationRequest, PromptInput } from '../contract/generation-request.js';
 import type { EncodedPrompt, GenerateOptions, Generator } from '../contract/generator.js';
 import { checkSpeculationBounds } from '../contract/check-settings.js';
-import { SpecrouteError } from '../errors/registry.js';
+import { abortReason, SpecrouteError } from '../errors/registry.js';
 import type { Escalator } from '../escalation/escalator.js';
 import type { TokenEvent, TokenEventToken } from '../events/token-event.js';
 import { defaultSamplingParams, type SamplingParams } from '../sampling/params.js';
 import { ModelWorker, type ModelWorkerOptions, type WorkerSequence } from '../workers/model-worker-client.js';
 import { acceptDraft, type AcceptanceRule } from './acceptance.js';
 import { defaultSpeculation, type SpeculationOptions } from './adaptive-draft-length.js';
-import { abortReason, throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
+import { throwIfAborted, type EmittedToken, type LoopCommand, type LoopContext } from './decode-loop.js';
 import { defaultBatching, LockStep, type BatchingOptions } from './lock-step.js';
 import { LoadGamma } from './load-gamma.js';
 import { calibrateSteps } from './step-calibration.js';
@@ -211,10 +211,13 @@ export class SpeculativeEngine implements Generator {
     }
     // In lock-step, the loop drives its sequences through its member of the pair's steps.
     const member = this.lockStep?.join();
-    // The load's γ ceiling varies with timing; a seeded sampled request's tokens depend on its γ schedule, so it
+    // The load's γ ceiling bounds an adaptive γ. A fixed γ (`adaptive: false`) is what the request asked for; and
+    // the ceiling varies with timing, while a seeded sampled request's tokens depend on its γ schedule, so that one
     // keeps its own (acceptance-driven, reproducible) γ. Greedy output and unseeded samples do not depend on γ.
+    // Every request's blocks still tell the step's acceptance rate.
     const seeded = plan.sampling.temperature > 0 && request.sampling?.seed !== undefined;
-    if (member) ctx.step = seeded ? { gammaCeiling: () => Infinity, block: () => undefined } : member;
+    const followsLoad = ctx.speculation.adaptive && !seeded;
+    if (member) ctx.step = followsLoad ? member : { gammaCeiling: () => Infinity, block: (drafted, accepted) => member.block(drafted, accepted) };
     const onAbort = (): void => {
       sequences.forEach((s) => s.cancel());
       member?.leave(abortReason(signal));

@@ -136,12 +136,12 @@ export class LockStep {
     return Object.fromEntries([...this.queues.values()].map((q) => [q.worker.role, { ...q.counts }]));
   }
 
-  /** The γ ceiling of a step now: by load when a profile is loaded, else none. */
+  /** The γ ceiling of a step now: by load when step costs are known (a profile, or the boot calibration), else none. */
   gammaCeiling(): number {
     return this.options.loadGamma?.ceiling(this.members.size) ?? Infinity;
   }
 
-  /** The load-adaptive γ table, when a profile is loaded. */
+  /** The load-adaptive γ table, when step costs are known. */
   get loadGamma(): LoadGamma | undefined {
     return this.options.loadGamma;
   }

@@ -96,9 +96,7 @@ export async function* speculate(
       return;
     }
 
-    // The load's ceiling bounds an adaptive γ; a fixed γ (`adaptive: false`) is what the request asked for.
-    const ceiling = ctx.speculation.adaptive ? (ctx.step?.gammaCeiling() ?? Infinity) : Infinity;
-    const budget = draft ? Math.min(gamma.current, ceiling, ctx.maxTokens - generated() - 1) : 0;
+    const budget = draft ? Math.min(gamma.current, ctx.step?.gammaCeiling() ?? Infinity, ctx.maxTokens - generated() - 1) : 0;
     let t = performance.now();
     const proposal =
       draft && budget > 0

@@ -2,7 +2,7 @@ import type { GrammarSpec } from '../grammar/grammar-spec.js';
 import { MessageChannel, type TransferListItem, type Worker } from 'node:worker_threads';
 import type { ModelInfo, ModelLoadOptions, PositionScores, ScoreRequest } from '../backends/types.js';
 import type { PromptSignals } from '../contract/router-features.js';
-import { SpecrouteError } from '../errors/registry.js';
+import { abortReason, SpecrouteError } from '../errors/registry.js';
 import { decodeWorkerError } from './worker-errors.js';
 import { ModelThread } from './model-thread.js';
 import { RestartBackoff, type RestartBackoffOptions } from './restart-backoff.js';
@@ -451,10 +451,9 @@ function addCounts(a: Record<number, number>, b: Record<number, number>): Record
   return sum;
 }
 
-/** Why an aborted call ends: the signal's reason when it is a registry error, `cancelled` otherwise. */
+/** Why an aborted call ends (`abortReason`, worded for a call). */
 function abortError(signal: AbortSignal): SpecrouteError {
-  const reason: unknown = signal.reason;
-  return reason instanceof SpecrouteError ? reason : new SpecrouteError('cancelled', 'the call was cancelled', { cause: reason });
+  return abortReason(signal, 'the call was cancelled');
 }
 
 function disposedError(role: string, cause?: unknown): SpecrouteError {
