@@ -5,7 +5,6 @@
  * exactly what the server would choose from the same curves.
  */
 import { bestGamma, expectedTokensPerPass, gammaByBatchSize, stepCostsOf, stepRate, type PassTimePoint, type StepCosts } from '../pipeline/step-costs.js';
-export { monotoneCurve } from '../pipeline/step-costs.js';
 
 /** A larger batch must gain at least this much step throughput (as a share) to be worth recommending. */
 export const KNEE_GAIN = 0.05;

@@ -8,7 +8,6 @@ import { sharedLlama } from '../backends/llama/llama-backend.js';
 import type { ModelLoadOptions } from '../backends/types.js';
 import type { ResolvedConfig } from '../config/load-config.js';
 import { stepProfileSchema } from '../config/schema.js';
-import type { StepProfile } from '../pipeline/step-costs.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { ensureDerivedDraft } from '../models/derived-draft.js';
 import { isOnnxPath } from '../models/onnx/tokenizer-path.js';
@@ -16,8 +15,8 @@ import { ALPHA_PROMPTS, measureAlpha, type AlphaMeasurement } from './acceptance
 import { describeMachine, machineLine, type MachineInfo } from './machine.js';
 import { readModelFacts, type ModelFacts } from './model-facts.js';
 import { timePasses, type ModelTimings } from './pass-timer.js';
-import { MEMORY_SHARE, monotoneCurve, recommend, type Recommendation } from './recommend.js';
-import type { PassTimePoint } from '../pipeline/step-costs.js';
+import { MEMORY_SHARE, recommend, type Recommendation } from './recommend.js';
+import { monotoneCurve, type PassTimePoint, type StepProfile } from '../pipeline/step-costs.js';
 
 /** Tokens in each sequence before a timed pass: a short prompt, as a request's would be. */
 export const PROMPT_TOKENS = 32;

@@ -11,11 +11,11 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { stepProfileSchema } from '../../src/config/schema.js';
 import { SpecrouteError } from '../../src/errors/registry.js';
 import { GgufValueType, type GgufMetadataEntry, type GgufValue } from '../../src/models/gguf/gguf-metadata.js';
-import { gammaByBatchSize, stepCostsOf } from '../../src/pipeline/step-costs.js';
+import { gammaByBatchSize, monotoneCurve, stepCostsOf } from '../../src/pipeline/step-costs.js';
 import { fragmentOf, fragmentYaml } from '../../src/profile/fragment.js';
 import { kvBytesPerToken } from '../../src/profile/model-facts.js';
 import { median } from '../../src/profile/pass-timer.js';
-import { monotoneCurve, recommend, sequencesThatFit, throughputKnee, type RecommendInput } from '../../src/profile/recommend.js';
+import { recommend, sequencesThatFit, throughputKnee, type RecommendInput } from '../../src/profile/recommend.js';
 import { threadCandidates, type ProfileReport } from '../../src/profile/run-profile.js';
 import { scratchDir } from '../helpers/models.js';
 
