@@ -11,8 +11,8 @@ COPY ui ./ui
 COPY scripts/build-ui.mjs ./scripts/
 COPY bench ./bench
 COPY proto ./proto
-# npm ci's install script builds the native kernels here, or (no compiler in this slim image) says so in one line
-# and specroute uses the TypeScript kernels.
+# npm ci's install script builds the native kernels and the in-place logits reader here, or (no compiler or git in
+# this slim image) says so in one line each, and specroute uses the TypeScript kernels and node-llama-cpp's sampler.
 COPY native-bindings ./native-bindings
 # npm ci builds dist/ through the package's own prepare script (dist/src, and the bench harness in dist/bench);
 # dependency install scripts stay off (allowScripts).

@@ -23,6 +23,7 @@ import { GrpcDriver, InProcessDriver, SseDriver, type Driver, type Transport } f
 import { renderMarkdown, summarizeCells, summarizeLoad, type MeasuredRun } from './lib/load-report.js';
 import { MODES, modeLabel, modeSpeculation, runLoad, sameTokens, scrapeMetrics, summarizeRun, type Mode, type RunSpec } from './lib/load-run.js';
 import { machineInfo, sha256File } from './lib/machine.js';
+import { scoringText } from './lib/model-scoring.js';
 import { loadPrompts } from './lib/prompts.js';
 
 interface Flags {
@@ -270,6 +271,7 @@ async function main(flags: Flags): Promise<void> {
           `limits.maxConcurrent ${config.limits.maxConcurrent}; ` +
           `batching: ${config.batching.lockStep ? `lock-step (gather ${config.batching.gatherMs} ms, prefill chunk ${config.batching.prefillChunk})` : 'off'}, ` +
           `${config.batching.profile ? `profile (γ ceiling by batch size ${config.batching.profile.gammaByBatchSize.join(',')}, α ${config.batching.profile.alpha})` : config.batching.calibrate && config.batching.lockStep ? 'no profile: step costs calibrated at boot (γ ceiling by load, α learned from the served blocks)' : 'no profile (no γ ceiling by load)'}` +
+          `; scores ${scoringText(server.engine.verifier.info)}${server.engine.draft ? ` (verifier), ${scoringText(server.engine.draft.info)} (draft)` : ''}` +
           `${flags.profile ? `; --profile ${relative(root, flags.profile) || flags.profile}` : ''}` +
           `${flags.set.length > 0 ? `; --set ${flags.set.join(' ')}` : ''}`,
       );

@@ -23,6 +23,7 @@ import { defaultModelLoadOptions, type PositionScores, type ScoreRequest } from 
 import { integer, integerList } from '../src/cli/options.js';
 import { kernels } from '../src/native/kernels.js';
 import { packageRoot } from '../src/package-root.js';
+import { scoringText } from './lib/model-scoring.js';
 import { ModelWorker } from '../src/workers/model-worker-client.js';
 import { ensureLargeVocabModel } from './fixtures/large-vocab.js';
 import { machineInfo, sha256File } from './lib/machine.js';
@@ -37,6 +38,8 @@ interface Flags {
   threads: number;
   outDir: string;
   before?: string;
+  /** What changed since `before`, in the before-and-after section. */
+  note?: string;
 }
 
 const MODES = ['raw', 'greedy top 1', 'greedy top 8', 'sampled'] as const;
@@ -72,7 +75,8 @@ interface Report {
   readonly loadAverage: number[];
   readonly kernels: string;
   readonly settings: Omit<Flags, 'before'>;
-  readonly models: Array<{ name: string; path: string; vocabSize: number; sha256: string }>;
+  /** `scoring`: where the scores came from (absent in reports made before it was recorded). */
+  readonly models: Array<{ name: string; path: string; vocabSize: number; sha256: string; scoring?: string }>;
   readonly cells: Cell[];
 }
 
@@ -88,7 +92,7 @@ async function timed<T>(run: () => Promise<T>): Promise<[number, T]> {
 const TEXT =
   'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. One day, she saw a big red ball.';
 
-async function measureModel(name: string, modelPath: string, flags: Flags): Promise<{ cells: Cell[]; vocabSize: number }> {
+async function measureModel(name: string, modelPath: string, flags: Flags): Promise<{ cells: Cell[]; vocabSize: number; scoring: string }> {
   const [worker, tokenizer] = await Promise.all([
     ModelWorker.start({ ...defaultModelLoadOptions, modelPath, threads: flags.threads, sequences: 1 }, 'verifier'),
     LlamaTokenizer.load(modelPath),
@@ -127,7 +131,7 @@ async function measureModel(name: string, modelPath: string, flags: Flags): Prom
       log(`${name} k=${k}: ${MODES.map((m) => `${m} ${fixed(median(ms.get(m)!), 2)} ms`).join(', ')}`);
     }
     await sequence.close();
-    return { cells, vocabSize: worker.info.vocabSize };
+    return { cells, vocabSize: worker.info.vocabSize, scoring: scoringText(worker.info) };
   } finally {
     await Promise.allSettled([worker.dispose(), tokenizer.dispose()]);
   }
@@ -143,7 +147,7 @@ function bytesText(n: number): string {
   return `${Math.round(n)} B`;
 }
 
-function render(report: Report, before: Report | undefined, command: string): string {
+function render(report: Report, before: Report | undefined, command: string, note: string | undefined): string {
   const { machine } = report;
   const lines: string[] = [];
   lines.push('# Verify-pass overhead by vocabulary size', '');
@@ -162,7 +166,7 @@ function render(report: Report, before: Report | undefined, command: string): st
     '',
   );
   lines.push('Models (sha256):', '');
-  for (const m of report.models) lines.push(`- ${m.name}: \`${relative(root, m.path) || m.path}\`, vocabulary ${m.vocabSize}, \`${m.sha256}\``);
+  for (const m of report.models) lines.push(`- ${m.name}: \`${relative(root, m.path) || m.path}\`, vocabulary ${m.vocabSize}, \`${m.sha256}\`; scores ${m.scoring ?? 'not recorded'}`);
   lines.push('');
   const cell = (r: Report, model: string, k: number, mode: Mode): Cell | undefined => r.cells.find((c) => c.model === model && c.k === k && c.mode === mode);
   const rows: string[][] = [];
@@ -190,12 +194,12 @@ function render(report: Report, before: Report | undefined, command: string): st
     '',
   );
   if (before) {
-    lines.push('## Before and after: reading greedy top log-probabilities from the top logits', '');
+    const scoring = (r: Report) => [...new Set(r.models.map((m) => m.scoring ?? "through node-llama-cpp's sampler, not recorded then"))].join('; ');
+    lines.push('## Before and after', '');
     lines.push(
-      `Before: the same bench on the previous llama backend (${before.date.slice(0, 16)}), where greedy with top log-probabilities > 1 ` +
-        `asked node-llama-cpp for the whole distribution (\`probabilities: true\`: the vocabulary sorted, converted to JS numbers and a Map, per position). ` +
-        `After: it asks for the top 8 logits and the sum of exp(logit − max) and computes the same probabilities, bit for bit, with the native kernel. ` +
-        `Greedy scores never carried the distribution across threads (the worker posts the top entries only, so the bytes per position do not change); the cost was inside the worker, where node-llama-cpp turned 2 × vocabulary numbers into JS values and a Map per position, now 2 × 8. The native sort of the vocabulary per position stays (node-llama-cpp sorts whenever confidence, probabilities or top logits are asked). Overhead over each run's own raw pass, ms (median); the two runs were minutes apart on a shared 2-core machine (load average 4–8), so cells that did not change in code (greedy top 1, sampled) show the run-to-run noise.`,
+      `Before: the same bench run ${before.date.slice(0, 16)} (scores ${scoring(before)}). After: this run (scores ${scoring(report)}).` +
+        `${note ? ` ${note}` : ''} Overhead over each run's own raw pass, ms (median). On a shared 2-core machine runs differ by up to ±50 % ` +
+        `in cells whose code did not change.`,
       '',
     );
     const rows2: string[][] = [];
@@ -234,9 +238,9 @@ async function main(flags: Flags): Promise<void> {
   for (const model of models) {
     const result = await measureModel(model.name, model.path, flags);
     cells.push(...result.cells);
-    described.push({ ...model, vocabSize: result.vocabSize, sha256: await sha256File(model.path) });
+    described.push({ ...model, vocabSize: result.vocabSize, sha256: await sha256File(model.path), scoring: result.scoring });
   }
-  const { before: beforePath, ...settings } = flags;
+  const { before: beforePath, note, ...settings } = flags;
   const report: Report = {
     benchmark: 'vocab',
     date: new Date().toISOString(),
@@ -247,9 +251,10 @@ async function main(flags: Flags): Promise<void> {
     models: described,
     cells,
   };
-  const before = beforePath ? (JSON.parse(await readFile(resolve(beforePath), 'utf8')) as Report) : undefined;
+  // An earlier report's own `before` is dropped: one level of history.
+  const before = beforePath ? (({ before: _older, ...previous }) => previous)(JSON.parse(await readFile(resolve(beforePath), 'utf8')) as Report & { before?: unknown }) : undefined;
   const command = `specroute bench vocab --k ${flags.k.join(',')} --repeats ${flags.repeats} --threads ${flags.threads}${beforePath ? ` --before ${relative(process.cwd(), resolve(beforePath))}` : ''}`;
-  const markdown = render(report, before, command);
+  const markdown = render(report, before, command, note);
   await mkdir(flags.outDir, { recursive: true });
   await writeFile(join(flags.outDir, 'report.json'), `${JSON.stringify(before ? { ...report, before } : report, null, 2)}\n`);
   await writeFile(join(flags.outDir, 'report.md'), markdown);
@@ -268,6 +273,7 @@ export function vocabBenchCommand(): Command {
     .option('--threads <n>', 'CPU threads of each model', integer(1), 1)
     .option('--out-dir <dir>', 'where report.md and report.json go', resolve(root, 'bench/out/vocab'))
     .option('--before <report.json>', "an earlier run's report.json, shown beside this one")
+    .option('--note <text>', 'what changed since --before, said in the before-and-after section')
     .addHelpText('after', '\nExamples:\n  $ specroute bench vocab\n  $ specroute bench vocab --k 4 --repeats 31 --out-dir bench/out/vocab-k4')
     .action((flags: Flags) => main(flags));
 }

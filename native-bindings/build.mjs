@@ -7,8 +7,13 @@
 //   specroute: native kernels not built (<reason>); using the TypeScript kernels
 // keeps node-gyp's full output in native-bindings/build/build.log, and exits 0. specroute then runs on the
 // TypeScript kernels (src/native/kernels.ts). SPECROUTE_NATIVE=0 skips the build.
+//
+// Then, the same way, it builds native-bindings/llama-logits (specroute_llama_logits.node), which reads
+// node-llama-cpp's logits in place: against node-llama-cpp's addon headers and the llama.cpp headers of the same
+// release, checked out of the git bundle node-llama-cpp ships (git must be on PATH). Without it, one line says
+// why and llama scores go through node-llama-cpp's sampler. SPECROUTE_LLAMA_LOGITS=0 skips it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
@@ -102,22 +107,29 @@ if (missing) notBuilt(missing);
 const headerArgs = nodeHeaders();
 if (headerArgs === null) notBuilt('no local Node headers; set npm config nodedir to a Node install with include/node');
 
-const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', ...headerArgs], {
-  cwd: here,
-  encoding: 'utf8',
-  timeout: BUILD_TIMEOUT_MS,
-  env: { ...process.env, npm_config_loglevel: process.env.npm_config_loglevel ?? 'warn' },
-});
-const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-const log = relative(root, logFile);
-try {
-  mkdirSync(dirname(logFile), { recursive: true });
-  writeFileSync(logFile, `$ node ${nodeGyp} rebuild ${headerArgs.join(' ')}\n${output}${result.error ? `\n${result.error.stack}\n` : ''}`);
-} catch {
-  // the log is a convenience; the one-line notice says what went wrong
+/** Runs `node-gyp rebuild` in `dir` with `args`, logging its output to `logPath`; a failure's reason, or null. */
+function nodeGypRebuild(dir, args, logPath) {
+  const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: BUILD_TIMEOUT_MS,
+    env: { ...process.env, npm_config_loglevel: process.env.npm_config_loglevel ?? 'warn' },
+  });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  const log = relative(root, logPath);
+  try {
+    mkdirSync(dirname(logPath), { recursive: true });
+    writeFileSync(logPath, `$ node ${nodeGyp} rebuild ${args.join(' ')}\n${output}${result.error ? `\n${result.error.stack}\n` : ''}`);
+  } catch {
+    // the log is a convenience; the one-line notice says what went wrong
+  }
+  if (result.error) return `${result.error.code === 'ETIMEDOUT' ? 'node-gyp timed out' : result.error.message}; see ${log}`;
+  if (result.status !== 0) return `${reasonFrom(output)}; see ${log}`;
+  return null;
 }
-if (result.error) notBuilt(`${result.error.code === 'ETIMEDOUT' ? 'node-gyp timed out' : result.error.message}; see ${log}`);
-if (result.status !== 0) notBuilt(`${reasonFrom(output)}; see ${log}`);
+
+const kernelsFailure = nodeGypRebuild(here, headerArgs, logFile);
+if (kernelsFailure) notBuilt(kernelsFailure);
 
 // A build that does not load (wrong architecture, missing symbol) is no better than none.
 try {
@@ -128,3 +140,46 @@ try {
   notBuilt(`built but does not load: ${String(error?.message ?? error).split('\n', 1)[0]}`);
 }
 console.error(`specroute: native kernels built (${relative(root, addon)})`);
+
+buildLlamaLogits();
+
+/** The in-place logits reader (native-bindings/llama-logits): built or not, it never fails the install. */
+function buildLlamaLogits() {
+  const skipped = (reason) => console.error(`specroute: in-place llama logits not built (${reason}); llama scores go through node-llama-cpp's sampler`);
+  const off = (process.env.SPECROUTE_LLAMA_LOGITS ?? '').trim().toLowerCase();
+  if (off === '0' || off === 'false' || off === 'off') return skipped('SPECROUTE_LLAMA_LOGITS=0');
+  let llamaDir;
+  try {
+    // node-llama-cpp's entry is dist/index.js: its package folder is two levels up.
+    llamaDir = join(dirname(createRequire(join(root, 'package.json')).resolve('node-llama-cpp')), '..', 'llama');
+  } catch {
+    return skipped('node-llama-cpp is not installed');
+  }
+  const addonHeaders = join(llamaDir, 'addon');
+  const bundle = join(llamaDir, 'gitRelease.bundle');
+  if (!existsSync(join(addonHeaders, 'AddonContext.h')) || !existsSync(bundle)) return skipped("node-llama-cpp ships no addon headers or llama.cpp bundle");
+  if (!which('git')) return skipped('git is not on PATH (it unpacks the llama.cpp headers from node-llama-cpp\'s bundle)');
+
+  const headers = join(here, 'build', 'llama-headers');
+  const clone = join(here, 'build', 'llama-bundle');
+  const git = (...args) => spawnSync('git', args, { encoding: 'utf8', timeout: BUILD_TIMEOUT_MS });
+  rmSync(clone, { recursive: true, force: true });
+  rmSync(headers, { recursive: true, force: true });
+  mkdirSync(headers, { recursive: true });
+  const cloned = git('clone', '--quiet', '--no-checkout', bundle, clone);
+  const checkedOut = cloned.status === 0 ? git(`--git-dir=${join(clone, '.git')}`, `--work-tree=${headers}`, 'checkout', 'HEAD', '--', 'include', 'ggml/include') : cloned;
+  rmSync(clone, { recursive: true, force: true });
+  if (checkedOut.status !== 0) return skipped(`cannot unpack llama.cpp's headers from ${relative(root, bundle)}: ${(checkedOut.stderr || String(checkedOut.error ?? '')).trim().split('\n', 1)[0]}`);
+
+  const dir = join(here, 'llama-logits');
+  const failure = nodeGypRebuild(dir, [...headerArgs, `-Dnode_llama_cpp_addon=${addonHeaders}`, `-Dllama_headers=${headers}`], join(dir, 'build', 'build.log'));
+  if (failure) return skipped(failure);
+  const built = join(dir, 'build', 'Release', 'specroute_llama_logits.node');
+  try {
+    const reader = createRequire(import.meta.url)(built);
+    if (reader.abiVersion !== 1 || typeof reader.probe !== 'function') throw new Error('unexpected exports');
+  } catch (error) {
+    return skipped(`built but does not load: ${String(error?.message ?? error).split('\n', 1)[0]}`);
+  }
+  console.error(`specroute: in-place llama logits built (${relative(root, built)})`);
+}

@@ -67,3 +67,18 @@ export function denseScores(logits: Float32Array, sampling: ScoreRequest['sampli
   const probs = dist.kind === 'dense' ? dist.probs : Float32Array.from({ length: logits.length }, (_, t) => (t === dist.token ? 1 : 0));
   return { kind: 'dense', probs, logits: shown, logZ: kernels.logSumExp(shown) };
 }
+
+/**
+ * Scores of one position from its raw logits, as every backend returns them (dense scores keep the array: pass a
+ * copy you own):
+ * - greedy (temperature 0): the argmax (lowest index on ties, as llama.cpp's greedy sampler) and the top raw
+ *   log-probabilities, most likely first;
+ * - dense: `denseScores`.
+ * With a grammar's `mask`, only allowed tokens are scored, under the constrained distribution (`ScoreRequest.masks`).
+ */
+export function scoresFromLogits(logits: Float32Array, request: ScoreRequest, mask?: TokenMask): PositionScores {
+  if (request.sampling.temperature > 0) return denseScores(logits, request.sampling, mask);
+  const shown = mask ? maskLogits(logits, mask) : logits;
+  const top = kernels.topLogprobs(shown, kernels.logSumExp(shown), Math.max(1, request.topLogprobs ?? 1));
+  return { kind: 'greedy', token: kernels.argmax(shown), top };
+}

@@ -61,6 +61,14 @@ export interface ModelLoadOptions {
    * Defaults to `'F32'`.
    */
   kvCacheType?: 'F16' | 'F32';
+  /**
+   * GGUF models: read scores from llama.cpp's logits in place (docs/ARCHITECTURE.md#reading-logits-in-place) when
+   * the specroute_llama_logits addon is built and attaches; `false` keeps node-llama-cpp's sampler (the same
+   * tokens, slower). Not a config key: `SPECROUTE_LLAMA_LOGITS=0` turns it off for a whole process.
+   *
+   * Defaults to `true`.
+   */
+  inPlaceLogits?: boolean;
 }
 
 export const defaultModelLoadOptions: Omit<ModelLoadOptions, 'modelPath'> = {
@@ -91,6 +99,11 @@ export interface ModelInfo {
    * file declares its own pooling (an embedding model's `cls` or `last`). Absent with `embeddingDims`.
    */
   readonly embeddingPooling?: 'mean' | 'cls' | 'last';
+  /**
+   * GGUF models: where scores come from: `in-place` (llama.cpp's logits read where they lie), or node-llama-cpp's
+   * `sampler` with the reason the in-place path is not in use. Absent for ONNX models (which always read logits).
+   */
+  readonly scoring?: { readonly path: 'in-place' } | { readonly path: 'sampler'; readonly reason: string };
 }
 
 /**

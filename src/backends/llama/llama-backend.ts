@@ -3,10 +3,11 @@ import type { PromptSignals } from '../../contract/router-features.js';
 import { SpecrouteError } from '../../errors/registry.js';
 import { readGgufHeader } from '../../models/gguf/gguf-reader.js';
 import { kernels } from '../../native/kernels.js';
-import { denseScores } from '../scores.js';
+import { denseScores, scoresFromLogits } from '../scores.js';
 import { grammarVocabularyOf, type GgufTokenizerMetadata, type GrammarVocabulary } from '../../grammar/grammar-vocabulary.js';
 import { allowedTokens, isAllowed, type TokenMask } from '../../sampling/token-mask.js';
 import { countingFairShareStrategy, type BatchSizeCounts } from './batch-strategy.js';
+import { InPlaceLogits } from './in-place-logits.js';
 import { RoutingContext, routingPooling, type RoutingPooling } from './routing-context.js';
 import { quietVocabOnlyNoise } from './vocab-only-noise.js';
 import type { BackendSequence, ModelBackend, ModelInfo, ModelLoadOptions, PositionScores, PromptSignalsOptions, ScoreRequest } from '../types.js';
@@ -49,6 +50,8 @@ export class LlamaBackend implements ModelBackend {
   readonly info: ModelInfo;
   private disposed = false;
   private routing: Promise<RoutingContext> | undefined;
+  /** Reads scores in place when it can (in-place-logits.ts); `undefined` keeps node-llama-cpp's sampler. */
+  private readonly inPlace: InPlaceLogits | undefined;
 
   private constructor(
     private readonly model: LlamaModel,
@@ -59,9 +62,12 @@ export class LlamaBackend implements ModelBackend {
     pooling: RoutingPooling['pooling'],
   ) {
     const tokens = model.tokens;
+    const vocabSize = vocabularySize(model);
+    const attached = options.inPlaceLogits === false ? { reason: 'inPlaceLogits: false' } : InPlaceLogits.attach(context, options.sequences, vocabSize);
+    this.inPlace = attached instanceof InPlaceLogits ? attached : undefined;
     const meta = model.fileInfo.metadata as { general?: { architecture?: string; name?: string } };
     this.info = {
-      vocabSize: vocabularySize(model),
+      vocabSize,
       bos: tokens.bos ?? null,
       eos: tokens.eos ?? null,
       contextSize: context.contextSize,
@@ -70,6 +76,7 @@ export class LlamaBackend implements ModelBackend {
       name: String(meta.general?.name ?? ''),
       embeddingDims: model.embeddingVectorSize,
       embeddingPooling: pooling,
+      scoring: attached instanceof InPlaceLogits ? { path: 'in-place' } : { path: 'sampler', reason: attached.reason },
     };
   }
 
@@ -117,7 +124,8 @@ export class LlamaBackend implements ModelBackend {
 
   openSequence(): BackendSequence {
     if (this.context.sequencesLeft === 0) throw new SpecrouteError('overloaded', 'no free sequence in the model context');
-    return new LlamaSequence(this.context.getSequence(), this.info.vocabSize);
+    const sequence = this.context.getSequence();
+    return new LlamaSequence(sequence, this.info.vocabSize, this.inPlace?.supports(sequence) ? this.inPlace : undefined);
   }
 
   async promptSignals(tokens: readonly number[], options: PromptSignalsOptions = {}): Promise<PromptSignals> {
@@ -159,6 +167,8 @@ class LlamaSequence implements BackendSequence {
   constructor(
     private readonly sequence: LlamaContextSequence,
     private readonly vocabSize: number,
+    /** Scores read in place, when the backend could attach (in-place-logits.ts); else node-llama-cpp's sampler. */
+    private readonly inPlace: InPlaceLogits | undefined,
     /**
      * Whether greedy top log-probabilities come from the top logits (the native kernels compute node-llama-cpp's
      * probabilities from them exactly) rather than from the whole distribution. Defaults to the native kernels
@@ -166,6 +176,9 @@ class LlamaSequence implements BackendSequence {
      */
     private readonly topFromLogits = kernels.name === 'native',
   ) {}
+
+  /** An evaluation is under way: the in-place path takes no lock of node-llama-cpp's, so it refuses overlaps. */
+  private evaluating = false;
 
   get length(): number {
     return this.sequence.nextTokenIndex;
@@ -185,6 +198,22 @@ class LlamaSequence implements BackendSequence {
     const top = Math.max(1, request.topLogprobs ?? 1);
     const firstScored = tokens.length - scoreLast;
     const maskAt = (i: number): TokenMask | undefined => request.masks?.[i - firstScored];
+    if (this.inPlace) {
+      // Greedy unmasked positions read the top of the row where it lies; the rest score a copy of it.
+      const k = Math.max(1, request.topLogprobs ?? 1);
+      if (this.evaluating) throw new Error('evaluate: this sequence is already evaluating');
+      this.evaluating = true;
+      try {
+        return await this.inPlace.evaluate(this.sequence, tokens, firstScored, (row, i): PositionScores => {
+          const mask = maskAt(i);
+          if (!greedy || mask) return scoresFromLogits(row.copy(), request, mask);
+          const best = row.top(k);
+          return { kind: 'greedy', token: best[0]!.token, top: best };
+        });
+      } finally {
+        this.evaluating = false;
+      }
+    }
     // Greedy with top > 1 reads only the top logits and the sum of exp(logit − max) when the native kernels can
     // turn those into node-llama-cpp's own probabilities bit for bit (topProbabilities); otherwise the whole
     // distribution (docs/ARCHITECTURE.md#large-vocabularies).

@@ -2,7 +2,7 @@ import { Tensor } from 'onnxruntime-node';
 import { SpecrouteError } from '../../errors/registry.js';
 import type { BackendSequence, PositionScores, ScoreRequest } from '../types.js';
 import { KvCache } from './kv-cache.js';
-import { scoresFromLogits } from './logit-scores.js';
+import { scoresFromLogits } from '../scores.js';
 import type { OnnxBackend } from './onnx-backend.js';
 
 /**
