@@ -1,18 +1,19 @@
 /**
- * Times the raw passes a served model makes, on node-llama-cpp in this process, with the options a request context
- * gets (`llamaContextOptions`): a decode step (one token of one sequence), a verifier pass by the tokens in it
- * (spread over several sequences, issued in the same tick so that node-llama-cpp evaluates them in one batch, as a
- * lock-step step does), and a draft pass by its sequences (one token each). Each figure is the median of at least
- * `repeats` passes after `warmup` untimed ones (more for cheap passes: see `MIN_FIGURE_MS`); every sequence holds a
- * prompt first, and what a pass appends is erased after it, so that every repeat starts from the same cache
- * (docs/ARCHITECTURE.md#the-hardware-profile).
+ * Times the passes a served model makes, as the server makes them: through a model worker (`ModelWorker.step`, the
+ * lock-step pass task: the worker thread, its scoring path and the round trip from the main thread), with the
+ * options a served model is loaded with. A decode step (one token of one sequence), a verifier pass by the tokens
+ * in it (spread over several sequences, every position scored), and a draft pass by its sequences (one token each).
+ * Each figure is the median of at least `repeats` passes after `warmup` untimed ones (more for cheap passes: see
+ * `MIN_FIGURE_MS`); every sequence holds a prompt first, and each pass rolls back what the one before appended, so
+ * that every repeat starts from the same cache (docs/ARCHITECTURE.md#the-hardware-profile).
  */
-import type { LlamaContextSequence, LlamaModel, Token } from 'node-llama-cpp';
-import { llamaContextOptions, sharedLlama } from '../backends/llama/llama-backend.js';
 import type { BatchSizeCounts } from '../backends/llama/batch-strategy.js';
-import { SpecrouteError } from '../errors/registry.js';
+import { LlamaTokenizer } from '../backends/llama/llama-tokenizer.js';
+import type { ScoreRequest } from '../backends/types.js';
 import type { PassTimePoint } from '../pipeline/step-costs.js';
 import { SPREAD_SEQUENCES } from '../pipeline/step-costs.js';
+import { SpecrouteError } from '../errors/registry.js';
+import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
 
 /** Token counts of the verifier passes timed. */
 export const VERIFY_TOKENS = [1, 2, 4, 8, 16, 32, 64, 128] as const;
@@ -79,94 +80,87 @@ export interface ModelTimings {
   readonly batchedAsOne: boolean;
 }
 
-export async function timePasses(timing: PassTimerOptions): Promise<ModelTimings> {
-  const llama = await sharedLlama();
-  let model: LlamaModel;
-  try {
-    model = await llama.loadModel({ modelPath: timing.modelPath, gpuLayers: timing.gpuLayers });
-  } catch (error) {
-    throw new SpecrouteError('model_load_failed', `cannot load model ${timing.modelPath}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    const body = model.tokenize(timing.text);
-    if (body.length === 0) throw new SpecrouteError('unsupported_model', `${timing.modelPath} turns text into no tokens: it cannot be timed`);
-    const textTokens = [...(model.tokens.bos !== null ? [model.tokens.bos] : []), ...body];
-    while (textTokens.length < timing.promptTokens + 16) textTokens.push(...body);
-    const options = { ...timing, prompt: textTokens.slice(0, timing.promptTokens), continuation: textTokens.slice(timing.promptTokens) };
-    const isVerifier = options.role === 'verifier';
-    const mostSequences = isVerifier ? VERIFY_SPREAD : Math.max(...DRAFT_SEQUENCES);
-    const mostPerSequence = isVerifier ? Math.max(...VERIFY_TOKENS) / VERIFY_SPREAD : 1;
-    const contextSize = options.prompt.length + mostPerSequence + 16;
-    let batchedAsOne = true;
-    const run = async <T>(threads: number, sequences: number, use: (timer: SequenceTimer) => Promise<T>): Promise<T> => {
-      const counts: BatchSizeCounts = {};
-      const context = await model.createContext(llamaContextOptions(model, { contextSize, batchSize: options.batchSize, sequences, threads, kvCacheType: options.kvCacheType }, counts));
-      try {
-        const all = Array.from({ length: sequences }, () => context.getSequence());
-        // Each sequence holds its own prompt (the same tokens after BOS, rotated), so that no two are the same text.
-        await Promise.all(all.map((s, i) => s.evaluateWithoutGeneratingNewTokens([options.prompt[0]!, ...rotate(options.prompt.slice(1), i)] as Token[])));
-        const timer = new SequenceTimer(all, counts, options);
-        const result = await use(timer);
-        batchedAsOne &&= timer.batchedAsOne;
-        return result;
-      } finally {
-        await context.dispose();
-      }
-    };
+/** A verification's scores: greedy, the argmax of every position (what a greedy verifier pass computes). */
+const SCORED: ScoreRequest = { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 }, topLogprobs: 1 };
 
-    const threads: ThreadTiming[] = [];
-    for (const t of options.threads) {
-      threads.push(
-        await run(t, isVerifier ? VERIFY_SPREAD : 1, async (timer) => ({
-          threads: t,
-          decodeMs: await timer.decodeStep(),
-          ...(isVerifier ? { batchedMs: await timer.pass(THREADS_PROBE_TOKENS) } : {}),
-        })),
-      );
-    }
-    const fastest = (key: 'decodeMs' | 'batchedMs'): ThreadTiming => threads.reduce((a, b) => ((b[key] ?? Infinity) < (a[key] ?? Infinity) ? b : a));
-    const decode = fastest('decodeMs');
-    const batchedThreads = isVerifier ? fastest('batchedMs').threads : decode.threads;
-    const curve = await run(batchedThreads, mostSequences, async (timer) => {
-      const points: Array<PassTimePoint & { sequences: number }> = [];
-      if (isVerifier) {
-        for (const tokens of VERIFY_TOKENS) {
-          const sequences = Math.min(tokens, VERIFY_SPREAD);
-          points.push({ tokens, sequences, ms: await timer.pass(tokens, sequences) });
-        }
-      } else {
-        for (const sequences of DRAFT_SEQUENCES) points.push({ tokens: sequences, sequences, ms: await timer.pass(sequences, sequences) });
-      }
-      return points;
-    });
-    return { threads, decodeThreads: decode.threads, decodeMs: decode.decodeMs, batchedThreads, curve, batchedAsOne };
+export async function timePasses(timing: PassTimerOptions): Promise<ModelTimings> {
+  const tokenizer = await LlamaTokenizer.load(timing.modelPath);
+  let textTokens: number[];
+  try {
+    const body = tokenizer.tokenize(timing.text);
+    if (body.length === 0) throw new SpecrouteError('unsupported_model', `${timing.modelPath} turns text into no tokens: it cannot be timed`);
+    textTokens = [...(tokenizer.bos !== null ? [tokenizer.bos] : []), ...body];
+    while (textTokens.length < timing.promptTokens + 16) textTokens.push(...body);
   } finally {
-    await model.dispose();
+    await tokenizer.dispose();
   }
+  const options = { ...timing, prompt: textTokens.slice(0, timing.promptTokens), continuation: textTokens.slice(timing.promptTokens) };
+  const isVerifier = options.role === 'verifier';
+  const mostSequences = isVerifier ? VERIFY_SPREAD : Math.max(...DRAFT_SEQUENCES);
+  const mostPerSequence = isVerifier ? Math.max(...VERIFY_TOKENS) / VERIFY_SPREAD : 1;
+  const contextSize = options.prompt.length + mostPerSequence + 16;
+  let batchedAsOne = true;
+  const run = async <T>(threads: number, sequences: number, use: (timer: SequenceTimer) => Promise<T>): Promise<T> => {
+    const load = { modelPath: options.modelPath, threads, contextSize, batchSize: options.batchSize, sequences, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
+    const worker = await ModelWorker.start(load, options.role);
+    try {
+      const all: WorkerSequence[] = [];
+      for (let i = 0; i < sequences; i++) all.push(await worker.open());
+      // Each sequence holds its own prompt (the same tokens after BOS, rotated), so that no two are the same text.
+      await worker.step(all, {
+        evaluate: all.map((s, i) => ({ slot: s.slot, keep: 0, tokens: [options.prompt[0]!, ...rotate(options.prompt.slice(1), i)], scoreLast: 0, request: SCORED })),
+        draft: [],
+      });
+      const timer = new SequenceTimer(worker, all, options);
+      const result = await use(timer);
+      batchedAsOne &&= timer.batchedAsOne;
+      return result;
+    } finally {
+      await worker.dispose();
+    }
+  };
+
+  const threads: ThreadTiming[] = [];
+  for (const t of options.threads) {
+    threads.push(
+      await run(t, isVerifier ? VERIFY_SPREAD : 1, async (timer) => ({
+        threads: t,
+        decodeMs: await timer.decodeStep(),
+        ...(isVerifier ? { batchedMs: await timer.pass(THREADS_PROBE_TOKENS) } : {}),
+      })),
+    );
+  }
+  const fastest = (key: 'decodeMs' | 'batchedMs'): ThreadTiming => threads.reduce((a, b) => ((b[key] ?? Infinity) < (a[key] ?? Infinity) ? b : a));
+  const decode = fastest('decodeMs');
+  const batchedThreads = isVerifier ? fastest('batchedMs').threads : decode.threads;
+  const curve = await run(batchedThreads, mostSequences, async (timer) => {
+    const points: Array<PassTimePoint & { sequences: number }> = [];
+    if (isVerifier) {
+      for (const tokens of VERIFY_TOKENS) {
+        const sequences = Math.min(tokens, VERIFY_SPREAD);
+        points.push({ tokens, sequences, ms: await timer.pass(tokens, sequences) });
+      }
+    } else {
+      for (const sequences of DRAFT_SEQUENCES) points.push({ tokens: sequences, sequences, ms: await timer.pass(sequences, sequences) });
+    }
+    return points;
+  });
+  return { threads, decodeThreads: decode.threads, decodeMs: decode.decodeMs, batchedThreads, curve, batchedAsOne };
 }
 
-/** Times passes over a context's sequences. */
+/** Times passes over a worker's sequences. */
 class SequenceTimer {
   batchedAsOne = true;
 
   constructor(
-    private readonly sequences: readonly LlamaContextSequence[],
-    private readonly counts: BatchSizeCounts,
-    private readonly options: Pick<PassTimerOptions, 'warmup' | 'repeats'> & { readonly continuation: readonly number[] },
+    private readonly worker: ModelWorker,
+    private readonly sequences: readonly WorkerSequence[],
+    private readonly options: Pick<PassTimerOptions, 'warmup' | 'repeats'> & { readonly prompt: readonly number[]; readonly continuation: readonly number[] },
   ) {}
 
-  /** Median ms of one token appended to the first sequence (erased after each). */
-  async decodeStep(): Promise<number> {
-    const sequence = this.sequences[0]!;
-    const { continuation } = this.options;
-    return this.repeat(async (i) => {
-      const token = continuation[i % continuation.length]! as Token;
-      const t0 = performance.now();
-      await sequence.controlledEvaluate([[token, { generateNext: { token: true, confidence: true } }]]);
-      const ms = performance.now() - t0;
-      await sequence.eraseContextTokenRanges([{ start: sequence.nextTokenIndex - 1, end: sequence.nextTokenIndex }]);
-      return ms;
-    });
+  /** Median ms of one token appended to the first sequence. */
+  decodeStep(): Promise<number> {
+    return this.repeat((i) => this.timedPass(i, [this.sequences[0]!], 1));
   }
 
   /**
@@ -187,28 +181,36 @@ class SequenceTimer {
   }
 
   /**
-   * Median ms of a pass of `tokens` tokens spread evenly over `sequences` sequences (each scoring every position,
-   * as a verifier pass does), all issued in the same tick; the appended tokens are erased after each.
+   * Median ms of a pass of `tokens` tokens spread evenly over `sequences` sequences, each scoring every position as
+   * a verifier pass does, in one step task.
    */
   async pass(tokens: number, sequences = Math.min(tokens, this.sequences.length)): Promise<number> {
     const perSequence = Math.max(1, Math.floor(tokens / sequences));
     const taking = this.sequences.slice(0, sequences);
-    const { continuation } = this.options;
     return this.repeat(async (i) => {
-      const before = { ...this.counts };
-      const t0 = performance.now();
-      await Promise.all(
-        taking.map((s, k) =>
-          s.controlledEvaluate(
-            Array.from({ length: perSequence }, (_, j) => [continuation[(i + k + j) % continuation.length]! as Token, { generateNext: { token: true, confidence: true } }] as const),
-          ),
-        ),
-      );
-      const ms = performance.now() - t0;
-      if (sequences > 1 && !oneBatchOf(before, this.counts, sequences)) this.batchedAsOne = false;
-      await Promise.all(taking.map((s) => s.eraseContextTokenRanges([{ start: s.nextTokenIndex - perSequence, end: s.nextTokenIndex }])));
+      const before = (await this.worker.stats()).batchSizes;
+      const ms = await this.timedPass(i, taking, perSequence);
+      if (sequences > 1 && !oneBatchOf(before, (await this.worker.stats()).batchSizes, sequences)) this.batchedAsOne = false;
       return ms;
     });
+  }
+
+  /** One step appending `perSequence` tokens to each of `taking` after its prompt (rolling back the last pass's). */
+  private async timedPass(i: number, taking: readonly WorkerSequence[], perSequence: number): Promise<number> {
+    const { prompt, continuation } = this.options;
+    const evaluate = taking.map((s, k) => ({
+      slot: s.slot,
+      keep: prompt.length,
+      tokens: Array.from({ length: perSequence }, (_, j) => continuation[(i + k + j) % continuation.length]!),
+      scoreLast: perSequence,
+      request: SCORED,
+    }));
+    const t0 = performance.now();
+    const result = await this.worker.step(taking, { evaluate, draft: [] });
+    const ms = performance.now() - t0;
+    const failed = result.evaluate.find((outcome) => !outcome.ok);
+    if (failed && !failed.ok) throw failed.error;
+    return ms;
   }
 }
 

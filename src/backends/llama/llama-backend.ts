@@ -21,8 +21,7 @@ export function sharedLlama(): Promise<Llama> {
 }
 
 /**
- * The options every request context is created with (also `specroute profile`'s, so that it times the passes a
- * server runs): `contextSize` per sequence capped at the training context, the given threads, flash attention off
+ * The options every request context is created with: `contextSize` per sequence capped at the training context, the given threads, flash attention off
  * (docs/ARCHITECTURE.md#f16-kv-cache-and-flash-attention), and the batch split that counts sequences per batch into
  * `batchSizes`.
  */
