@@ -15,15 +15,9 @@ export const SSE_HEADERS = {
  * - a `: keep-alive` comment whenever nothing was written for `heartbeatMs` (a request waiting in the queue, a
  *   slow frontier span), so proxies and clients with idle timeouts keep the stream open;
  * - nothing once the client has gone.
- *
- * The events of one turn of the event loop go to the socket together, in one write after the turn
- * (`cork` now, `uncork` in `setImmediate`): a lock-step pass releases every stream's tokens at once, and the next
- * pass is dispatched in that same check phase, before the writes, so the socket work overlaps the pass instead of
- * delaying it (docs/ARCHITECTURE.md#lock-step-steps).
  */
 export class SseStream {
   private closed = false;
-  private corked = false;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(
@@ -48,11 +42,6 @@ export class SseStream {
   /** Sends one `data:` event; resolves once it may send the next, `false` when the client is gone. */
   async send(data: string): Promise<boolean> {
     if (this.isClosed) return false;
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      setImmediate(() => this.uncork());
-    }
     const flushed = this.res.write(`data: ${data}\n\n`);
     this.heartbeat.refresh();
     if (!flushed) await this.drained();
@@ -61,14 +50,7 @@ export class SseStream {
 
   end(): void {
     clearTimeout(this.heartbeat);
-    this.uncork();
     if (!this.isClosed && !this.res.writableEnded) this.res.end();
-  }
-
-  private uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.res.uncork();
   }
 
   private beat(): void {
