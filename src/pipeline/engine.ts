@@ -209,8 +209,11 @@ export class SpeculativeEngine implements Generator {
       grammar?.dispose();
       throw error;
     }
-    // In lock-step, the loop drives its sequences through its member of the pair's steps.
-    const member = this.lockStep?.join();
+    // In lock-step, a loop that speculates or follows a grammar drives its sequences through its member of the
+    // pair's steps. One that only ever decodes plainly (verifier-only, slm) runs in its worker, one round trip per
+    // run of tokens instead of one per token; node-llama-cpp batches its tokens with the steps' passes when they
+    // coincide (docs/ARCHITECTURE.md#lock-step-steps).
+    const member = speculative || grammar ? this.lockStep?.join() : undefined;
     // The load's γ ceiling bounds an adaptive γ. A fixed γ (`adaptive: false`) is what the request asked for; and
     // the ceiling varies with timing, while a seeded sampled request's tokens depend on its γ schedule, so that one
     // keeps its own (acceptance-driven, reproducible) γ. Greedy output and unseeded samples do not depend on γ.
@@ -225,7 +228,7 @@ export class SpeculativeEngine implements Generator {
     signal?.addEventListener('abort', onAbort, { once: true });
     const plainSource = slm ? 'draft' : 'verifier';
     const [first, second] = member ? sequences.map((s) => member.sequence(s)) : sequences;
-    // Constrained decoding and lock-step run in the step loop, even by one model; else one model decodes in its worker.
+    // Speculation, constrained decoding and lock-step run in the step loop; plain decoding by one model runs in its worker.
     const loop = speculative || grammar || member ? speculate(first!, second ?? null, ctx, this.acceptance, plainSource) : decodePlain(sequences[0]!, ctx, plainSource);
     try {
       throwIfAborted(signal);
