@@ -26,6 +26,13 @@ let backend: ModelBackend | undefined;
 let grammars: Promise<GrammarCompiler> | undefined;
 let cancelFlags: Int32Array | undefined;
 const sequences = new Map<number, BackendSequence>();
+/**
+ * Work under way on each slot's sequence. A close waits for it: a sequence disposed while a decode of it is still
+ * queued would give its id (and the KV cells that decode then fills) to the next sequence opened.
+ */
+const busy = new Map<number, Set<Promise<unknown>>>();
+/** Slots being closed: no new work is taken for them. */
+const closing = new Set<number>();
 /** Tasks under way in this thread (each may hold native work). */
 const running = new Set<Promise<unknown>>();
 /** Set once an uncaught error was seen: the thread is draining, then exits. */
@@ -78,13 +85,13 @@ async function dispatch(task: WorkerTask): Promise<WorkerResults[WorkerTask['op'
     case 'close':
       return close(task.slot);
     case 'constrain':
-      return constrain(task);
+      return onSlot(task.slot, () => constrain(task));
     case 'evaluate':
-      return sequence(task.slot).evaluate(task.keep, task.tokens, task.scoreLast, task.request);
+      return onSlot(task.slot, () => sequence(task.slot).evaluate(task.keep, task.tokens, task.scoreLast, task.request));
     case 'draft':
-      return draft(task);
+      return onSlot(task.slot, () => draft(task));
     case 'decode':
-      return decode(task);
+      return onSlot(task.slot, () => decode(task));
     case 'stats':
       return { openSequences: sequences.size, batchSizes: { ...(backend?.batchSizes ?? {}) } };
     case 'signals':
@@ -107,8 +114,8 @@ async function step(task: StepTask): Promise<WorkerResults['step']> {
       (error: unknown) => ({ ok: false, error: encodeWorkerError(error) }) as const,
     );
   const [evaluate, drafted] = await Promise.all([
-    Promise.all(task.evaluate.map((item) => settle(Promise.resolve().then(() => sequence(item.slot).evaluate(item.keep, item.tokens, item.scoreLast, item.request))))),
-    Promise.all(task.draft.map((item) => settle(Promise.resolve().then(() => draft({ op: 'draft', ...item }))))),
+    Promise.all(task.evaluate.map((item) => settle(onSlot(item.slot, () => sequence(item.slot).evaluate(item.keep, item.tokens, item.scoreLast, item.request))))),
+    Promise.all(task.draft.map((item) => settle(onSlot(item.slot, () => draft({ op: 'draft', ...item }))))),
   ]);
   return { evaluate, draft: drafted };
 }
@@ -140,10 +147,34 @@ function open(): WorkerResults['open'] {
   return { slot };
 }
 
+/** Runs `work` as work on `slot`'s sequence (a close of the slot waits for it). */
+function onSlot<T>(slot: number, work: () => Promise<T>): Promise<T> {
+  const running = Promise.resolve().then(work);
+  let set = busy.get(slot);
+  if (!set) busy.set(slot, (set = new Set()));
+  const mine = set;
+  mine.add(running);
+  const done = (): void => {
+    mine.delete(running);
+    if (mine.size === 0 && busy.get(slot) === mine) busy.delete(slot);
+  };
+  running.then(done, done);
+  return running;
+}
+
+/** Closes a slot: its loops stop at their next token, the work under way on it ends, then its sequence goes. */
 async function close(slot: number): Promise<void> {
   const seq = sequences.get(slot);
-  sequences.delete(slot);
-  await seq?.dispose();
+  if (!seq || closing.has(slot)) return;
+  closing.add(slot);
+  try {
+    if (cancelFlags && slot < cancelFlags.length) Atomics.store(cancelFlags, slot, 1);
+    await Promise.allSettled([...(busy.get(slot) ?? [])]);
+    await seq.dispose();
+  } finally {
+    sequences.delete(slot);
+    closing.delete(slot);
+  }
 }
 
 async function constrain(task: ConstrainTask): Promise<void> {
@@ -156,7 +187,7 @@ async function constrain(task: ConstrainTask): Promise<void> {
 
 function sequence(slot: number): BackendSequence {
   const seq = sequences.get(slot);
-  if (!seq) throw new Error(`model worker: no open sequence in slot ${slot}`);
+  if (!seq || closing.has(slot)) throw new Error(`model worker: no open sequence in slot ${slot}`);
   return seq;
 }
 
