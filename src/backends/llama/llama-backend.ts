@@ -21,9 +21,9 @@ export function sharedLlama(): Promise<Llama> {
 }
 
 /**
- * The options every request context is created with: `contextSize` per sequence capped at the training context, the given threads, flash attention off
- * (docs/ARCHITECTURE.md#f16-kv-cache-and-flash-attention), and the batch split that counts sequences per batch into
- * `batchSizes`.
+ * The options every request context is created with: `contextSize` per sequence capped at the training context,
+ * the given threads, flash attention off (docs/ARCHITECTURE.md#f16-kv-cache-and-flash-attention), and the batch
+ * split that counts sequences per batch into `batchSizes`.
  */
 export function llamaContextOptions(
   model: LlamaModel,
@@ -176,7 +176,7 @@ class LlamaSequence implements BackendSequence {
     private readonly topFromLogits = kernels.name === 'native',
   ) {}
 
-  /** An evaluation is under way: the in-place path takes no lock of node-llama-cpp's, so it refuses overlaps. */
+  /** An evaluation is under way: one at a time (the in-place path takes no lock of node-llama-cpp's). */
   private evaluating = false;
 
   get length(): number {
@@ -184,6 +184,16 @@ class LlamaSequence implements BackendSequence {
   }
 
   async evaluate(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
+    if (this.evaluating) throw new Error('evaluate: this sequence is already evaluating');
+    this.evaluating = true;
+    try {
+      return await this.evaluateAlone(keep, tokens, scoreLast, request);
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  private async evaluateAlone(keep: number, tokens: readonly number[], scoreLast: number, request: ScoreRequest): Promise<PositionScores[]> {
     const length = this.sequence.nextTokenIndex;
     if (keep < length) await this.sequence.eraseContextTokenRanges([{ start: keep, end: length }]);
     else if (keep > length) throw new Error(`evaluate: keep ${keep} is past the sequence length ${length}`);
@@ -199,19 +209,12 @@ class LlamaSequence implements BackendSequence {
     const maskAt = (i: number): TokenMask | undefined => request.masks?.[i - firstScored];
     if (this.inPlace) {
       // Greedy unmasked positions read the top of the row where it lies; the rest score a copy of it.
-      const k = Math.max(1, request.topLogprobs ?? 1);
-      if (this.evaluating) throw new Error('evaluate: this sequence is already evaluating');
-      this.evaluating = true;
-      try {
-        return await this.inPlace.evaluate(this.sequence, tokens, firstScored, (row, i): PositionScores => {
-          const mask = maskAt(i);
-          if (!greedy || mask) return scoresFromLogits(row.copy(), request, mask);
-          const best = row.top(k);
-          return { kind: 'greedy', token: best[0]!.token, top: best };
-        });
-      } finally {
-        this.evaluating = false;
-      }
+      return this.inPlace.evaluate(this.sequence, tokens, firstScored, (row, i): PositionScores => {
+        const mask = maskAt(i);
+        if (!greedy || mask) return scoresFromLogits(row.copy(), request, mask);
+        const best = row.top(top);
+        return { kind: 'greedy', token: best[0]!.token, top: best };
+      });
     }
     // Greedy with top > 1 reads only the top logits and the sum of exp(logit − max) when the native kernels can
     // turn those into node-llama-cpp's own probabilities bit for bit (topProbabilities); otherwise the whole
