@@ -65,6 +65,8 @@ export interface EngineOptions {
  */
 export class SpeculativeEngine implements Generator {
   private disposed = false;
+  /** Generations with their sequences open, on either tier. */
+  private generating = 0;
   /** The main thread's grammar compiler, made on the first constrained request. */
   private grammars: Promise<GrammarCompiler> | undefined;
 
@@ -209,11 +211,12 @@ export class SpeculativeEngine implements Generator {
       grammar?.dispose();
       throw error;
     }
-    // In lock-step, a loop that speculates or follows a grammar drives its sequences through its member of the
-    // pair's steps. One that only ever decodes plainly (verifier-only, slm) runs in its worker, one round trip per
-    // run of tokens instead of one per token; node-llama-cpp batches its tokens with the steps' passes when they
-    // coincide (docs/ARCHITECTURE.md#lock-step-steps).
-    const member = speculative || grammar ? this.lockStep?.join() : undefined;
+    // In lock-step, a loop drives its sequences through its member of the pair's steps. One that only ever decodes
+    // plainly (verifier-only, slm) joins only when other requests are generating, to ride in their passes; alone,
+    // its worker runs its decode loop, one round trip per run of tokens instead of one per token
+    // (docs/ARCHITECTURE.md#lock-step-steps).
+    this.generating++;
+    const member = speculative || grammar || this.generating > 1 ? this.lockStep?.join() : undefined;
     // The load's γ ceiling bounds an adaptive γ. A fixed γ (`adaptive: false`) is what the request asked for; and
     // the ceiling varies with timing, while a seeded sampled request's tokens depend on its γ schedule, so that one
     // keeps its own (acceptance-driven, reproducible) γ. Greedy output and unseeded samples do not depend on γ.
@@ -286,6 +289,7 @@ export class SpeculativeEngine implements Generator {
         stats: ctx.stats.finish(),
       };
     } finally {
+      this.generating--;
       signal?.removeEventListener('abort', onAbort);
       member?.leave();
       sequences.forEach((s) => s.cancel()); // stop any worker loop still running for this request
