@@ -1,7 +1,7 @@
-import type { ScoreRequest } from '../backends/types.js';
 import type { ModelWorker, WorkerSequence } from '../workers/model-worker-client.js';
 import type { PassTimePoint, StepProfile } from './step-costs.js';
 import { gammaByBatchSize, monotoneCurve, stepCostsOf } from './step-costs.js';
+import { openPrefilled, timeStep } from './step-timing.js';
 
 /** The acceptance rate a calibration assumes until the served blocks say otherwise (weighted as a prior). */
 export const CALIBRATION_ALPHA = 0.5;
@@ -24,28 +24,14 @@ export async function calibrateSteps(verifier: ModelWorker, draft: ModelWorker, 
   const vocab = Math.min(verifier.info.vocabSize, draft.info.vocabSize);
   const token = (i: number): number => 1 + (i % Math.max(1, vocab - 1));
   const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => token(i * 7 + 3));
-  const request: ScoreRequest = { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 }, topLogprobs: 1 };
-
-  const open = async (worker: ModelWorker): Promise<WorkerSequence[]> => {
-    const opened: WorkerSequence[] = [];
-    try {
-      for (let i = 0; i < count; i++) opened.push(await worker.open());
-      await worker.step(opened, { evaluate: opened.map((s) => ({ slot: s.slot, keep: 0, tokens: prompt, scoreLast: 0, request })), draft: [] });
-      return opened;
-    } catch (error) {
-      await Promise.allSettled(opened.map((s) => s.close()));
-      throw error;
-    }
-  };
+  const open = (worker: ModelWorker): Promise<WorkerSequence[]> => openPrefilled(worker, Array.from({ length: count }, () => prompt));
   /** Median ms of a pass where each of `sequences` appends `perSequence` tokens, all scored, rolled back each time. */
   const time = async (worker: ModelWorker, all: readonly WorkerSequence[], sequences: number, perSequence: number): Promise<number> => {
     const use = all.slice(0, sequences);
     const times: number[] = [];
     for (let r = 0; r <= REPEATS; r++) {
-      const items = use.map((s, i) => ({ slot: s.slot, keep: PROMPT_TOKENS, tokens: Array.from({ length: perSequence }, (_, j) => token(r * 31 + i * 5 + j)), scoreLast: perSequence, request }));
-      const started = performance.now();
-      await worker.step(use, { evaluate: items, draft: [] });
-      if (r > 0) times.push(performance.now() - started);
+      const ms = await timeStep(worker, use, PROMPT_TOKENS, (i) => Array.from({ length: perSequence }, (_, j) => token(r * 31 + i * 5 + j)));
+      if (r > 0) times.push(ms);
     }
     times.sort((a, b) => a - b);
     return times[Math.floor(times.length / 2)]!;

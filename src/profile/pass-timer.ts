@@ -9,11 +9,11 @@
  */
 import type { BatchSizeCounts } from '../backends/llama/batch-strategy.js';
 import { LlamaTokenizer } from '../backends/llama/llama-tokenizer.js';
-import type { ScoreRequest } from '../backends/types.js';
 import type { PassTimePoint } from '../pipeline/step-costs.js';
 import { SPREAD_SEQUENCES } from '../pipeline/step-costs.js';
 import { SpecrouteError } from '../errors/registry.js';
 import { ModelWorker, type WorkerSequence } from '../workers/model-worker-client.js';
+import { openPrefilled, timeStep } from '../pipeline/step-timing.js';
 
 /** Token counts of the verifier passes timed. */
 export const VERIFY_TOKENS = [1, 2, 4, 8, 16, 32, 64, 128] as const;
@@ -80,9 +80,6 @@ export interface ModelTimings {
   readonly batchedAsOne: boolean;
 }
 
-/** A verification's scores: greedy, the argmax of every position (what a greedy verifier pass computes). */
-const SCORED: ScoreRequest = { sampling: { temperature: 0, topK: 0, topP: 1, minP: 0 }, topLogprobs: 1 };
-
 export async function timePasses(timing: PassTimerOptions): Promise<ModelTimings> {
   const tokenizer = await LlamaTokenizer.load(timing.modelPath);
   let textTokens: number[];
@@ -104,13 +101,8 @@ export async function timePasses(timing: PassTimerOptions): Promise<ModelTimings
     const load = { modelPath: options.modelPath, threads, contextSize, batchSize: options.batchSize, sequences, gpuLayers: options.gpuLayers, kvCacheType: options.kvCacheType };
     const worker = await ModelWorker.start(load, options.role);
     try {
-      const all: WorkerSequence[] = [];
-      for (let i = 0; i < sequences; i++) all.push(await worker.open());
       // Each sequence holds its own prompt (the same tokens after BOS, rotated), so that no two are the same text.
-      await worker.step(all, {
-        evaluate: all.map((s, i) => ({ slot: s.slot, keep: 0, tokens: [options.prompt[0]!, ...rotate(options.prompt.slice(1), i)], scoreLast: 0, request: SCORED })),
-        draft: [],
-      });
+      const all = await openPrefilled(worker, Array.from({ length: sequences }, (_, i) => [options.prompt[0]!, ...rotate(options.prompt.slice(1), i)]));
       const timer = new SequenceTimer(worker, all, options);
       const result = await use(timer);
       batchedAsOne &&= timer.batchedAsOne;
@@ -196,21 +188,9 @@ class SequenceTimer {
   }
 
   /** One step appending `perSequence` tokens to each of `taking` after its prompt (rolling back the last pass's). */
-  private async timedPass(i: number, taking: readonly WorkerSequence[], perSequence: number): Promise<number> {
+  private timedPass(i: number, taking: readonly WorkerSequence[], perSequence: number): Promise<number> {
     const { prompt, continuation } = this.options;
-    const evaluate = taking.map((s, k) => ({
-      slot: s.slot,
-      keep: prompt.length,
-      tokens: Array.from({ length: perSequence }, (_, j) => continuation[(i + k + j) % continuation.length]!),
-      scoreLast: perSequence,
-      request: SCORED,
-    }));
-    const t0 = performance.now();
-    const result = await this.worker.step(taking, { evaluate, draft: [] });
-    const ms = performance.now() - t0;
-    const failed = result.evaluate.find((outcome) => !outcome.ok);
-    if (failed && !failed.ok) throw failed.error;
-    return ms;
+    return timeStep(this.worker, taking, prompt.length, (k) => Array.from({ length: perSequence }, (_, j) => continuation[(i + k + j) % continuation.length]!));
   }
 }
 
