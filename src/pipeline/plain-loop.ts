@@ -14,7 +14,6 @@ export async function* decodePlain(verifier: WorkerSequence, ctx: LoopContext, s
   const committed = [...ctx.prompt];
   let keep = 0;
   let first = true;
-  let promptPass = true;
   let seed = ctx.sampling.seed;
   for (;;) {
     let command: LoopCommand | undefined;
@@ -31,15 +30,13 @@ export async function* decodePlain(verifier: WorkerSequence, ctx: LoopContext, s
       stopTokens: ctx.stopTokens,
     });
     for await (const batch of batches) {
+      // Passes after the prompt's, as the speculative loop counts them: the first token comes with the prompt's pass.
+      const withPrompt = first ? 1 : 0;
       if (first) {
         ctx.stats.prefillMs = performance.now() - started;
         first = false;
       }
-      // Passes after the prompt's, as the speculative loop counts them: the first token comes with the prompt's pass.
-      for (let i = 0; i < batch.tokens.length; i++) {
-        if (promptPass) promptPass = false;
-        else ctx.stats.block(0, 0);
-      }
+      for (let i = withPrompt; i < batch.tokens.length; i++) ctx.stats.block(0, 0);
       const block: EmittedToken[] = batch.tokens.map((token, i) => ({ token, source, scores: batch.scores[i]! }));
       command = yield block;
       const kept = command ? block.slice(0, command.cut) : block;

@@ -8,9 +8,10 @@
  * synchronous mapper, which node-llama-cpp calls for each scored position right after that decode and before the
  * next, while the row is valid; the mapper reads the row in place through the specroute_llama_logits addon.
  *
- * `_decodeTokens`, `_tokenMeter`, `_contextShift` and `_takeIntervalCheckpointIfNeededAfterBatch` are
- * node-llama-cpp's private API (pinned at 3.22.1 in package.json); `attach` checks they are there and that the
- * addon reads this context correctly, and the backend keeps `controlledEvaluate` otherwise.
+ * `_ctx`, `_decodeTokens`, `_tokenMeter`, `_contextShift` and `_takeIntervalCheckpointIfNeededAfterBatch` are
+ * node-llama-cpp's private API (pinned at 3.22.1 in package.json). `attach` checks the context's `_ctx` and that the
+ * addon reads it correctly, `supports` that a sequence has the first three of its own (the checkpoint hook is passed
+ * on as found, as `controlledEvaluate` does); the backend keeps `controlledEvaluate` otherwise.
  */
 import type { LlamaContext, LlamaContextSequence, Token } from 'node-llama-cpp';
 import type { TokenLogprob } from '../../events/token-logprob.js';
